@@ -1,0 +1,25 @@
+/* Basic C ABI behaviour: versions, status strings, last error, argument checks. */
+#include <dynn/dynn.h>
+#include <stdio.h>
+#include <string.h>
+
+static int failures = 0;
+#define EXPECT(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); ++failures; } } while (0)
+
+int main(void) {
+  EXPECT(dynn_version() != NULL);
+  EXPECT(strcmp(dynn_version(), "0.1.0") == 0);
+  EXPECT(dynn_version_number() == DYNN_VERSION_NUMBER);
+  EXPECT(strcmp(dynn_status_string(DYNN_OK), "ok") == 0);
+  EXPECT(strcmp(dynn_status_string(DYNN_EINVAL), "invalid argument") == 0);
+  EXPECT(strcmp(dynn_status_string(12345), "unknown status") == 0);
+  EXPECT(dynn_last_error() != NULL);
+
+  EXPECT(dynn_set_num_threads(0) == DYNN_EINVAL);
+  EXPECT(strstr(dynn_last_error(), "1..1024") != NULL);
+  EXPECT(dynn_set_num_threads(-5) == DYNN_EINVAL);
+  EXPECT(dynn_set_num_threads(1) == DYNN_OK);
+  EXPECT(strcmp(dynn_last_error(), "") == 0);
+  if (failures) fprintf(stderr, "%d failure(s)\n", failures);
+  return failures ? 1 : 0;
+}

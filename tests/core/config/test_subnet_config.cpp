@@ -1,0 +1,72 @@
+#include <unordered_set>
+
+#include "dynn/error.hpp"
+#include "dynn/subnet_config.hpp"
+#include "test_support.hpp"
+
+using dynn::SubnetConfig;
+
+TEST_CASE("uniform configs validate and round-trip through JSON and the compact form", "[config]") {
+  for (auto c : {SubnetConfig::smallest(128), SubnetConfig::largest(224), SubnetConfig::uniform(5, 4, 3, 192)}) {
+    REQUIRE_NOTHROW(c.validate());
+    CHECK(SubnetConfig::from_json(c.to_json()) == c);
+    CHECK(SubnetConfig::parse(c.to_string()) == c);
+    CHECK(SubnetConfig::parse(c.to_json()) == c);
+  }
+  CHECK(SubnetConfig::largest(224).to_string() == "ks=77777777777777777777 e=66666666666666666666 d=44444 r=224");
+}
+
+TEST_CASE("published arch-dict spellings are accepted", "[config]") {
+  const std::string ks = "[5,7,7,7,3,5,5,7,7,7,5,3,5,3,3,7,3,3,7,7]";
+  const std::string e = "[6,4,4,6,4,3,6,4,6,4,4,6,4,6,4,6,4,3,3,4]";
+  auto a = SubnetConfig::from_json(R"({"wid": null, "ks": )" + ks + R"(, "e": )" + e + R"(, "d": [3,2,3,2,2], "r": [176]})");
+  auto b = SubnetConfig::from_json(R"({"ks": )" + ks + R"(, "e": )" + e + R"(, "d": [3,2,3,2,2], "image_size": 176})");
+  CHECK(a == b);
+  CHECK(a.r == 176);
+  CHECK(a.to_string() == "ks=57773557775353373377 e=64464364644646464334 d=32322 r=176");
+}
+
+TEST_CASE("bad configs are rejected with a message naming the problem", "[config]") {
+  auto msg = [](auto fn) {
+    try { fn(); } catch (const dynn::Error& e) { CHECK(e.code() == dynn::ErrorCode::InvalidArgument); return std::string(e.what()); }
+    FAIL("no error thrown");
+    return std::string();
+  };
+  auto c = SubnetConfig::largest(224);
+  c.ks[7] = 4;
+  CHECK_THAT(msg([&] { c.validate(); }), Catch::Contains("ks[7] = 4"));
+  c = SubnetConfig::largest(224);
+  c.d.pop_back();
+  CHECK_THAT(msg([&] { c.validate(); }), Catch::Contains("'d' has 4 entries"));
+  c = SubnetConfig::largest(224);
+  c.r = 8;
+  CHECK_THAT(msg([&] { c.validate(); }), Catch::Contains("resolution"));
+  CHECK_THAT(msg([] { SubnetConfig::from_json("{"); }), Catch::Contains("not valid JSON"));
+  CHECK_THAT(msg([] { SubnetConfig::from_json("[1,2]"); }), Catch::Contains("expected an object"));
+  CHECK_THAT(msg([] { SubnetConfig::from_json(R"({"ks":[3],"e":[3],"d":[2],"r":224,"zz":1})"); }), Catch::Contains("unknown key 'zz'"));
+  CHECK_THAT(msg([] { SubnetConfig::from_json(R"({"e":[3],"d":[2],"r":224})"); }), Catch::Contains("missing 'ks'"));
+  CHECK_THAT(msg([] { SubnetConfig::from_json(R"({"ks":"x","e":[3],"d":[2],"r":224})"); }), Catch::Contains("'ks' must be an array"));
+  CHECK_THAT(msg([] { SubnetConfig::from_json(R"({"ks":[3.5],"e":[3],"d":[2],"r":224})"); }), Catch::Contains("ks[0] is not an integer"));
+  CHECK_THAT(msg([] { SubnetConfig::from_json(R"({"ks":[],"e":[],"d":[],"r":[1,2]})"); }), Catch::Contains("exactly one element"));
+  CHECK_THAT(msg([] { SubnetConfig::from_json(R"({"ks":[],"e":[],"d":[],"r":224,"wid":1})"); }), Catch::Contains("elastic width"));
+  CHECK_THAT(msg([] { SubnetConfig::parse("ks=77 e=66"); }), Catch::Contains("missing 'd'"));
+  CHECK_THAT(msg([] { SubnetConfig::parse("ks=7x"); }), Catch::Contains("non-digit"));
+}
+
+TEST_CASE("blocks skipped by depth do not matter for equality and hashing", "[config]") {
+  auto a = SubnetConfig::uniform(5, 4, 2, 160);
+  auto b = a;
+  b.ks[3] = 7;  // stage 0 block 3: skipped at d=2
+  b.e[2] = 6;   // stage 0 block 2: skipped at d=2
+  CHECK(a == b);
+  CHECK(a.hash() == b.hash());
+  CHECK(b.canonical().ks[3] == 3);
+  b.ks[1] = 7;  // active
+  CHECK(a != b);
+  std::unordered_set<SubnetConfig> set{a, b, SubnetConfig::uniform(5, 4, 2, 160)};
+  CHECK(set.size() == 2);
+  CHECK(a.total_depth() == 10);
+  CHECK(a.block_active(1));
+  CHECK_FALSE(a.block_active(2));
+  CHECK_FALSE(a.block_active(20));
+}

@@ -1,0 +1,56 @@
+// Helpers shared by the Catch2 tests.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+namespace dynn::test {
+
+// ../shared as configured (DYNN_SHARED_DIR env var overrides the CMake cache value).
+inline std::filesystem::path shared_dir() {
+  if (const char* env = std::getenv("DYNN_SHARED_DIR"); env && *env) return env;
+  return DYNN_SHARED_DIR_DEFAULT;
+}
+
+// Tests tagged [shared] call this first; CTest only runs them when ../shared exists, so a missing
+// file here is a real failure, not a skip.
+inline std::filesystem::path shared_path(const std::string& rel) {
+  auto p = shared_dir() / rel;
+  if (!std::filesystem::exists(p)) FAIL("shared reference file missing: " << p.string());
+  return p;
+}
+
+inline std::vector<uint8_t> read_bytes(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+inline std::vector<float> read_f32(const std::filesystem::path& p) {
+  auto b = read_bytes(p);
+  std::vector<float> v(b.size() / sizeof(float));
+  std::memcpy(v.data(), b.data(), v.size() * sizeof(float));
+  return v;
+}
+
+// A fresh, empty scratch directory under the build tree, removed on destruction.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& name) {
+    path = std::filesystem::temp_directory_path() / ("dynn-test-" + name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::error_code ec; std::filesystem::remove_all(path, ec); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+}  // namespace dynn::test
