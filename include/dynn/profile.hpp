@@ -1,0 +1,7 @@
+// Umbrella header of the profiling API: operating points and profiles, Pareto fronts, exact MACs.
+#pragma once
+
+#include "dynn/ofa_mbv3_arch.hpp"
+#include "dynn/profile/operating_point.hpp"
+#include "dynn/profile/pareto.hpp"
+#include "dynn/profile/profile.hpp"

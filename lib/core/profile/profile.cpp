@@ -1,0 +1,276 @@
+#include "dynn/profile/profile.hpp"
+
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "dynn/error.hpp"
+
+namespace dynn {
+
+using nlohmann::json;
+
+const char* accuracy_source_name(AccuracySource s) noexcept {
+  switch (s) {
+    case AccuracySource::Unknown: return "unknown";
+    case AccuracySource::Measured: return "measured";
+    case AccuracySource::Predicted: return "predicted";
+    case AccuracySource::Published: return "published";
+  }
+  return "unknown";
+}
+
+AccuracySource accuracy_source_from_name(const std::string& name) {
+  for (auto s : {AccuracySource::Unknown, AccuracySource::Measured, AccuracySource::Predicted, AccuracySource::Published})
+    if (name == accuracy_source_name(s)) return s;
+  throw Error(ErrorCode::Parse,
+              fmt::format("accuracy source '{}' is not one of unknown, measured, predicted, published", name));
+}
+
+const OperatingPoint* Profile::find(const std::string& id) const {
+  for (const auto& p : points)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+OperatingPoint* Profile::find(const std::string& id) {
+  for (auto& p : points)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+const OperatingPoint& Profile::at(const std::string& id) const {
+  if (const auto* p = find(id)) return *p;
+  throw Error(ErrorCode::NotFound, fmt::format("profile '{}': no operating point with id '{}'", device_name, id));
+}
+
+const OperatingPoint* Profile::find(const SubnetConfig& subnet, const std::string& device,
+                                    const HardwareSetting* hardware) const {
+  for (const auto& p : points) {
+    if (!device.empty() && p.device != device) continue;
+    if (hardware && p.hardware != *hardware) continue;
+    if (p.subnet == subnet) return &p;
+  }
+  return nullptr;
+}
+
+std::vector<const OperatingPoint*> Profile::with_device(const std::string& device) const {
+  std::vector<const OperatingPoint*> out;
+  for (const auto& p : points)
+    if (p.device == device) out.push_back(&p);
+  return out;
+}
+
+void Profile::add(OperatingPoint p) {
+  if (p.id.empty()) throw Error(ErrorCode::InvalidArgument, "profile: operating point id must not be empty");
+  if (find(p.id)) throw Error(ErrorCode::InvalidArgument, fmt::format("profile: duplicate operating point id '{}'", p.id));
+  points.push_back(std::move(p));
+}
+
+void Profile::upsert(OperatingPoint p) {
+  if (auto* q = find(p.id)) *q = std::move(p);
+  else add(std::move(p));
+}
+
+namespace {
+
+json opt_number(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+json point_to_json(const OperatingPoint& p) {
+  json j = json::object();
+  j["id"] = p.id;
+  j["subnet"] = json::parse(p.subnet.to_json());
+  j["device"] = p.device;
+  j["hardware"] = json::object();
+  for (const auto& [k, v] : p.hardware) j["hardware"][k] = v;
+  j["latency_ms"] = p.latency_ms;
+  j["latency_p90_ms"] = p.latency_p90_ms;
+  j["power_w"] = opt_number(p.power_w);
+  j["energy_mj"] = opt_number(p.energy_mj);
+  j["accuracy"] = p.accuracy;
+  j["accuracy_source"] = accuracy_source_name(p.accuracy_source);
+  j["macs"] = p.macs;
+  j["level"] = p.level;
+  return j;
+}
+
+[[noreturn]] void bad(const std::string& where, const std::string& what) {
+  throw Error(ErrorCode::Parse, fmt::format("profile JSON: {}: {}", where, what));
+}
+
+const json& require(const json& obj, const char* key, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end()) bad(where, fmt::format("missing field '{}'", key));
+  return *it;
+}
+
+std::string get_string(const json& obj, const char* key, const std::string& where) {
+  const json& v = require(obj, key, where);
+  if (!v.is_string()) bad(where + "." + key, fmt::format("expected a string, got {}", v.type_name()));
+  return v.get<std::string>();
+}
+
+double get_number(const json& v, const std::string& where, double lo, double hi) {
+  if (!v.is_number()) bad(where, fmt::format("expected a number, got {}", v.type_name()));
+  const double x = v.get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi) bad(where, fmt::format("value {} outside [{}, {}]", x, lo, hi));
+  return x;
+}
+
+double get_number(const json& obj, const char* key, const std::string& where, double lo, double hi) {
+  return get_number(require(obj, key, where), where + "." + key, lo, hi);
+}
+
+std::optional<double> get_opt_number(const json& obj, const char* key, const std::string& where, double lo, double hi) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  return get_number(*it, where + "." + key, lo, hi);
+}
+
+OperatingPoint point_from_json(const json& j, size_t index) {
+  const std::string where = fmt::format("points[{}]", index);
+  if (!j.is_object()) bad(where, fmt::format("expected an object, got {}", j.type_name()));
+  static const char* known[] = {"id", "subnet", "device", "hardware", "latency_ms", "latency_p90_ms", "power_w",
+                                "energy_mj", "accuracy", "accuracy_source", "macs", "level"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || it.key() == k;
+    if (!ok) bad(where, fmt::format("unknown field '{}'", it.key()));
+  }
+  OperatingPoint p;
+  p.id = get_string(j, "id", where);
+  if (p.id.empty()) bad(where + ".id", "must not be empty");
+  const std::string wid = fmt::format("{} (id '{}')", where, p.id);
+  const json& sub = require(j, "subnet", wid);
+  try {
+    p.subnet = SubnetConfig::from_json(sub.dump());
+  } catch (const Error& e) {
+    bad(wid + ".subnet", e.what());
+  }
+  p.device = get_string(j, "device", wid);
+  const json& hw = require(j, "hardware", wid);
+  if (!hw.is_object()) bad(wid + ".hardware", fmt::format("expected an object of knob -> integer, got {}", hw.type_name()));
+  for (auto it = hw.begin(); it != hw.end(); ++it) {
+    if (!it->is_number_integer()) bad(wid + ".hardware." + it.key(), fmt::format("expected an integer, got {}", it->dump()));
+    p.hardware[it.key()] = it->get<int64_t>();
+  }
+  p.latency_ms = get_number(j, "latency_ms", wid, 0, 1e9);
+  p.latency_p90_ms = get_number(j, "latency_p90_ms", wid, 0, 1e9);
+  p.power_w = get_opt_number(j, "power_w", wid, 0, 1e6);
+  p.energy_mj = get_opt_number(j, "energy_mj", wid, 0, 1e12);
+  p.accuracy = get_number(j, "accuracy", wid, 0, 1);
+  const std::string src = get_string(j, "accuracy_source", wid);
+  try {
+    p.accuracy_source = accuracy_source_from_name(src);
+  } catch (const Error& e) {
+    bad(wid + ".accuracy_source", e.what());
+  }
+  p.macs = get_number(j, "macs", wid, 0, 1e15);
+  if (auto it = j.find("level"); it != j.end()) {
+    if (!it->is_number_integer()) bad(wid + ".level", fmt::format("expected an integer, got {}", it->dump()));
+    const auto lv = it->get<int64_t>();
+    if (lv < -1 || lv > 1000000) bad(wid + ".level", fmt::format("value {} out of range", lv));
+    p.level = static_cast<int>(lv);
+  }
+  return p;
+}
+
+}  // namespace
+
+std::string Profile::to_json(int indent) const {
+  json j = json::object();
+  j["format"] = "dynn-profile";
+  j["version"] = kFormatVersion;
+  j["device_name"] = device_name;
+  j["supernet"] = supernet;
+  j["created"] = created;
+  j["notes"] = notes;
+  j["points"] = json::array();
+  for (const auto& p : points) j["points"].push_back(point_to_json(p));
+  return j.dump(indent);
+}
+
+Profile Profile::from_json(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(ErrorCode::Parse, fmt::format("profile JSON: not valid JSON ({})", e.what()));
+  }
+  if (!j.is_object()) bad("top level", fmt::format("expected an object, got {}", j.type_name()));
+  const std::string fmt_name = get_string(j, "format", "top level");
+  if (fmt_name != "dynn-profile") bad("format", fmt::format("'{}' is not 'dynn-profile'", fmt_name));
+  const json& ver = require(j, "version", "top level");
+  if (!ver.is_number_integer()) bad("version", fmt::format("expected an integer, got {}", ver.dump()));
+  if (ver.get<int64_t>() != kFormatVersion)
+    throw Error(ErrorCode::Unsupported, fmt::format("profile JSON: version {} is not supported (this build reads version {})",
+                                                    ver.get<int64_t>(), kFormatVersion));
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const auto& k = it.key();
+    if (k != "format" && k != "version" && k != "device_name" && k != "supernet" && k != "created" && k != "notes" &&
+        k != "points")
+      bad("top level", fmt::format("unknown field '{}'", k));
+  }
+  Profile p;
+  p.device_name = get_string(j, "device_name", "top level");
+  p.supernet = get_string(j, "supernet", "top level");
+  p.created = get_string(j, "created", "top level");
+  if (j.contains("notes")) p.notes = get_string(j, "notes", "top level");
+  const json& pts = require(j, "points", "top level");
+  if (!pts.is_array()) bad("points", fmt::format("expected an array, got {}", pts.type_name()));
+  p.points.reserve(pts.size());
+  for (size_t i = 0; i < pts.size(); ++i) {
+    OperatingPoint op = point_from_json(pts[i], i);
+    if (p.find(op.id)) bad(fmt::format("points[{}].id", i), fmt::format("duplicate id '{}'", op.id));
+    p.points.push_back(std::move(op));
+  }
+  return p;
+}
+
+void Profile::save(const std::string& path) const {
+  Profile copy_if_needed;
+  const Profile* self = this;
+  if (created.empty()) {
+    copy_if_needed = *this;
+    copy_if_needed.created = now_iso8601();
+    self = &copy_if_needed;
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error(ErrorCode::Io, fmt::format("profile: cannot write '{}'", tmp));
+    f << self->to_json() << '\n';
+    if (!f) throw Error(ErrorCode::Io, fmt::format("profile: write to '{}' failed", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(ErrorCode::Io, fmt::format("profile: cannot rename '{}' to '{}': {}", tmp, path, ec.message()));
+}
+
+Profile Profile::load(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(ErrorCode::NotFound, fmt::format("profile: cannot open '{}'", path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  try {
+    return from_json(ss.str());
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+std::string Profile::now_iso8601() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace dynn
