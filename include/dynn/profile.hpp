@@ -3,5 +3,6 @@
 
 #include "dynn/ofa_mbv3_arch.hpp"
 #include "dynn/profile/operating_point.hpp"
+#include "dynn/profile/latency_table.hpp"
 #include "dynn/profile/pareto.hpp"
 #include "dynn/profile/profile.hpp"
