@@ -2,7 +2,9 @@
 #pragma once
 
 #include "dynn/ofa_mbv3_arch.hpp"
+#include "dynn/profile/accuracy_predictor.hpp"
 #include "dynn/profile/operating_point.hpp"
 #include "dynn/profile/latency_table.hpp"
+#include "dynn/profile/levels.hpp"
 #include "dynn/profile/pareto.hpp"
 #include "dynn/profile/profile.hpp"

@@ -1,0 +1,186 @@
+#include <cstring>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "dynn/error.hpp"
+#include "dynn/profile.hpp"
+#include "test_support.hpp"
+
+using namespace dynn;
+using nlohmann::json;
+
+namespace {
+
+AccuracyPredictor::Layer layer(int in, int out, float w, float b) {
+  AccuracyPredictor::Layer L;
+  L.in = in;
+  L.out = out;
+  L.weight.assign(static_cast<size_t>(in * out), w);
+  L.bias.assign(static_cast<size_t>(out), b);
+  return L;
+}
+
+TensorData tensor(std::vector<int64_t> shape, const std::vector<float>& values) {
+  TensorData t;
+  t.dtype = DType::Float32;
+  t.shape = shape;
+  int64_t stride = 1;
+  t.strides.assign(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 0;) { t.strides[i] = stride; stride *= shape[i]; }
+  auto buf = std::make_shared<std::vector<uint8_t>>(values.size() * sizeof(float));
+  std::memcpy(buf->data(), values.data(), buf->size());
+  t.storage = buf;
+  t.location = "cpu";
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("predictor encoding follows spec section 7", "[predictor]") {
+  auto c = SubnetConfig::smallest(224);
+  auto f = AccuracyPredictor::encode(c);
+  int ones = 0;
+  for (float v : f) ones += v == 1.f;
+  CHECK(ones == 2 * 10 + 1);  // 10 active blocks x (ks, e) + resolution
+  CHECK(f[0] == 1.f);         // block 0 ks=3
+  CHECK(f[60] == 1.f);        // block 0 e=3
+  CHECK(f[3 * 2] == 0.f);     // block 2 skipped (d=2): all zero
+  CHECK(f[127] == 1.f);       // r=224 -> bucket 7
+  c.ks[1] = 7;
+  c.e[1] = 6;
+  c.r = 176;
+  f = AccuracyPredictor::encode(c);
+  CHECK(f[3 + 2] == 1.f);
+  CHECK(f[60 + 3 + 2] == 1.f);
+  CHECK(f[124] == 1.f);  // (176-112)/16 = 4
+  c.r = 175;
+  CHECK(AccuracyPredictor::encode(c)[123] == 1.f);
+  c.r = 112;
+  CHECK(AccuracyPredictor::encode(c)[120] == 1.f);
+  c.r = 240;
+  CHECK_THROWS_WITH(AccuracyPredictor::encode(c), Catch::Contains("resolution 240"));
+  c.r = 100;
+  CHECK_THROWS_AS(AccuracyPredictor::encode(c), Error);
+}
+
+TEST_CASE("predictor MLP with synthetic weights", "[predictor]") {
+  // 128 -> 2 (w=1, b=-1) -> ReLU -> 1 (w=0.5, b=0.25): output = 0.25 + (n_ones - 1)
+  auto p = AccuracyPredictor::from_layers({layer(128, 2, 1.f, -1.f), layer(2, 1, 0.5f, 0.25f)});
+  CHECK(p.predict(SubnetConfig::smallest(224)) == Approx(0.25 + 20.0));
+  CHECK(p.predict(SubnetConfig::largest(160)) == Approx(0.25 + 40.0));
+  std::vector<SubnetConfig> many;
+  for (int i = 0; i < 600; ++i) many.push_back(i % 2 ? SubnetConfig::smallest(224) : SubnetConfig::largest(160));
+  const auto out = p.predict(many);
+  REQUIRE(out.size() == 600);
+  CHECK(out[598] == Approx(40.25));
+  CHECK(out[599] == Approx(20.25));
+  // ReLU really clamps: negative hidden units contribute nothing.
+  auto q = AccuracyPredictor::from_layers({layer(128, 1, -1.f, 0.f), layer(1, 1, 1.f, 0.5f)});
+  CHECK(q.predict(SubnetConfig::smallest(224)) == 0.5);
+  CHECK_THROWS_AS(AccuracyPredictor::from_layers({}), Error);
+  CHECK_THROWS_AS(AccuracyPredictor::from_layers({layer(127, 1, 1, 1)}), Error);
+  CHECK_THROWS_AS(AccuracyPredictor::from_layers({layer(128, 2, 1, 1)}), Error);
+  auto bad = layer(128, 1, 1, 1);
+  bad.bias.push_back(0);
+  CHECK_THROWS_AS(AccuracyPredictor::from_layers({bad}), Error);
+  AccuracyPredictor empty;
+  CHECK_THROWS_AS(empty.predict(SubnetConfig::smallest(224)), Error);
+}
+
+TEST_CASE("predictor from a state dict checks keys and shapes", "[predictor]") {
+  StateDict sd;
+  auto add = [&](const std::string& k, std::vector<int64_t> shape) {
+    size_t n = 1;
+    for (auto s : shape) n *= static_cast<size_t>(s);
+    sd.entries.emplace_back(k, tensor(shape, std::vector<float>(n, 0.01f)));
+  };
+  add("0.weight", {4, 128});
+  add("0.bias", {4});
+  add("2.weight", {4, 4});
+  add("2.bias", {4});
+  add("4.weight", {4, 4});
+  CHECK_THROWS_WITH(AccuracyPredictor::from_state_dict(sd), Catch::Contains("'4.bias'"));
+  add("4.bias", {3});
+  CHECK_THROWS_WITH(AccuracyPredictor::from_state_dict(sd), Catch::Contains("'4.bias'") && Catch::Contains("[3]"));
+  sd.entries.pop_back();
+  add("4.bias", {4});
+  add("6.weight", {1, 4});
+  add("6.bias", {1});
+  const auto p = AccuracyPredictor::from_state_dict(sd);
+  CHECK(std::isfinite(p.predict(SubnetConfig::smallest(224))));
+}
+
+TEST_CASE("predictor golden values from Dynamic-OFA acc_predictor.pth", "[predictor][shared]") {
+  const auto p = AccuracyPredictor::load(test::shared_path("data/dynamic_ofa/acc_predictor.pth").string());
+  const auto levels = LevelSet::load(test::shared_path("data/dynamic_ofa/nets_6_levels.json").string());
+  const double golden[] = {0.7869, 0.7990, 0.8141, 0.8224, 0.8339, 0.8479};
+  REQUIRE(levels.levels.size() == 6);
+  for (size_t i = 0; i < 6; ++i) {
+    INFO("level " << i);
+    CHECK(p.predict(levels.levels[i].subnet) == Approx(golden[i]).margin(0.00005));
+  }
+  CHECK(p.predict(SubnetConfig::smallest(224)) == Approx(0.7774).margin(0.00005));
+  CHECK(p.predict(SubnetConfig::largest(224)) == Approx(0.8359).margin(0.00005));
+  CHECK(p.predict(SubnetConfig::smallest(160)) == Approx(0.7531).margin(0.00005));
+  CHECK(p.predict(SubnetConfig::largest(160)) == Approx(0.8075).margin(0.00005));
+  // nets_7 levels 1, 2, 4, 5 (spec 5.3)
+  const auto l7 = LevelSet::load(test::shared_path("data/dynamic_ofa/nets_7_levels.json").string());
+  REQUIRE(l7.levels.size() == 7);
+  CHECK(p.predict(l7.levels[1].subnet) == Approx(0.8048).margin(0.00005));
+  CHECK(p.predict(l7.levels[2].subnet) == Approx(0.8127).margin(0.00005));
+  CHECK(p.predict(l7.levels[4].subnet) == Approx(0.8301).margin(0.00005));
+  CHECK(p.predict(l7.levels[5].subnet) == Approx(0.8467).margin(0.00005));
+  CHECK_THROWS_AS(AccuracyPredictor::load("/nonexistent/acc.pth"), Error);
+}
+
+TEST_CASE("Dynamic-OFA levels files load", "[levels][shared]") {
+  const auto s = LevelSet::load(test::shared_path("data/dynamic_ofa/nets_6_levels.json").string());
+  CHECK(s.supernet == "ofa_mbv3_d234_e346_k357_w1.2");
+  CHECK(s.levels[0].subnet.r == 176);
+  CHECK(s.levels[0].subnet.to_string() == "ks=57773557775353373377 e=64464364644646464334 d=32322 r=176");
+  CHECK(s.levels[5].top1_percent == Approx(79.03));
+  CHECK(s.levels[5].latency_ms == Approx(61.7347));
+  const auto ops = s.to_operating_points("gpu");
+  REQUIRE(ops.size() == 6);
+  CHECK(ops[3].id == "L3");
+  CHECK(ops[3].macs / 1e6 == Approx(375.5).margin(0.051));
+  CHECK(ops[3].accuracy == Approx(0.7754));
+  CHECK(ops[3].accuracy_source == AccuracySource::Published);
+}
+
+TEST_CASE("levels JSON round trip and malformed input", "[levels]") {
+  LevelSet s;
+  s.supernet = "ofa_mbv3_d234_e346_k357_w1.0";
+  s.source = "test";
+  s.levels.push_back({0, SubnetConfig::smallest(160), 70.5, 12.0});
+  s.levels.push_back({1, SubnetConfig::largest(224), 80.0, 30.0});
+  const auto t = LevelSet::from_json(s.to_json());
+  REQUIRE(t.levels.size() == 2);
+  CHECK(t.levels[1].subnet == SubnetConfig::largest(224));
+  CHECK(t.to_json() == s.to_json());
+  test::TempDir dir("levels");
+  s.save((dir.path / "l.json").string());
+  CHECK(LevelSet::load((dir.path / "l.json").string()).levels.size() == 2);
+  const json good = json::parse(s.to_json());
+  auto err = [&](auto fn) {
+    json j = good;
+    fn(j);
+    try {
+      LevelSet::from_json(j.dump());
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(err([](json& j) { j.erase("levels"); }), Catch::Contains("'levels'"));
+  CHECK_THAT(err([](json& j) { j["supernet"] = "mobilenet"; }), Catch::Contains("mobilenet"));
+  CHECK_THAT(err([](json& j) { j["levels"][1]["arch"]["d"] = {1, 2}; }), Catch::Contains("levels[1].arch"));
+  CHECK_THAT(err([](json& j) { j["levels"][1]["arch"]["r"] = {224, 160}; }), Catch::Contains("levels[1].arch"));
+  CHECK_THAT(err([](json& j) { j["levels"][0]["top1_percent"] = 120; }), Catch::Contains("levels[0].top1_percent"));
+  CHECK_THAT(err([](json& j) { j["levels"][0].erase("latency_ms"); }), Catch::Contains("levels[0]") && Catch::Contains("latency_ms"));
+  CHECK_THAT(err([](json& j) { j["levels"][0]["level"] = -3; }), Catch::Contains("levels[0].level"));
+  CHECK_THROWS_AS(LevelSet::from_json("nope"), Error);
+  CHECK_THROWS_AS(LevelSet::load("/nonexistent.json"), Error);
+}
