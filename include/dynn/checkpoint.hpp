@@ -28,10 +28,15 @@ struct TensorData {
   std::string location;          // "cpu", "cuda:0", ... as written (always loaded to host memory)
 
   int64_t numel() const;
+  bool is_contiguous() const;  // row-major strides (size-1 dims ignored)
   // Contiguous row-major copy converted to float32 / float64 (integers and halves converted too).
   std::vector<float> to_float() const;
   std::vector<double> to_double() const;
   std::string shape_string() const;  // "[400, 128]"
+
+  // A contiguous tensor owning a copy of `bytes` (which must hold numel * dtype_size bytes), on "cpu".
+  static TensorData from_bytes(DType dtype, std::vector<int64_t> shape, const void* bytes, size_t size);
+  static TensorData from_float(std::vector<int64_t> shape, const std::vector<float>& values);
 };
 
 // Key -> tensor, in file order.
@@ -42,6 +47,9 @@ struct StateDict {
   bool contains(const std::string& key) const;
   const TensorData& at(const std::string& key) const;  // throws Error(NotFound) naming the key
   const TensorData* find(const std::string& key) const;
+  std::vector<std::string> keys() const;
+  // Appends, or replaces the tensor in place when the key exists (as a Python dict does).
+  void set(const std::string& key, TensorData t);
 };
 
 struct CheckpointInfo {
@@ -56,6 +64,9 @@ StateDict load_checkpoint(const std::string& path, CheckpointInfo* info = nullpt
 StateDict load_checkpoint_from_memory(const uint8_t* data, size_t size, CheckpointInfo* info = nullptr);
 
 // Writes a state dict as a torch.save zip container (readable by torch.load and load_checkpoint).
+// Tensors sharing a storage buffer share it in the file; locations are written as "cpu".
 void save_checkpoint(const std::string& path, const StateDict& sd);
+// The same bytes, in memory.
+std::vector<uint8_t> save_checkpoint_to_memory(const StateDict& sd);
 
 }  // namespace dynn
