@@ -71,6 +71,61 @@ DYNN_API const char* dynn_last_error(void);
  * from spawning a competing pool. Thread-safe, but don't call it while inference runs. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_set_num_threads(int n);
 
+/* ---- supernet ------------------------------------------------------------------------------ */
+/* A dynamic OFA MobileNetV3 supernet. Thread-safety: dynn_supernet_set_subnet and
+ * dynn_supernet_prepare may be called while another thread runs dynn_supernet_infer on the same
+ * handle (an in-flight inference finishes on the sub-network it started with); everything else is
+ * one thread per handle. */
+typedef struct dynn_supernet dynn_supernet;
+
+typedef struct dynn_supernet_params {
+  size_t struct_size;     /* sizeof(dynn_supernet_params) of the caller's header */
+  const char* device;     /* "cpu" (default) or "cuda:N"; NULL means "cpu" */
+  int num_threads;        /* intra-op threads; 0 leaves the process setting as it is */
+  size_t cache_bytes;     /* byte budget for prepared sub-networks; 0 means the default (512 MiB) */
+  const char* engine;     /* "fast" (default: BN folded, oneDNN prepacked) or "reference" (exact OFA arithmetic) */
+} dynn_supernet_params;
+
+/* Defaults, with struct_size set. */
+DYNN_API dynn_supernet_params dynn_supernet_default_params(void);
+
+/* Loads an OFA MobileNetV3 checkpoint (torch.save zip or legacy container, bare state dict or
+ * {'state_dict': ...}; w1.0, w1.2 or another width multiplier). params may be NULL (defaults).
+ * On success *out owns the supernet; free it with dynn_supernet_free. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_load(const char* path, const dynn_supernet_params* params,
+                                                       dynn_supernet** out);
+
+/* A deterministic random-initialised supernet (same values on every machine for a seed). */
+DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_create_random(double width_mult, uint64_t seed,
+                                                                const dynn_supernet_params* params,
+                                                                dynn_supernet** out);
+
+/* Frees a supernet; NULL is fine. No inference may be running on it. */
+DYNN_API void dynn_supernet_free(dynn_supernet* net);
+
+/* Switches the sub-network for inferences that start from now on, given as an OFA arch dict
+ * {"ks":[20],"e":[20],"d":[5],"r":224} (also "r":[224], "image_size", "wid":null) or the compact
+ * form "ks=... e=... d=... r=224". Prepares it first if needed (milliseconds), else microseconds. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_set_subnet(dynn_supernet* net, const char* arch_json);
+
+/* Prepares sub-networks ahead of time (e.g. a controller's levels). */
+DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_prepare(dynn_supernet* net, const char* const* arch_jsons, size_t count);
+
+/* Writes the current sub-network as arch JSON into buf (NUL-terminated). *needed (optional)
+ * receives the size including the NUL; DYNN_EBUFS when size is too small. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_current_subnet(const dynn_supernet* net, char* buf, size_t size,
+                                                                 size_t* needed);
+
+/* Number of output classes (1000 for ImageNet supernets); 0 for NULL. */
+DYNN_API int dynn_supernet_num_classes(const dynn_supernet* net);
+
+/* Runs the current sub-network on input [n,c,h,w] (NCHW float32, normalised; c == 3, h == w ==
+ * the sub-network's resolution) and writes n*num_classes logits. capacity is the logits buffer
+ * size in floats; *written (optional) receives the count. Buffers are the caller's. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_infer(dynn_supernet* net, const float* input, int64_t n, int64_t c,
+                                                        int64_t h, int64_t w, float* logits, size_t capacity,
+                                                        size_t* written);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

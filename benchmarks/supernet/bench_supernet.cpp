@@ -1,0 +1,209 @@
+// Supernet benchmark: inference on prepared sub-networks against a static LibTorch baseline of the
+// same sub-network, switching and preparation times, and memory. Everything in one process and
+// one run, interleaved, so the ratios survive this VM's slow/fast phases. Medians throughout.
+//
+//   bench_supernet [--weights FILE] [--threads N] [--reps N] [--json FILE]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "dynn/torch.hpp"
+#include "torch/ofa_mbv3/internal.hpp"
+
+using namespace dynn;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+double pct(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+size_t rss_bytes() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+// Static baseline: the sub-network's weights sliced out into their own contiguous tensors once,
+// then a plain eager LibTorch forward (NCHW at::conv2d + batch_norm + activations), i.e. what a
+// static nn.Module export of the sub-network computes.
+struct StaticNet {
+  std::shared_ptr<ofa::Weights> w;
+  SubnetConfig cfg;
+  StaticNet(const ofa::Weights& src, const SubnetConfig& c) : cfg(c) {
+    w = std::make_shared<ofa::Weights>(src);
+    auto cut_bn = [](ofa::Bn& b, int64_t n) {
+      b = ofa::Bn{b.weight.narrow(0, 0, n).clone(), b.bias.narrow(0, 0, n).clone(), b.mean.narrow(0, 0, n).clone(),
+                  b.var.narrow(0, 0, n).clone()};
+    };
+    for (auto& b : w->blocks) {
+      const int64_t mid = b.mid(c.e[static_cast<size_t>(b.index - 1)]);
+      const int k = c.ks[static_cast<size_t>(b.index - 1)];
+      b.expand_w = b.expand_w.narrow(0, 0, mid).clone();
+      cut_bn(b.expand_bn, mid);
+      b.dw_k[static_cast<size_t>(k)] = b.dw_k[static_cast<size_t>(k)].narrow(0, 0, mid).clone();
+      cut_bn(b.dw_bn, mid);
+      if (b.se) {
+        const int64_t sm = ofa::Block::se_mid(static_cast<int>(mid));
+        b.se_rw = b.se_rw.narrow(0, 0, sm).narrow(1, 0, mid).clone();
+        b.se_rb = b.se_rb.narrow(0, 0, sm).clone();
+        b.se_ew = b.se_ew.narrow(0, 0, mid).narrow(1, 0, sm).clone();
+        b.se_eb = b.se_eb.narrow(0, 0, mid).clone();
+      }
+      b.proj_w = b.proj_w.narrow(1, 0, mid).clone();
+    }
+  }
+  at::Tensor forward(const at::Tensor& x) const { return ofa::reference_forward(*w, cfg, x, nullptr); }
+};
+
+template <class F>
+std::vector<double> time_runs(int reps, F&& f) {
+  std::vector<double> t;
+  t.reserve(static_cast<size_t>(reps));
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    f();
+    t.push_back(ms_since(t0));
+  }
+  return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string weights = std::string(DYNN_SHARED_DIR_DEFAULT) + "/fixtures/ofa_mbv3_w1.0/supernet.pth";
+  int threads = 2, reps = 40;
+  std::string json_out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) { fmt::print(stderr, "{} needs a value\n", a); std::exit(2); }
+      return argv[++i];
+    };
+    if (a == "--weights") weights = next();
+    else if (a == "--threads") threads = std::stoi(next());
+    else if (a == "--reps") reps = std::stoi(next());
+    else if (a == "--json") json_out = next();
+    else if (a == "--help" || a == "-h") {
+      fmt::print("usage: bench_supernet [--weights FILE] [--threads N] [--reps N] [--json FILE]\n");
+      return 0;
+    } else { fmt::print(stderr, "unknown argument {}\n", a); return 2; }
+  }
+  // Keep freed activations in the heap instead of returning them to the OS after every layer
+  // (page faults are expensive in this VM; libtorch_fast_path.md 2.6). Applies to both engines.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  dynn::set_num_threads(threads);
+
+  const size_t rss0 = rss_bytes();
+  std::unique_ptr<OfaMbv3Supernet> net;
+  std::string source;
+  auto t_load = Clock::now();
+  if (std::filesystem::exists(weights)) {
+    net = OfaMbv3Supernet::load(weights);
+    source = weights;
+  } else {
+    net = OfaMbv3Supernet::random(1.0, 1);
+    source = "random w1.0 (seed 1)";
+  }
+  const double load_ms = ms_since(t_load);
+  const size_t rss_loaded = rss_bytes();
+
+  struct Net { const char* name; SubnetConfig cfg; };
+  std::vector<Net> nets = {{"max224", SubnetConfig::uniform(7, 6, 4, 224)},
+                           {"mid192", SubnetConfig::uniform(5, 4, 3, 192)},
+                           {"min128", SubnetConfig::uniform(3, 3, 2, 128)}};
+  fmt::print("dynn supernet benchmark: weights {}, {} threads, batch 1, {} reps, prepacked oneDNN: {}\n", source,
+             threads, reps, ofa::prepacked_available() ? "yes" : "no");
+  fmt::print("supernet load: {:.0f} ms\n\n", load_ms);
+
+  // Preparation: cold (first time in the process) and warm (re-prepare after clearing the cache).
+  std::vector<double> prep_cold, prep_warm;
+  for (auto& n : nets) {
+    auto t0 = Clock::now();
+    net->prepare({n.cfg});
+    prep_cold.push_back(ms_since(t0));
+  }
+  for (auto& n : nets) {
+    std::vector<double> w;
+    for (int i = 0; i < 5; ++i) {
+      net->clear_cache();
+      net->set_subnet(nets[(&n - &nets[0] + 1) % nets.size()].cfg);  // keep something current
+      net->clear_cache();
+      auto t0 = Clock::now();
+      net->prepare({n.cfg});
+      w.push_back(ms_since(t0));
+    }
+    prep_warm.push_back(median(w));
+  }
+  net->prepare({nets[0].cfg, nets[1].cfg, nets[2].cfg});
+  const size_t rss_prepared = rss_bytes();
+
+  fmt::print("| sub-network | dynn prepared (ms) | p90 | static LibTorch eager (ms) | ratio dynn/static | prepare cold / warm (ms) |\n");
+  fmt::print("|---|---|---|---|---|---|\n");
+  std::vector<std::vector<double>> dyn_t(nets.size()), sta_t(nets.size());
+  for (size_t k = 0; k < nets.size(); ++k) {
+    const auto& n = nets[k];
+    StaticNet st(*net->impl().cpu_weights, n.cfg);
+    at::Tensor x = at::randn({1, 3, n.cfg.r, n.cfg.r});
+    std::vector<float> logits(1000);
+    net->set_subnet(n.cfg);
+    auto run_dyn = [&] { net->infer(x.data_ptr<float>(), 1, 3, n.cfg.r, n.cfg.r, logits.data(), logits.size()); };
+    auto run_sta = [&] { at::NoGradGuard g; (void)st.forward(x); };
+    for (int i = 0; i < 5; ++i) { run_dyn(); run_sta(); }
+    // Interleave in rounds so both see the same machine phase.
+    for (int round = 0; round < 4; ++round) {
+      auto a = time_runs(reps / 4, run_dyn), b = time_runs(std::max(2, reps / 8), run_sta);
+      dyn_t[k].insert(dyn_t[k].end(), a.begin(), a.end());
+      sta_t[k].insert(sta_t[k].end(), b.begin(), b.end());
+    }
+    fmt::print("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.1f} / {:.1f} |\n", n.name, median(dyn_t[k]), pct(dyn_t[k], 0.9),
+               median(sta_t[k]), median(dyn_t[k]) / median(sta_t[k]), prep_cold[k], prep_warm[k]);
+  }
+
+  // Switching between prepared sub-networks.
+  std::vector<double> sw;
+  for (int i = 0; i < 3000; ++i) {
+    const auto& c = nets[static_cast<size_t>(i) % nets.size()].cfg;
+    auto t0 = Clock::now();
+    net->set_subnet(c);
+    sw.push_back(ms_since(t0) * 1000.0);
+  }
+  fmt::print("\nswitch between prepared sub-networks: median {:.2f} us, p99 {:.2f} us (3000 switches)\n", median(sw),
+             pct(sw, 0.99));
+  const auto mem = net->memory();
+  fmt::print("memory: supernet {:.1f} MB, {} prepared sub-networks {:.1f} MB (budget {:.0f} MB); process RSS: {:.1f} MB "
+             "before load, {:.1f} MB loaded, {:.1f} MB with the 3 prepared\n",
+             mem.supernet_bytes / 1e6, mem.prepared_count, mem.prepared_bytes / 1e6, mem.cache_budget / 1e6, rss0 / 1e6,
+             rss_loaded / 1e6, rss_prepared / 1e6);
+  if (!json_out.empty()) {
+    std::ofstream f(json_out);
+    f << "{\"threads\":" << threads << ",\"nets\":[";
+    for (size_t k = 0; k < nets.size(); ++k)
+      f << (k ? "," : "") << "{\"name\":\"" << nets[k].name << "\",\"dynn_ms\":" << median(dyn_t[k])
+        << ",\"static_ms\":" << median(sta_t[k]) << ",\"prepare_cold_ms\":" << prep_cold[k]
+        << ",\"prepare_warm_ms\":" << prep_warm[k] << "}";
+    f << "],\"switch_us_median\":" << median(sw) << ",\"switch_us_p99\":" << pct(sw, 0.99) << "}\n";
+  }
+  return 0;
+}

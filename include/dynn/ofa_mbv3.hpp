@@ -1,0 +1,108 @@
+// The OFA MobileNetV3 dynamic supernet (w1.0, w1.2 and other width multipliers), exactly as the
+// once-for-all reference computes it, with prepared fast sub-networks and microsecond switching.
+// This header is torch-free; tensor-level access is in <dynn/torch/ofa_mbv3_tensor.hpp>.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dynn/checkpoint.hpp"
+#include "dynn/model.hpp"
+
+namespace dynn {
+
+struct SupernetOptions {
+  std::string device = "cpu";
+  int num_threads = 0;                       // 0: leave the process setting as it is
+  size_t cache_bytes = size_t(512) << 20;    // budget for prepared sub-networks
+  // "fast": BN folded, oneDNN prepacked NHWC convs (falls back to folded at::conv2d where the
+  // prepacked ops are absent). "reference": the unfused float32 reference computation, bit-for-bit
+  // the OFA arithmetic (slower; used to check exactness).
+  std::string engine = "fast";
+};
+
+// Per-BN running statistics of one sub-network, keyed by the static sub-network BN names that
+// OFA's get_active_subnet() and Dynamic-OFA use ("first_conv.bn", "blocks.3.mobile_inverted_conv.depth_conv.bn",
+// "final_expand_layer.bn", ...; compacted block numbering). Values are the active channels only.
+struct BnStats {
+  std::map<std::string, std::pair<std::vector<float>, std::vector<float>>> mean_var;
+};
+
+struct ArchInfo {
+  double width_mult = 0;         // inferred from the tensor shapes (0 if not a standard multiplier)
+  std::vector<int> widths;       // C0, C1, stage1..5, final expand, feature mix
+  int num_classes = 0;
+  size_t parameter_count = 0;
+};
+
+class OfaMbv3Supernet final : public DynamicModel {
+ public:
+  // Loads a torch.save checkpoint (zip or legacy; bare or {'state_dict': ...}; either key spelling).
+  static std::unique_ptr<OfaMbv3Supernet> load(const std::string& path, const SupernetOptions& opts = {});
+  static std::unique_ptr<OfaMbv3Supernet> from_state_dict(const StateDict& sd, const SupernetOptions& opts = {});
+  // Deterministic random-initialised supernet (He-normal convs, identity+noise kernel transforms,
+  // non-trivial BN statistics), the same on every machine for a given seed.
+  static std::unique_ptr<OfaMbv3Supernet> random(double width_mult, uint64_t seed, const SupernetOptions& opts = {});
+
+  ~OfaMbv3Supernet() override;
+  OfaMbv3Supernet(const OfaMbv3Supernet&) = delete;
+  OfaMbv3Supernet& operator=(const OfaMbv3Supernet&) = delete;
+
+  std::string family() const override { return "ofa_mbv3"; }
+  const SearchSpace& search_space() const override;
+  int num_classes() const override;
+  const ArchInfo& arch() const;
+
+  void set_subnet(const SubnetConfig& cfg) override;
+  SubnetConfig current_subnet() const override;
+  void prepare(const std::vector<SubnetConfig>& cfgs) override;
+  bool is_prepared(const SubnetConfig& cfg) const;
+  void clear_cache();
+
+  void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
+             size_t capacity) override;
+  // As infer(), and reports the sub-network this inference ran on (it may differ from a
+  // current_subnet() read just before, when another thread switched in between).
+  void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity,
+             SubnetConfig* ran);
+
+  void set_num_threads(int n) override;
+  int num_threads() const override;
+  void set_device(const std::string& device) override;
+  std::string device() const override;
+  ModelMemory memory() const override;
+  const std::string& engine() const;
+
+  // Per-sub-network BN statistics, used instead of the supernet's shared running stats whenever
+  // that sub-network runs. The shared supernet buffers are never modified. Throws on names or
+  // lengths that don't match the sub-network.
+  void set_bn_stats(const SubnetConfig& cfg, const BnStats& stats);
+  bool has_bn_stats(const SubnetConfig& cfg) const;
+  void clear_bn_stats(const SubnetConfig& cfg);
+  // Static BN names and channel counts of a sub-network, in module order.
+  std::vector<std::pair<std::string, int>> bn_layout(const SubnetConfig& cfg) const;
+
+  // OFA's set_running_statistics: runs the sub-network over calibration batches with batch
+  // statistics and stores the batch-size-weighted means of per-batch means and biased variances as
+  // this sub-network's BN stats. next(data, n) fills data with n images [n,3,r,r] (normalised)
+  // and returns false when done.
+  using BatchSource = std::function<bool(std::vector<float>& data, int64_t& n)>;
+  BnStats recalibrate_bn(const SubnetConfig& cfg, const BatchSource& next);
+
+  struct Impl;
+  Impl& impl() { return *m_impl; }
+  const Impl& impl() const { return *m_impl; }
+
+ private:
+  explicit OfaMbv3Supernet(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
+// Dynamic-OFA's per-level BN statistics file (keys "level<L>/<bn name>/running_mean|running_var").
+std::map<int, BnStats> load_dynamic_ofa_bn_stats(const std::string& path);
+
+}  // namespace dynn

@@ -1,0 +1,7 @@
+// Umbrella header of dynn's LibTorch model API (dynn::dynn).
+#pragma once
+
+#include "dynn/dynn.hpp"
+#include "dynn/model.hpp"
+#include "dynn/ofa_mbv3.hpp"
+#include "dynn/torch/ofa_mbv3_tensor.hpp"

@@ -1,0 +1,136 @@
+// Internal structures of the OFA MobileNetV3 supernet (LibTorch side).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/core/ivalue.h>
+
+#include <array>
+#include <atomic>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "dynn/ofa_mbv3.hpp"
+
+namespace dynn::ofa {
+
+struct Bn {
+  at::Tensor weight, bias, mean, var;  // full size
+};
+
+// One dynamic MBConv block (supernet blocks 1..20), tensors at their supernet (max) size.
+struct Block {
+  int index = 0, stage = 0, pos = 0;  // supernet index, stage 0..4, position in stage
+  int cin = 0, cout = 0, mid_max = 0, se_max = 0, stride = 1;
+  bool hswish = false, se = false, shortcut = false;
+  at::Tensor expand_w;
+  Bn expand_bn;
+  at::Tensor dw_w, m7to5, m5to3;
+  std::array<at::Tensor, 8> dw_k;  // transformed depthwise kernels on all channels, by k (3, 5, 7)
+  Bn dw_bn;
+  at::Tensor se_rw, se_rb, se_ew, se_eb;
+  at::Tensor proj_w;
+  Bn proj_bn;
+
+  int mid(int e) const;        // make_divisible(round(cin*e), 8)
+  static int se_mid(int mid);  // make_divisible(mid // 4, 8)
+};
+
+struct Weights {
+  ArchInfo arch;
+  at::Tensor first_w;
+  Bn first_bn;
+  at::Tensor b0_dw_w, b0_pw_w;
+  Bn b0_dw_bn, b0_pw_bn;
+  std::vector<Block> blocks;  // 20
+  at::Tensor fe_w;
+  Bn fe_bn;
+  at::Tensor fm_w, cls_w, cls_b;
+  size_t bytes = 0;
+
+  std::shared_ptr<Weights> to(const at::Device& dev) const;
+};
+
+// Builds the weights from a state dict: canonicalises key spellings, infers widths from shapes,
+// checks every key and shape (errors name the key and both shapes), precomputes the kernel
+// transforms.
+std::shared_ptr<Weights> weights_from_state_dict(const StateDict& sd, const SearchSpace& space);
+std::shared_ptr<Weights> random_weights(double width_mult, uint64_t seed, const SearchSpace& space);
+void precompute_kernels(Weights& w);
+
+// BN statistics of a sub-network in module order (bn_layout order), as tensors on the weights' device.
+using BnOverride = std::vector<std::pair<at::Tensor, at::Tensor>>;
+
+std::vector<std::pair<std::string, int>> bn_layout(const Weights& w, const SubnetConfig& cfg);
+
+// The exact reference forward (spec arithmetic, unfused). stats may be null (supernet stats).
+// When calib is non-null, BNs use batch statistics and the per-layer batch mean/var are appended.
+at::Tensor reference_forward(const Weights& w, const SubnetConfig& cfg, const at::Tensor& x,
+                             const BnOverride* stats, std::vector<std::pair<at::Tensor, at::Tensor>>* calib = nullptr);
+
+// A prepared (fast) sub-network: BN folded, weights laid out for the fastest kernels.
+struct ConvOp {
+  at::Tensor w, b;  // folded; NHWC-strided on CPU
+  int64_t k = 1, stride = 1, pad = 0, groups = 1;
+  bool relu = false;
+  int64_t in_c = 0;
+  // oneDNN prepacked contexts by input [n, h, w] (created on first use for that shape, under
+  // the owning Prepared's run_mutex).
+  mutable std::map<std::array<int64_t, 3>, c10::IValue> ctx;
+  size_t bytes() const;
+};
+
+struct PreparedBlock {
+  std::unique_ptr<ConvOp> expand, dw, proj;
+  bool hswish = false, se = false, shortcut = false;
+  at::Tensor se_rw, se_rb, se_ew, se_eb;  // 2-D, contiguous
+};
+
+struct Prepared {
+  SubnetConfig cfg;
+  bool reference = false;                 // reference engine: no folding, exact path
+  std::shared_ptr<const Weights> weights;  // for the reference engine / recalibration
+  std::shared_ptr<const BnOverride> stats;
+  std::unique_ptr<ConvOp> first, b0_dw, b0_pw, fe;
+  std::vector<PreparedBlock> blocks;
+  at::Tensor fm_w, cls_w, cls_b;
+  size_t bytes = 0;
+  bool use_prepacked = false;
+  mutable std::mutex run_mutex;
+};
+
+std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w, const SubnetConfig& cfg,
+                                         const std::shared_ptr<const BnOverride>& stats, bool reference,
+                                         bool use_prepacked);
+at::Tensor prepared_forward(const Prepared& p, const at::Tensor& x);
+bool prepacked_available();
+
+}  // namespace dynn::ofa
+
+namespace dynn {
+
+struct OfaMbv3Supernet::Impl {
+  SearchSpace space = SearchSpace::ofa_mbv3();
+  SupernetOptions opts;
+  std::shared_ptr<const ofa::Weights> cpu_weights;
+  std::shared_ptr<const ofa::Weights> weights;  // on the current device
+  at::Device dev = at::kCPU;
+  int threads = 0;
+
+  // Switching: inferences atomically load the current plan.
+  std::shared_ptr<const ofa::Prepared> current;
+
+  // Cache of prepared sub-networks (LRU with a byte budget).
+  mutable std::mutex mutex;
+  std::list<std::shared_ptr<ofa::Prepared>> lru;  // front = most recent
+  std::unordered_map<SubnetConfig, std::list<std::shared_ptr<ofa::Prepared>>::iterator> index;
+  size_t cached_bytes = 0;
+  std::unordered_map<SubnetConfig, std::shared_ptr<const ofa::BnOverride>> bn_stats;
+
+  std::shared_ptr<const ofa::Prepared> get_or_prepare(const SubnetConfig& cfg);
+  void evict_to_budget();
+};
+
+}  // namespace dynn

@@ -1,0 +1,238 @@
+// Prepared sub-networks: BN folded into the convs once, weights in NHWC strides and prepacked for
+// oneDNN (mkldnn_prepacked::conv2d_*), activations dense channels-last, SE and head through
+// addmv/mv (libtorch_fast_path.md section 7). Falls back to folded at::conv2d where the prepacked
+// ops are absent (other builds, CUDA).
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+#include "internal.hpp"
+
+namespace dynn::ofa {
+namespace {
+
+struct PrepackedOps {
+  c10::optional<c10::OperatorHandle> prepack, run;
+  PrepackedOps() {
+    auto& d = c10::Dispatcher::singleton();
+    prepack = d.findSchema({"mkldnn_prepacked::conv2d_prepack", ""});
+    run = d.findSchema({"mkldnn_prepacked::conv2d_run", ""});
+  }
+  bool ok() const { return prepack.has_value() && run.has_value(); }
+};
+
+const PrepackedOps& ops() {
+  static PrepackedOps o;
+  return o;
+}
+
+// Weight with explicit NHWC strides: oneDNN then packs it for the NHWC kernels and never reorders
+// it again per call (for 1x1 and depthwise weights .contiguous(channels_last) is a no-op).
+at::Tensor nhwc_weight(const at::Tensor& w) {
+  const auto O = w.size(0), I = w.size(1), kh = w.size(2), kw = w.size(3);
+  at::Tensor out = at::empty_strided({O, I, kh, kw}, {kh * kw * I, 1, kw * I, I}, w.options());
+  out.copy_(w);
+  return out;
+}
+
+// Folds inference BN into conv weight and bias: w' = w * g/sqrt(v+eps), b' = beta - m*g/sqrt(v+eps).
+std::pair<at::Tensor, at::Tensor> fold(const at::Tensor& w, const at::Tensor& gamma, const at::Tensor& beta,
+                                       const at::Tensor& mean, const at::Tensor& var) {
+  at::Tensor scale = gamma.to(at::kDouble) / (var.to(at::kDouble) + 1e-5).sqrt();
+  at::Tensor wf = (w.to(at::kDouble) * scale.view({-1, 1, 1, 1})).to(at::kFloat);
+  at::Tensor bf = (beta.to(at::kDouble) - mean.to(at::kDouble) * scale).to(at::kFloat);
+  return {wf, bf};
+}
+
+struct Folder {
+  const BnOverride* stats;
+  size_t next = 0;
+  std::pair<at::Tensor, at::Tensor> operator()(const at::Tensor& w, const Bn& bn, int64_t c) {
+    const size_t i = next++;
+    at::Tensor mean, var;
+    if (stats) {
+      mean = (*stats)[i].first;
+      var = (*stats)[i].second;
+    } else {
+      mean = bn.mean.narrow(0, 0, c);
+      var = bn.var.narrow(0, 0, c);
+    }
+    return fold(w, bn.weight.narrow(0, 0, c), bn.bias.narrow(0, 0, c), mean, var);
+  }
+};
+
+std::unique_ptr<ConvOp> make_conv(std::pair<at::Tensor, at::Tensor> wb, int64_t stride, int64_t groups, bool relu,
+                                  bool cpu) {
+  auto op = std::make_unique<ConvOp>();
+  op->k = wb.first.size(2);
+  op->stride = stride;
+  op->pad = op->k / 2;
+  op->groups = groups;
+  op->relu = relu;
+  op->in_c = wb.first.size(1) * groups;
+  op->w = cpu ? nhwc_weight(wb.first) : wb.first.contiguous(at::MemoryFormat::ChannelsLast);
+  op->b = wb.second.contiguous();
+  return op;
+}
+
+int64_t out_size(int64_t in, int64_t k, int64_t s) { return (in + 2 * (k / 2) - k) / s + 1; }
+
+// The oneDNN context for an input of [n, in_c, h, w], packed on first use of that shape.
+const c10::IValue& packed_context(const ConvOp& op, int64_t n, int64_t h, int64_t w) {
+  const std::array<int64_t, 3> key{n, h, w};
+  auto it = op.ctx.find(key);
+  if (it != op.ctx.end()) return it->second;
+  torch::jit::Stack st;
+  st.emplace_back(op.w);
+  st.emplace_back(op.b);
+  st.emplace_back(std::vector<int64_t>{op.stride, op.stride});
+  st.emplace_back(std::vector<int64_t>{op.pad, op.pad});
+  st.emplace_back(std::vector<int64_t>{1, 1});
+  st.emplace_back(op.groups);
+  st.emplace_back(std::vector<int64_t>{n, op.in_c, h, w});
+  st.emplace_back(std::string(op.relu ? "relu" : "none"));
+  ops().prepack->callBoxed(&st);
+  return op.ctx.emplace(key, std::move(st[0])).first->second;
+}
+
+at::Tensor run_conv(const ConvOp& op, const at::Tensor& x, bool use_prepacked) {
+  if (use_prepacked) {
+    torch::jit::Stack st;
+    st.reserve(2);
+    st.emplace_back(x);
+    st.emplace_back(packed_context(op, x.size(0), x.size(2), x.size(3)));
+    ops().run->callBoxed(&st);
+    return std::move(st[0]).toTensor();
+  }
+  at::Tensor y = at::conv2d(x, op.w, op.b, op.stride, op.pad, 1, op.groups);
+  if (op.relu) y.relu_();
+  return y;
+}
+
+// y = x W^T + b for a batch; at batch 1 addmv is 4-7x faster than linear on this build.
+at::Tensor fc(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (x.size(0) == 1) {
+    at::Tensor v = b.defined() ? at::addmv(b, w, x[0]) : at::mv(w, x[0]);
+    return v.unsqueeze(0);
+  }
+  return b.defined() ? at::addmm(b, x, w.t()) : at::mm(x, w.t());
+}
+
+}  // namespace
+
+bool prepacked_available() { return ops().ok(); }
+
+size_t ConvOp::bytes() const {
+  size_t s = static_cast<size_t>(w.numel() + b.numel()) * sizeof(float);
+  return s * (ctx.empty() ? 1 : 1 + ctx.size());  // folded copy + one packed copy per input shape
+}
+
+std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& wp, const SubnetConfig& cfg,
+                                         const std::shared_ptr<const BnOverride>& stats, bool reference,
+                                         bool use_prepacked) {
+  auto p = std::make_shared<Prepared>();
+  p->cfg = cfg;
+  p->weights = wp;
+  p->stats = stats;
+  p->reference = reference;
+  if (reference) return p;
+  const Weights& w = *wp;
+  const bool cpu = w.first_w.device().is_cpu();
+  p->use_prepacked = use_prepacked && cpu && prepacked_available();
+  Folder fold_bn{stats.get()};
+  const int64_t c0 = w.arch.widths[0];
+  p->first = make_conv(fold_bn(w.first_w, w.first_bn, c0), 2, 1, false, cpu);
+  p->b0_dw = make_conv(fold_bn(w.b0_dw_w, w.b0_dw_bn, c0), 1, c0, true, cpu);
+  p->b0_pw = make_conv(fold_bn(w.b0_pw_w, w.b0_pw_bn, w.arch.widths[1]), 1, 1, false, cpu);
+  for (const auto& b : w.blocks) {
+    if (b.pos >= cfg.d[static_cast<size_t>(b.stage)]) continue;
+    const int k = cfg.ks[static_cast<size_t>(b.index - 1)];
+    const int64_t mid = b.mid(cfg.e[static_cast<size_t>(b.index - 1)]);
+    PreparedBlock pb;
+    pb.hswish = b.hswish;
+    pb.se = b.se;
+    pb.shortcut = b.shortcut;
+    pb.expand = make_conv(fold_bn(b.expand_w.narrow(0, 0, mid), b.expand_bn, mid), 1, 1, !b.hswish, cpu);
+    pb.dw = make_conv(fold_bn(b.dw_k[static_cast<size_t>(k)].narrow(0, 0, mid), b.dw_bn, mid), b.stride, mid,
+                      !b.hswish, cpu);
+    if (b.se) {
+      const int64_t sm = Block::se_mid(static_cast<int>(mid));
+      pb.se_rw = b.se_rw.narrow(0, 0, sm).narrow(1, 0, mid).reshape({sm, mid}).contiguous();
+      pb.se_rb = b.se_rb.narrow(0, 0, sm).contiguous();
+      pb.se_ew = b.se_ew.narrow(0, 0, mid).narrow(1, 0, sm).reshape({mid, sm}).contiguous();
+      pb.se_eb = b.se_eb.narrow(0, 0, mid).contiguous();
+    }
+    pb.proj = make_conv(fold_bn(b.proj_w.narrow(1, 0, mid), b.proj_bn, b.cout), 1, 1, false, cpu);
+    p->blocks.push_back(std::move(pb));
+  }
+  p->fe = make_conv(fold_bn(w.fe_w, w.fe_bn, w.arch.widths[7]), 1, 1, false, cpu);
+  p->fm_w = w.fm_w.reshape({w.fm_w.size(0), w.fm_w.size(1)}).contiguous();
+  p->cls_w = w.cls_w.contiguous();
+  p->cls_b = w.cls_b.contiguous();
+
+  if (p->use_prepacked) {
+    // Pack for batch 1 at the configured resolution now, so the first inference after a switch is fast.
+    int64_t h = cfg.r;
+    auto pack = [&](const ConvOp& op) {
+      packed_context(op, 1, h, h);
+      h = out_size(h, op.k, op.stride);
+    };
+    pack(*p->first);
+    pack(*p->b0_dw);
+    pack(*p->b0_pw);
+    for (auto& pb : p->blocks) {
+      pack(*pb.expand);
+      pack(*pb.dw);
+      pack(*pb.proj);
+    }
+    pack(*p->fe);
+  }
+  size_t bytes = p->first->bytes() + p->b0_dw->bytes() + p->b0_pw->bytes() + p->fe->bytes();
+  for (const auto& pb : p->blocks) {
+    bytes += pb.expand->bytes() + pb.dw->bytes() + pb.proj->bytes();
+    for (const auto* t : {&pb.se_rw, &pb.se_rb, &pb.se_ew, &pb.se_eb})
+      if (t->defined()) bytes += static_cast<size_t>(t->numel()) * sizeof(float);
+  }
+  p->bytes = bytes;
+  return p;
+}
+
+at::Tensor prepared_forward(const Prepared& p, const at::Tensor& input) {
+  if (p.reference) return reference_forward(*p.weights, p.cfg, input, p.stats.get());
+  // oneDNN contexts are created lazily per input shape and are not documented as re-entrant:
+  // inferences on one prepared sub-network run one at a time (different ones run concurrently).
+  std::lock_guard<std::mutex> lock(p.run_mutex);
+  const bool pp = p.use_prepacked;
+  at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor y = run_conv(*p.first, x, pp);
+  at::hardswish_(y);
+  at::Tensor t = run_conv(*p.b0_dw, y, pp);
+  t = run_conv(*p.b0_pw, t, pp);
+  t.add_(y);
+  y = t;
+  for (const auto& b : p.blocks) {
+    at::Tensor h = run_conv(*b.expand, y, pp);
+    if (b.hswish) at::hardswish_(h);
+    h = run_conv(*b.dw, h, pp);
+    if (b.hswish) at::hardswish_(h);
+    if (b.se) {
+      at::Tensor z = h.mean({2, 3});
+      z = fc(z, b.se_rw, b.se_rb).relu_();
+      z = fc(z, b.se_ew, b.se_eb);
+      at::hardsigmoid_(z);
+      h.mul_(z.view({z.size(0), z.size(1), 1, 1}));
+    }
+    h = run_conv(*b.proj, h, pp);
+    if (b.shortcut) h.add_(y);
+    y = h;
+  }
+  y = run_conv(*p.fe, y, pp);
+  at::hardswish_(y);
+  at::Tensor f = y.mean({2, 3});
+  f = fc(f, p.fm_w, at::Tensor());
+  at::hardswish_(f);
+  return fc(f, p.cls_w, p.cls_b);
+}
+
+}  // namespace dynn::ofa

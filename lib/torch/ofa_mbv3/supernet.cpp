@@ -1,0 +1,340 @@
+// OfaMbv3Supernet: loading, the prepared-sub-network cache, switching, BN statistics.
+#include <ATen/Parallel.h>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+#include "dynn/threads.hpp"
+#include "internal.hpp"
+
+namespace dynn {
+
+using ofa::Prepared;
+
+namespace {
+
+at::Device parse_device(const std::string& d) {
+  if (d == "cpu") return at::kCPU;
+  if (d.rfind("cuda", 0) == 0) {
+    int idx = 0;
+    if (d.size() > 4) {
+      if (d[4] != ':' || d.size() == 5 || d.size() > 8 || d.find_first_not_of("0123456789", 5) != std::string::npos)
+        throw Error(ErrorCode::InvalidArgument, fmt::format("device '{}' is not 'cpu' or 'cuda:N'", d));
+      idx = std::stoi(d.substr(5));
+    }
+    if (!at::hasCUDA())
+      throw Error(ErrorCode::Unsupported, fmt::format("device '{}': this LibTorch build has no CUDA support", d));
+    return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(idx));
+  }
+  throw Error(ErrorCode::InvalidArgument, fmt::format("device '{}' is not 'cpu' or 'cuda:N'", d));
+}
+
+void check_engine(const std::string& e) {
+  if (e != "fast" && e != "reference")
+    throw Error(ErrorCode::InvalidArgument, fmt::format("engine '{}' is not 'fast' or 'reference'", e));
+}
+
+}  // namespace
+
+std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const SubnetConfig& cfg) {
+  std::shared_ptr<const ofa::BnOverride> stats;
+  std::shared_ptr<const ofa::Weights> w;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = index.find(cfg);
+    if (it != index.end()) {
+      lru.splice(lru.begin(), lru, it->second);  // most recently used
+      return *it->second;
+    }
+    auto s = bn_stats.find(cfg);
+    if (s != bn_stats.end()) stats = s->second;
+    w = weights;
+  }
+  // Prepare outside the lock: inference on other sub-networks goes on meanwhile.
+  auto p = ofa::prepare_subnet(w, cfg, stats, opts.engine == "reference", true);
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = index.find(cfg);
+  if (it != index.end()) return *it->second;  // another thread won the race
+  lru.push_front(p);
+  index.emplace(cfg, lru.begin());
+  cached_bytes += p->bytes;
+  evict_to_budget();
+  return p;
+}
+
+void OfaMbv3Supernet::Impl::evict_to_budget() {
+  // Never evict the current sub-network nor the newest one (about to become current, or just
+  // prepared on request), even if one alone exceeds the budget. An evicted plan stays alive while
+  // an inference still holds it.
+  auto cur = std::atomic_load(&current);
+  auto it = lru.end();
+  while (cached_bytes > opts.cache_bytes && lru.size() > 1 && it != std::next(lru.begin())) {
+    --it;
+    if (cur && (*it).get() == cur.get()) continue;
+    cached_bytes -= (*it)->bytes;
+    index.erase((*it)->cfg);
+    it = lru.erase(it);
+  }
+}
+
+OfaMbv3Supernet::OfaMbv3Supernet(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+OfaMbv3Supernet::~OfaMbv3Supernet() = default;
+
+namespace {
+std::unique_ptr<OfaMbv3Supernet::Impl> make_impl(std::shared_ptr<ofa::Weights> w, const SupernetOptions& opts) {
+  check_engine(opts.engine);
+  auto impl = std::make_unique<OfaMbv3Supernet::Impl>();
+  impl->opts = opts;
+  impl->cpu_weights = w;
+  impl->weights = w;
+  return impl;
+}
+}  // namespace
+
+std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::from_state_dict(const StateDict& sd, const SupernetOptions& opts) {
+  auto w = ofa::weights_from_state_dict(sd, SearchSpace::ofa_mbv3());
+  std::unique_ptr<OfaMbv3Supernet> net(new OfaMbv3Supernet(make_impl(std::move(w), opts)));
+  if (opts.num_threads > 0) net->set_num_threads(opts.num_threads);
+  if (opts.device != "cpu") net->set_device(opts.device);
+  net->set_subnet(SubnetConfig::largest(224));
+  return net;
+}
+
+std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::load(const std::string& path, const SupernetOptions& opts) {
+  return from_state_dict(load_checkpoint(path), opts);
+}
+
+std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::random(double width_mult, uint64_t seed, const SupernetOptions& opts) {
+  auto w = ofa::random_weights(width_mult, seed, SearchSpace::ofa_mbv3());
+  std::unique_ptr<OfaMbv3Supernet> net(new OfaMbv3Supernet(make_impl(std::move(w), opts)));
+  if (opts.num_threads > 0) net->set_num_threads(opts.num_threads);
+  if (opts.device != "cpu") net->set_device(opts.device);
+  net->set_subnet(SubnetConfig::largest(224));
+  return net;
+}
+
+const SearchSpace& OfaMbv3Supernet::search_space() const { return m_impl->space; }
+int OfaMbv3Supernet::num_classes() const { return m_impl->cpu_weights->arch.num_classes; }
+const ArchInfo& OfaMbv3Supernet::arch() const { return m_impl->cpu_weights->arch; }
+const std::string& OfaMbv3Supernet::engine() const { return m_impl->opts.engine; }
+
+void OfaMbv3Supernet::set_subnet(const SubnetConfig& cfg) {
+  cfg.validate(m_impl->space);
+  auto p = m_impl->get_or_prepare(cfg);
+  std::atomic_store(&m_impl->current, p);
+}
+
+SubnetConfig OfaMbv3Supernet::current_subnet() const { return std::atomic_load(&m_impl->current)->cfg; }
+
+void OfaMbv3Supernet::prepare(const std::vector<SubnetConfig>& cfgs) {
+  for (const auto& c : cfgs) c.validate(m_impl->space);
+  for (const auto& c : cfgs) m_impl->get_or_prepare(c);
+}
+
+bool OfaMbv3Supernet::is_prepared(const SubnetConfig& cfg) const {
+  std::lock_guard<std::mutex> lock(m_impl->mutex);
+  return m_impl->index.count(cfg) > 0;
+}
+
+void OfaMbv3Supernet::clear_cache() {
+  std::lock_guard<std::mutex> lock(m_impl->mutex);
+  m_impl->lru.clear();
+  m_impl->index.clear();
+  m_impl->cached_bytes = 0;
+}
+
+void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
+                            size_t capacity) {
+  infer(input, n, c, h, w, logits, capacity, nullptr);
+}
+
+void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
+                            size_t capacity, SubnetConfig* ran) {
+  auto p = std::atomic_load(&m_impl->current);
+  if (ran) *ran = p->cfg;
+  if (!input || !logits) throw Error(ErrorCode::InvalidArgument, "infer: input and logits must not be null");
+  if (n < 1 || n > 4096) throw Error(ErrorCode::InvalidArgument, fmt::format("infer: batch size {} outside 1..4096", n));
+  if (c != 3) throw Error(ErrorCode::InvalidArgument, fmt::format("infer: input has {} channels, the supernet needs 3", c));
+  if (h != p->cfg.r || w != p->cfg.r)
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("infer: input is {}x{} but the current sub-network runs at resolution {}x{}", h, w, p->cfg.r, p->cfg.r));
+  const size_t need = static_cast<size_t>(n) * static_cast<size_t>(num_classes());
+  if (capacity < need)
+    throw Error(ErrorCode::BufferTooSmall, fmt::format("infer: logits buffer holds {} floats, {} needed", capacity, need));
+  at::Tensor x = at::from_blob(const_cast<float*>(input), {n, c, h, w}, at::kFloat);
+  if (!m_impl->dev.is_cpu()) x = x.to(m_impl->dev);
+  at::Tensor y;
+  {
+    at::NoGradGuard no_grad;
+    y = ofa::prepared_forward(*p, x);
+  }
+  y = y.to(at::kCPU).contiguous();
+  std::memcpy(logits, y.data_ptr<float>(), need * sizeof(float));
+}
+
+void OfaMbv3Supernet::set_num_threads(int n) {
+  dynn::set_num_threads(n);
+  m_impl->threads = n;
+}
+
+int OfaMbv3Supernet::num_threads() const { return m_impl->threads > 0 ? m_impl->threads : at::get_num_threads(); }
+
+void OfaMbv3Supernet::set_device(const std::string& device) {
+  const at::Device dev = parse_device(device);
+  if (dev == m_impl->dev) return;
+  auto w = dev.is_cpu() ? m_impl->cpu_weights : std::shared_ptr<const ofa::Weights>(m_impl->cpu_weights->to(dev));
+  const SubnetConfig cur = current_subnet();
+  {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    m_impl->weights = w;
+    m_impl->dev = dev;
+    m_impl->opts.device = device;
+    m_impl->lru.clear();
+    m_impl->index.clear();
+    m_impl->cached_bytes = 0;
+    for (auto& [cfg, st] : m_impl->bn_stats) {
+      auto moved = std::make_shared<ofa::BnOverride>();
+      for (const auto& [m, v] : *st) moved->emplace_back(m.to(dev), v.to(dev));
+      st = moved;
+    }
+  }
+  set_subnet(cur);
+}
+
+std::string OfaMbv3Supernet::device() const { return m_impl->opts.device; }
+
+ModelMemory OfaMbv3Supernet::memory() const {
+  std::lock_guard<std::mutex> lock(m_impl->mutex);
+  ModelMemory m;
+  m.supernet_bytes = m_impl->cpu_weights->bytes + (m_impl->dev.is_cpu() ? 0 : m_impl->weights->bytes);
+  m.prepared_bytes = m_impl->cached_bytes;
+  m.cache_budget = m_impl->opts.cache_bytes;
+  m.prepared_count = m_impl->lru.size();
+  return m;
+}
+
+std::vector<std::pair<std::string, int>> OfaMbv3Supernet::bn_layout(const SubnetConfig& cfg) const {
+  cfg.validate(m_impl->space);
+  return ofa::bn_layout(*m_impl->cpu_weights, cfg);
+}
+
+void OfaMbv3Supernet::set_bn_stats(const SubnetConfig& cfg, const BnStats& stats) {
+  const auto layout = bn_layout(cfg);
+  auto ov = std::make_shared<ofa::BnOverride>();
+  for (const auto& [name, ch] : layout) {
+    auto it = stats.mean_var.find(name);
+    if (it == stats.mean_var.end())
+      throw Error(ErrorCode::InvalidArgument, fmt::format("BN statistics: missing '{}' for sub-network {}", name, cfg.to_string()));
+    const auto& [mean, var] = it->second;
+    if (mean.size() != static_cast<size_t>(ch) || var.size() != static_cast<size_t>(ch))
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("BN statistics: '{}' has {} means and {} variances, the sub-network needs {}", name,
+                              mean.size(), var.size(), ch));
+    for (float v : var)
+      if (!(v >= 0.f) || !std::isfinite(v))
+        throw Error(ErrorCode::InvalidArgument, fmt::format("BN statistics: '{}' has a negative or non-finite variance", name));
+    at::Tensor m = at::from_blob(const_cast<float*>(mean.data()), {ch}, at::kFloat).clone().to(m_impl->dev);
+    at::Tensor v = at::from_blob(const_cast<float*>(var.data()), {ch}, at::kFloat).clone().to(m_impl->dev);
+    ov->emplace_back(m, v);
+  }
+  if (stats.mean_var.size() != layout.size())
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("BN statistics: {} entries given, the sub-network has {} BN layers", stats.mean_var.size(), layout.size()));
+  const SubnetConfig canon = cfg.canonical(m_impl->space);
+  bool was_current = false;
+  {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    m_impl->bn_stats[canon] = ov;
+    // Drop a prepared plan built with other statistics.
+    auto it = m_impl->index.find(canon);
+    if (it != m_impl->index.end()) {
+      m_impl->cached_bytes -= (*it->second)->bytes;
+      m_impl->lru.erase(it->second);
+      m_impl->index.erase(it);
+    }
+    auto cur = std::atomic_load(&m_impl->current);
+    was_current = cur && cur->cfg == canon;
+  }
+  if (was_current) set_subnet(canon);
+}
+
+bool OfaMbv3Supernet::has_bn_stats(const SubnetConfig& cfg) const {
+  std::lock_guard<std::mutex> lock(m_impl->mutex);
+  return m_impl->bn_stats.count(cfg) > 0;
+}
+
+void OfaMbv3Supernet::clear_bn_stats(const SubnetConfig& cfg) {
+  bool was_current = false;
+  {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    if (!m_impl->bn_stats.erase(cfg)) return;
+    auto it = m_impl->index.find(cfg);
+    if (it != m_impl->index.end()) {
+      m_impl->cached_bytes -= (*it->second)->bytes;
+      m_impl->lru.erase(it->second);
+      m_impl->index.erase(it);
+    }
+    auto cur = std::atomic_load(&m_impl->current);
+    was_current = cur && cur->cfg == cfg;
+  }
+  if (was_current) set_subnet(cfg);
+}
+
+BnStats OfaMbv3Supernet::recalibrate_bn(const SubnetConfig& cfg, const BatchSource& next) {
+  cfg.validate(m_impl->space);
+  if (!next) throw Error(ErrorCode::InvalidArgument, "recalibrate_bn: no batch source");
+  const auto layout = bn_layout(cfg);
+  std::vector<at::Tensor> sum_mean(layout.size()), sum_var(layout.size());
+  int64_t total = 0;
+  std::vector<float> data;
+  int64_t n = 0;
+  at::NoGradGuard no_grad;
+  while (next(data, n)) {
+    const size_t need = static_cast<size_t>(n) * 3 * static_cast<size_t>(cfg.r) * static_cast<size_t>(cfg.r);
+    if (n < 1 || data.size() != need)
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("recalibrate_bn: batch of {} images must hold {} floats ([n,3,{},{}]), got {}", n, need,
+                              cfg.r, cfg.r, data.size()));
+    at::Tensor x = at::from_blob(data.data(), {n, 3, cfg.r, cfg.r}, at::kFloat).to(m_impl->dev);
+    std::vector<std::pair<at::Tensor, at::Tensor>> batch_stats;
+    ofa::reference_forward(*m_impl->weights, cfg, x, nullptr, &batch_stats);
+    for (size_t i = 0; i < layout.size(); ++i) {
+      at::Tensor m = batch_stats[i].first.to(at::kDouble) * static_cast<double>(n);
+      at::Tensor v = batch_stats[i].second.to(at::kDouble) * static_cast<double>(n);
+      sum_mean[i] = sum_mean[i].defined() ? sum_mean[i] + m : m;
+      sum_var[i] = sum_var[i].defined() ? sum_var[i] + v : v;
+    }
+    total += n;
+  }
+  if (total == 0) throw Error(ErrorCode::InvalidArgument, "recalibrate_bn: the batch source gave no images");
+  BnStats out;
+  for (size_t i = 0; i < layout.size(); ++i) {
+    at::Tensor m = (sum_mean[i] / static_cast<double>(total)).to(at::kFloat).cpu().contiguous();
+    at::Tensor v = (sum_var[i] / static_cast<double>(total)).to(at::kFloat).cpu().contiguous();
+    out.mean_var[layout[i].first] = {std::vector<float>(m.data_ptr<float>(), m.data_ptr<float>() + m.numel()),
+                                     std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel())};
+  }
+  set_bn_stats(cfg, out);
+  return out;
+}
+
+std::map<int, BnStats> load_dynamic_ofa_bn_stats(const std::string& path) {
+  const StateDict sd = load_checkpoint(path);
+  std::map<int, BnStats> out;
+  for (const auto& [key, td] : sd.entries) {
+    // level<L>/<bn name>/running_mean|running_var
+    const auto s1 = key.find('/'), s2 = key.rfind('/');
+    if (key.rfind("level", 0) != 0 || s1 == std::string::npos || s2 == s1)
+      throw Error(ErrorCode::Parse, fmt::format("{}: key '{}' is not level<L>/<bn name>/running_mean|running_var", path, key));
+    const std::string lvl = key.substr(5, s1 - 5), name = key.substr(s1 + 1, s2 - s1 - 1), what = key.substr(s2 + 1);
+    if (lvl.empty() || lvl.size() > 4 || lvl.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(ErrorCode::Parse, fmt::format("{}: key '{}' has no level number", path, key));
+    if (what != "running_mean" && what != "running_var")
+      throw Error(ErrorCode::Parse, fmt::format("{}: key '{}' ends in '{}', expected running_mean or running_var", path, key, what));
+    auto& mv = out[std::stoi(lvl)].mean_var[name];
+    (what == "running_mean" ? mv.first : mv.second) = td.to_float();
+  }
+  return out;
+}
+
+}  // namespace dynn
