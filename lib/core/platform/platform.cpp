@@ -1,0 +1,272 @@
+#include "dynn/platform/platform.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "dynn/error.hpp"
+
+namespace dynn {
+
+Clock::~Clock() = default;
+
+double WallClock::now() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void WallClock::sleep(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds))
+    throw Error(ErrorCode::InvalidArgument, fmt::format("sleep: seconds must be finite and >= 0, got {}", seconds));
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+}
+
+void VirtualClock::sleep(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds))
+    throw Error(ErrorCode::InvalidArgument, fmt::format("advance: seconds must be finite and >= 0, got {}", seconds));
+  m_t += seconds;
+}
+
+uint64_t CpuCluster::mask() const {
+  uint64_t m = 0;
+  for (int c : cpus)
+    if (c >= 0 && c < 64) m |= uint64_t{1} << c;
+  return m;
+}
+
+Platform::Platform(std::string name, std::shared_ptr<Clock> clock)
+    : m_name(std::move(name)), m_clock(clock ? std::move(clock) : std::make_shared<WallClock>()) {}
+
+Platform::~Platform() {
+  try {
+    restore();
+  } catch (const std::exception& e) {
+    std::cerr << "dynn: platform '" << m_name << "': restoring hardware settings failed: " << e.what() << "\n";
+  }
+}
+
+namespace {
+template <class Map>
+std::string names_of(const Map& index) {
+  std::vector<std::string> n;
+  for (auto& kv : index) n.push_back(kv.first);
+  return n.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(n, ", "));
+}
+}  // namespace
+
+Knob* Platform::find_knob(const std::string& name) noexcept {
+  auto it = m_knob_index.find(name);
+  return it == m_knob_index.end() ? nullptr : m_knobs[it->second].get();
+}
+
+Knob& Platform::knob(const std::string& name) {
+  if (auto* k = find_knob(name)) return *k;
+  throw Error(ErrorCode::NotFound, fmt::format("platform '{}' has no knob '{}'; knobs: {}", m_name, name, names_of(m_knob_index)));
+}
+
+const Knob& Platform::knob(const std::string& name) const { return const_cast<Platform*>(this)->knob(name); }
+
+Sensor* Platform::find_sensor(const std::string& name) noexcept {
+  auto it = m_sensor_index.find(name);
+  return it == m_sensor_index.end() ? nullptr : m_sensors[it->second].get();
+}
+
+Sensor& Platform::sensor(const std::string& name) {
+  if (auto* s = find_sensor(name)) return *s;
+  throw Error(ErrorCode::NotFound,
+              fmt::format("platform '{}' has no sensor '{}'; sensors: {}", m_name, name, names_of(m_sensor_index)));
+}
+
+std::vector<Knob*> Platform::knobs() const {
+  std::vector<Knob*> out;
+  for (auto& k : m_knobs) out.push_back(k.get());
+  return out;
+}
+std::vector<Sensor*> Platform::sensors() const {
+  std::vector<Sensor*> out;
+  for (auto& s : m_sensors) out.push_back(s.get());
+  return out;
+}
+std::vector<std::string> Platform::knob_names() const {
+  std::vector<std::string> out;
+  for (auto& k : m_knobs) out.push_back(k->name());
+  return out;
+}
+std::vector<std::string> Platform::sensor_names() const {
+  std::vector<std::string> out;
+  for (auto& s : m_sensors) out.push_back(s->name());
+  return out;
+}
+
+Knob& Platform::add_knob(std::unique_ptr<Knob> knob) {
+  if (!knob) throw Error(ErrorCode::InvalidArgument, "add_knob: null knob");
+  if (m_knob_index.count(knob->name()))
+    throw Error(ErrorCode::InvalidArgument, fmt::format("platform '{}' already has a knob '{}'", m_name, knob->name()));
+  knob->m_owner = this;
+  m_knob_index[knob->name()] = m_knobs.size();
+  m_knobs.push_back(std::move(knob));
+  return *m_knobs.back();
+}
+
+Sensor& Platform::add_sensor(std::unique_ptr<Sensor> sensor) {
+  if (!sensor) throw Error(ErrorCode::InvalidArgument, "add_sensor: null sensor");
+  if (m_sensor_index.count(sensor->name()))
+    throw Error(ErrorCode::InvalidArgument, fmt::format("platform '{}' already has a sensor '{}'", m_name, sensor->name()));
+  auto clock = m_clock;
+  sensor->m_clock = [clock] { return clock->now(); };
+  m_sensor_index[sensor->name()] = m_sensors.size();
+  m_sensors.push_back(std::move(sensor));
+  return *m_sensors.back();
+}
+
+void Platform::bind_knob(const std::string& name, std::function<int64_t()> getter, std::function<void(int64_t)> setter) {
+  auto* cb = dynamic_cast<CallbackKnob*>(&knob(name));
+  if (!cb) throw Error(ErrorCode::InvalidArgument, fmt::format("knob '{}' is not a callback knob; only those can be bound", name));
+  cb->bind(std::move(getter), std::move(setter));
+}
+
+void Platform::note_change(Knob* k) {
+  if (std::find(m_changes.begin(), m_changes.end(), k) == m_changes.end()) m_changes.push_back(k);
+}
+
+void Platform::apply(const HardwareSetting& setting) {
+  for (auto& [name, value] : setting) {
+    Knob& k = knob(name);
+    k.check(value);
+    if (auto why = k.unwritable_reason(); !why.empty())
+      throw Error(ErrorCode::PermissionDenied, fmt::format("apply: knob '{}' cannot be written: {}", name, why));
+  }
+  for (auto& [name, value] : setting) {
+    Knob& k = knob(name);
+    // Skip writes that change nothing (sysfs writes are slow and may need privileges).
+    bool same = false;
+    try {
+      same = k.get() == value;
+    } catch (const Error&) {
+    }
+    if (!same) k.set(value);
+  }
+}
+
+HardwareSetting Platform::current_setting() const {
+  HardwareSetting out;
+  for (auto& k : m_knobs) {
+    if (!k->numeric() || !k->readable()) continue;
+    try {
+      out[k->name()] = k->get();
+    } catch (const Error&) {
+    }
+  }
+  return out;
+}
+
+void Platform::restore() {
+  std::vector<std::string> failures;
+  // Newest first, so dependent settings (setspeed after governor, min after max) unwind cleanly.
+  for (auto it = m_changes.rbegin(); it != m_changes.rend(); ++it) {
+    try {
+      (*it)->restore();
+    } catch (const std::exception& e) {
+      failures.push_back(e.what());
+    }
+  }
+  std::vector<Knob*> left;
+  for (auto* k : m_changes)
+    if (k->changed()) left.push_back(k);
+  m_changes = left;
+  if (!failures.empty())
+    throw Error(ErrorCode::Io, fmt::format("platform '{}': {} knob(s) could not be restored: {}", m_name, failures.size(),
+                                           fmt::join(failures, "; ")));
+}
+
+void Platform::idle(double seconds) { m_clock->sleep(seconds); }
+
+std::string Platform::report() {
+  std::string out = fmt::format("platform: {}\n\nknobs ({}):\n", m_name, m_knobs.size());
+  out += fmt::format("  {:<32} {:>14} {:<9} {:<9} {}\n", "name", "value", "unit", "access", "allowed / reason");
+  for (auto& k : m_knobs) {
+    std::string value = k->readable() ? k->value_string() : "-";
+    std::string access = !k->readable() ? "absent" : k->writable() ? "rw" : "ro";
+    std::string why = k->writable() ? k->allowed_string() : k->unwritable_reason();
+    if (why.size() > 110) why = why.substr(0, 107) + "...";
+    out += fmt::format("  {:<32} {:>14} {:<9} {:<9} {}\n", k->name(), value, k->unit(), access, why);
+  }
+  out += fmt::format("\nsensors ({}):\n", m_sensors.size());
+  out += fmt::format("  {:<32} {:>14} {:<6} {:<8} {}\n", "name", "reading", "unit", "kind", "note");
+  for (auto& s : m_sensors) {
+    std::string value = "-", note = s->description();
+    if (auto v = s->try_read()) value = fmt::format("{:.4g}", *v);
+    else note = s->last_error().empty() ? s->unavailable_reason() : s->last_error();
+    if (note.size() > 110) note = note.substr(0, 107) + "...";
+    out += fmt::format("  {:<32} {:>14} {:<6} {:<8} {}\n", s->name(), value, s->unit(), sensor_kind_name(s->kind()), note);
+  }
+  if (!m_clusters.empty()) {
+    out += "\ncpu clusters:\n";
+    for (auto& c : m_clusters)
+      out += fmt::format("  cluster {}: cpus {} capacity {} policy {} {}-{} kHz\n", c.id, fmt::join(c.cpus, ","), c.capacity,
+                         c.policy.empty() ? "-" : c.policy, c.min_khz, c.max_khz);
+  }
+  if (!m_notes.empty()) {
+    out += "\nabsent or broken:\n";
+    for (auto& n : m_notes) out += "  - " + n + "\n";
+  }
+  return out;
+}
+
+std::string Platform::report_json() {
+  nlohmann::json j;
+  j["platform"] = m_name;
+  j["knobs"] = nlohmann::json::array();
+  for (auto& k : m_knobs) {
+    nlohmann::json e;
+    e["name"] = k->name();
+    e["unit"] = k->unit();
+    e["type"] = k->numeric() ? "numeric" : "text";
+    e["description"] = k->description();
+    e["readable"] = k->readable();
+    e["writable"] = k->writable();
+    if (!k->writable()) e["reason"] = k->unwritable_reason();
+    if (k->readable()) {
+      try {
+        if (k->numeric()) e["value"] = k->get();
+        else e["value"] = k->get_text();
+      } catch (const std::exception& ex) {
+        e["error"] = ex.what();
+      }
+    }
+    if (k->numeric()) {
+      if (!k->values().empty()) e["values"] = k->values();
+      else {
+        if (k->min_value()) e["min"] = *k->min_value();
+        if (k->max_value()) e["max"] = *k->max_value();
+      }
+    } else {
+      e["values"] = k->text_values();
+    }
+    j["knobs"].push_back(e);
+  }
+  j["sensors"] = nlohmann::json::array();
+  for (auto& s : m_sensors) {
+    nlohmann::json e;
+    e["name"] = s->name();
+    e["unit"] = s->unit();
+    e["kind"] = sensor_kind_name(s->kind());
+    e["description"] = s->description();
+    if (auto v = s->try_read()) e["value"] = *v;
+    else e["error"] = s->last_error().empty() ? s->unavailable_reason() : s->last_error();
+    e["available"] = s->available();
+    j["sensors"].push_back(e);
+  }
+  j["cpu_clusters"] = nlohmann::json::array();
+  for (auto& c : m_clusters)
+    j["cpu_clusters"].push_back({{"id", c.id}, {"cpus", c.cpus}, {"capacity", c.capacity}, {"policy", c.policy},
+                                 {"min_khz", c.min_khz}, {"max_khz", c.max_khz}});
+  j["notes"] = m_notes;
+  return j.dump(2);
+}
+
+}  // namespace dynn
