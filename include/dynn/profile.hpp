@@ -8,3 +8,4 @@
 #include "dynn/profile/levels.hpp"
 #include "dynn/profile/pareto.hpp"
 #include "dynn/profile/profile.hpp"
+#include "dynn/profile/search.hpp"
