@@ -8,4 +8,5 @@
 #include "dynn/profile/levels.hpp"
 #include "dynn/profile/pareto.hpp"
 #include "dynn/profile/profile.hpp"
+#include "dynn/profile/profiler.hpp"
 #include "dynn/profile/search.hpp"
