@@ -5,3 +5,4 @@
 #include "dynn/platform/nvml.hpp"
 #include "dynn/platform/platform.hpp"
 #include "dynn/platform/sensor.hpp"
+#include "dynn/platform/simulated.hpp"
