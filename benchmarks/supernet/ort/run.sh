@@ -86,7 +86,8 @@ for ((i = 1; i <= ROUNDS; ++i)); do
 done
 [[ $ORT_OK == 1 ]] || echo "** ONNX Runtime not measured: $why_no_ort. dynn numbers only."
 
-python3 - "$OUT" "$ROUNDS" "$ORT_OK" <<'EOF'
+PY=/usr/bin/python3; [[ -x $PY ]] || PY=python3  # stdlib only
+"$PY" - "$OUT" "$ROUNDS" "$ORT_OK" <<'EOF'
 import json, os, statistics, sys
 out, rounds, ort_ok = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 nets = ["max224", "mid192", "min128"]
