@@ -1,0 +1,162 @@
+// RuntimeManager: sits in the application's inference loop. Two ways to use it:
+//  - it owns the model and runs infer(input): decide, apply knobs, switch sub-network, run,
+//    measure (latency from the platform clock: wall or virtual; energy from the energy counter),
+//    record telemetry, and feed the measurement back to the controller;
+//  - it only advises an application that runs its own model: decide() (knobs are applied, the
+//    application switches to decision().point's sub-network), then report(latency, energy).
+// Targets can change at any step. Several applications ("apps") can share one platform, each with
+// its own model, operating points, controller and targets; the manager divides the CPU cores
+// between the apps that run on the CPU (disjoint affinity masks, moved towards the app that
+// misses its target) and arbitrates shared frequency knobs (the highest request wins, so no app
+// is slowed by another's choice).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dynn/model.hpp"
+#include "dynn/platform/platform.hpp"
+#include "dynn/runtime/controller.hpp"
+#include "dynn/runtime/telemetry.hpp"
+
+namespace dynn {
+
+struct AppOptions {
+  std::string name = "app";
+  std::shared_ptr<DynamicModel> model;     // null: advise-only (decide/report)
+  std::vector<OperatingPoint> points;      // what the controller chooses among (required)
+  std::unique_ptr<Controller> controller;  // required
+  Targets targets;
+  // Knobs the controller may set (default: every writable numeric knob of the platform) and the
+  // sensors its observations carry (default: none beyond what the manager measures itself, since
+  // each reading costs a file read on real hardware).
+  std::vector<std::string> knobs;
+  std::vector<std::string> sensors;
+  bool prepare_all = true;  // model->prepare() every sub-network of the points up front
+  int min_cores = 1;        // core division between CPU apps: never fewer
+};
+
+struct ManagerOptions {
+  std::string energy_sensor;       // "" = "energy.total", else the first energy counter
+  std::string power_sensor;        // "" = "power.total", else the first "power.*"
+  std::string temperature_sensor;  // "" = the first "temp.*"
+  bool telemetry = true;
+  size_t telemetry_reserve = 0;
+  double rebalance_period_s = 1.0;  // how often cores are re-divided between CPU apps
+  bool restore_on_destroy = true;   // put every knob back when the manager goes
+};
+
+struct StepResult {
+  double latency_ms = 0;
+  double energy_mj = std::numeric_limits<double>::quiet_NaN();
+  int point = -1;
+  bool met = true;
+};
+
+class RuntimeManager {
+ public:
+  explicit RuntimeManager(std::shared_ptr<Platform> platform, ManagerOptions options = {});
+  // One app in one call.
+  RuntimeManager(std::shared_ptr<Platform> platform, AppOptions app, ManagerOptions options = {});
+  ~RuntimeManager();
+  RuntimeManager(const RuntimeManager&) = delete;
+  RuntimeManager& operator=(const RuntimeManager&) = delete;
+
+  // Adds an app; returns its id (0, 1, ...). Throws InvalidArgument naming what is wrong (no
+  // points, no controller, an unknown knob/sensor, a controller that rejects the context).
+  int add_app(AppOptions app);
+  size_t num_apps() const { return m_apps.size(); }
+  const std::string& app_name(int app = 0) const;
+
+  void set_targets(const Targets& t, int app = 0);  // validated; takes effect at the next step
+  const Targets& targets(int app = 0) const;
+  // Replace the controller (bound to the app's context; the old one is returned).
+  std::unique_ptr<Controller> set_controller(std::unique_ptr<Controller> c, int app = 0);
+  Controller& controller(int app = 0);
+
+  // Owned-model mode. Throws Busy when the app has no model. plan() decides (and applies the
+  // knobs) for the next infer() and returns its point, so the application can size the input for
+  // the point's resolution; infer() without plan() decides itself.
+  const OperatingPoint& plan(int app = 0);
+  StepResult infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity, int app = 0);
+
+  // Advisory mode: decide() applies the knobs and returns the decision; the application runs
+  // decision().point's sub-network and calls report(). Energy NaN: the manager measures it from
+  // the energy counter between decide() and report() where there is one.
+  const Decision& decide(int app = 0);
+  StepResult report(double latency_ms, double energy_mj = std::numeric_limits<double>::quiet_NaN(), int app = 0);
+
+  const Decision& decision(int app = 0) const;
+  const OperatingPoint& point(int index, int app = 0) const;
+  const ControlContext& context(int app = 0) const;
+  const Telemetry& telemetry(int app = 0) const;
+  Telemetry& telemetry(int app = 0);
+  const Observation& observation(int app = 0) const;
+
+  Platform& platform() { return *m_platform; }
+  // CPU mask currently given to an app by the core division (0: no division in force).
+  uint64_t core_mask(int app = 0) const;
+
+ private:
+  struct App;
+  App& app(int id);
+  const App& app(int id) const;
+  void bind(App& a);
+  void begin_step(App& a);  // observe, decide, apply
+  StepResult end_step(App& a, double start_s, double latency_ms, double energy_mj, double e0_j);
+  void apply(App& a);
+  void rebalance();
+  double read_energy_j();
+
+  std::shared_ptr<Platform> m_platform;
+  ManagerOptions m_opt;
+  std::vector<std::unique_ptr<App>> m_apps;
+  Sensor* m_energy = nullptr;
+  Sensor* m_power = nullptr;
+  Sensor* m_temp = nullptr;
+  Knob* m_affinity = nullptr;
+  Knob* m_threads = nullptr;
+  double m_last_rebalance = -1e300;
+  std::unordered_map<Knob*, int64_t> m_written;  // last value the manager wrote to each knob
+};
+
+// A DynamicModel whose inference is a callback: the simulator (the callback runs
+// SimulatedPlatform::simulate_inference, advancing virtual time), or a fake model that burns a
+// fixed amount of CPU. Logits are zero-filled (num_classes of them per image).
+class CallbackModel : public DynamicModel {
+ public:
+  using Run = std::function<void(const SubnetConfig& subnet, const std::string& device, int threads)>;
+  CallbackModel(Run run, SearchSpace space = SearchSpace::ofa_mbv3(), int num_classes = 1000);
+
+  std::string family() const override { return m_space.family; }
+  const SearchSpace& search_space() const override { return m_space; }
+  int num_classes() const override { return m_classes; }
+  void set_subnet(const SubnetConfig& cfg) override;
+  SubnetConfig current_subnet() const override { return m_subnet; }
+  void prepare(const std::vector<SubnetConfig>& cfgs) override;
+  void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity) override;
+  void set_num_threads(int n) override;
+  int num_threads() const override { return m_threads; }
+  void set_device(const std::string& device) override { m_device = device; }
+  std::string device() const override { return m_device; }
+  ModelMemory memory() const override { return {}; }
+
+  size_t switches() const { return m_switches; }
+  size_t inferences() const { return m_inferences; }
+
+ private:
+  Run m_run;
+  SearchSpace m_space;
+  int m_classes;
+  SubnetConfig m_subnet;
+  std::string m_device = "cpu";
+  int m_threads = 1;
+  size_t m_switches = 0, m_inferences = 0;
+};
+
+}  // namespace dynn

@@ -1,0 +1,477 @@
+#include "dynn/runtime/runtime_manager.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+
+namespace dynn {
+
+namespace {
+double steady_us() {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+bool is_freq_knob(const std::string& n) {
+  return (n.size() >= 5 && n.compare(n.size() - 5, 5, ".freq") == 0) || n.find("clock") != std::string::npos ||
+         n.find("min_freq") != std::string::npos;
+}
+int popcount64(uint64_t m) {
+  int c = 0;
+  for (; m; m &= m - 1) ++c;
+  return c;
+}
+}  // namespace
+
+struct RuntimeManager::App {
+  std::string name;
+  std::shared_ptr<DynamicModel> model;
+  std::unique_ptr<Controller> controller;
+  Targets targets;
+  ControlContext ctx;
+  std::vector<Knob*> knobs;                       // aligned with ctx.knobs
+  std::map<std::string, int> knob_index;          // name -> index in ctx.knobs
+  std::vector<Sensor*> sensors;                   // aligned with ctx.sensors
+  std::vector<std::vector<std::pair<int, int64_t>>> point_hw;  // per point, resolved hardware
+  std::vector<int64_t> applied;                   // knob values in force for this app
+  std::vector<int64_t> requested;                 // what it last asked for (INT64_MIN: never)
+  std::vector<int64_t> wanted;                    // scratch: values for this step
+  std::vector<char> wanted_set;
+  Observation obs;
+  Decision decision;
+  Telemetry telemetry;
+  int min_cores = 1;
+  bool uses_cpu = false;
+  uint64_t mask = 0;        // core division result (0 = none)
+  int current_point = -1;   // point the model is switched to
+  // advisory state
+  bool pending = false;
+  bool planned = false;  // plan() decided for the next infer()
+  double pending_start = 0, pending_e0 = NAN, pending_t0_us = 0;
+  // core-division statistics since the last rebalance
+  double slack_sum = 0;
+  int slack_n = 0;
+  double decide_us = 0;
+};
+
+RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, ManagerOptions options)
+    : m_platform(std::move(platform)), m_opt(std::move(options)) {
+  if (!m_platform) throw Error(ErrorCode::InvalidArgument, "RuntimeManager: platform is null");
+  auto pick = [&](const std::string& wanted, const std::string& preferred, const std::string& prefix, bool counter) -> Sensor* {
+    if (!wanted.empty()) {
+      Sensor& s = m_platform->sensor(wanted);  // NotFound names the sensors
+      return &s;
+    }
+    if (Sensor* s = m_platform->find_sensor(preferred); s && s->available()) return s;
+    for (Sensor* s : m_platform->sensors())
+      if (s->name().rfind(prefix, 0) == 0 && s->available() && (!counter || s->kind() == SensorKind::Counter)) return s;
+    return nullptr;
+  };
+  m_energy = pick(m_opt.energy_sensor, "energy.total", "energy.", true);
+  m_power = pick(m_opt.power_sensor, "power.total", "power.", false);
+  m_temp = pick(m_opt.temperature_sensor, "", "temp.", false);
+  m_affinity = m_platform->find_knob("affinity");
+  m_threads = m_platform->find_knob("threads");
+}
+
+RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, AppOptions app, ManagerOptions options)
+    : RuntimeManager(std::move(platform), std::move(options)) {
+  add_app(std::move(app));
+}
+
+RuntimeManager::~RuntimeManager() {
+  if (!m_opt.restore_on_destroy || !m_platform) return;
+  try {
+    m_platform->restore();
+  } catch (const std::exception& e) {
+    std::cerr << "dynn: runtime manager: restoring knobs failed: " << e.what() << "\n";
+  }
+}
+
+RuntimeManager::App& RuntimeManager::app(int id) {
+  if (id < 0 || static_cast<size_t>(id) >= m_apps.size())
+    throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: no app {} ({} apps)", id, m_apps.size()));
+  return *m_apps[static_cast<size_t>(id)];
+}
+const RuntimeManager::App& RuntimeManager::app(int id) const { return const_cast<RuntimeManager*>(this)->app(id); }
+
+int RuntimeManager::add_app(AppOptions o) {
+  if (o.points.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}' has no operating points", o.name));
+  if (!o.controller) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}' has no controller", o.name));
+  o.targets.validate();
+  for (const auto& a : m_apps)
+    if (a->name == o.name) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: an app named '{}' exists", o.name));
+  auto a = std::make_unique<App>();
+  a->name = o.name;
+  a->model = std::move(o.model);
+  a->controller = std::move(o.controller);
+  a->targets = o.targets;
+  a->min_cores = std::max(1, o.min_cores);
+  a->ctx.points = std::move(o.points);
+  // Knobs.
+  std::vector<std::string> knob_names = o.knobs;
+  if (knob_names.empty()) {
+    for (Knob* k : m_platform->knobs())
+      if (k->numeric() && k->writable()) knob_names.push_back(k->name());
+  }
+  for (const auto& n : knob_names) {
+    Knob* k = m_platform->find_knob(n);
+    if (!k) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': platform has no knob '{}'", a->name, n));
+    if (!k->numeric()) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': knob '{}' is not numeric", a->name, n));
+    KnobInfo info{k->name(), k->unit(), k->values(), k->min_value().value_or(0), k->max_value().value_or(0)};
+    a->knob_index[n] = static_cast<int>(a->ctx.knobs.size());
+    a->ctx.knobs.push_back(std::move(info));
+    a->knobs.push_back(k);
+  }
+  for (const auto& n : o.sensors) {
+    Sensor* s = m_platform->find_sensor(n);
+    if (!s) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': platform has no sensor '{}'", a->name, n));
+    a->ctx.sensors.push_back({s->name(), s->unit()});
+    a->sensors.push_back(s);
+  }
+  // Point hardware settings resolved to knob indices; unknown knobs are an error now, not mid-run.
+  for (size_t i = 0; i < a->ctx.points.size(); ++i) {
+    const auto& p = a->ctx.points[i];
+    std::vector<std::pair<int, int64_t>> hw;
+    for (const auto& kv : p.hardware) {
+      auto it = a->knob_index.find(kv.first);
+      if (it == a->knob_index.end())
+        throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': point '{}' (index {}) sets knob '{}', which is not "
+                                                            "among the app's knobs",
+                                                            a->name, p.id, i, kv.first));
+      a->knobs[static_cast<size_t>(it->second)]->check(kv.second);
+      hw.emplace_back(it->second, kv.second);
+    }
+    a->point_hw.push_back(std::move(hw));
+    if (p.device == "cpu") a->uses_cpu = true;
+  }
+  // Current knob values, read once; afterwards the manager tracks what it applied.
+  a->applied.resize(a->knobs.size());
+  for (size_t i = 0; i < a->knobs.size(); ++i) {
+    try {
+      a->applied[i] = a->knobs[i]->get();
+    } catch (const Error&) {
+      a->applied[i] = 0;
+    }
+  }
+  a->requested.assign(a->knobs.size(), std::numeric_limits<int64_t>::min());
+  a->wanted.assign(a->knobs.size(), 0);
+  a->wanted_set.assign(a->knobs.size(), 0);
+  a->obs.knob_values = a->applied;
+  a->obs.sensor_values.assign(a->sensors.size(), NAN);
+  a->obs.targets = a->targets;
+  std::vector<std::string> ids;
+  for (const auto& p : a->ctx.points) ids.push_back(p.id);
+  a->telemetry = Telemetry(knob_names, ids);
+  if (m_opt.telemetry_reserve) a->telemetry.reserve(m_opt.telemetry_reserve);
+  a->controller->bind(a->ctx);
+  if (a->model && o.prepare_all) {
+    std::vector<SubnetConfig> subs;
+    for (const auto& p : a->ctx.points)
+      if (std::find(subs.begin(), subs.end(), p.subnet) == subs.end()) subs.push_back(p.subnet);
+    a->model->prepare(subs);
+  }
+  m_apps.push_back(std::move(a));
+  m_last_rebalance = -1e300;  // divide the cores again at the next step
+  return static_cast<int>(m_apps.size() - 1);
+}
+
+const std::string& RuntimeManager::app_name(int id) const { return app(id).name; }
+
+void RuntimeManager::set_targets(const Targets& t, int id) {
+  t.validate();
+  app(id).targets = t;
+}
+const Targets& RuntimeManager::targets(int id) const { return app(id).targets; }
+
+std::unique_ptr<Controller> RuntimeManager::set_controller(std::unique_ptr<Controller> c, int id) {
+  if (!c) throw Error(ErrorCode::InvalidArgument, "RuntimeManager: set_controller: null controller");
+  App& a = app(id);
+  c->bind(a.ctx);
+  std::swap(a.controller, c);
+  return c;
+}
+Controller& RuntimeManager::controller(int id) { return *app(id).controller; }
+const Decision& RuntimeManager::decision(int id) const { return app(id).decision; }
+const ControlContext& RuntimeManager::context(int id) const { return app(id).ctx; }
+const Telemetry& RuntimeManager::telemetry(int id) const { return app(id).telemetry; }
+Telemetry& RuntimeManager::telemetry(int id) { return app(id).telemetry; }
+const Observation& RuntimeManager::observation(int id) const { return app(id).obs; }
+uint64_t RuntimeManager::core_mask(int id) const { return app(id).mask; }
+
+const OperatingPoint& RuntimeManager::point(int index, int id) const {
+  const App& a = app(id);
+  if (index < 0 || static_cast<size_t>(index) >= a.ctx.points.size())
+    throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': no point {}", a.name, index));
+  return a.ctx.points[static_cast<size_t>(index)];
+}
+
+double RuntimeManager::read_energy_j() {
+  if (!m_energy) return NAN;
+  auto v = m_energy->try_read();
+  return v ? *v : NAN;
+}
+
+// Divide the CPUs of the platform between the apps that run on the CPU: contiguous blocks,
+// sized by demand. Each period the app with the least slack (latency / target highest) takes one
+// core from the app with the most, if that one keeps at least min_cores.
+void RuntimeManager::rebalance() {
+  std::vector<App*> cpu_apps;
+  for (auto& a : m_apps)
+    if (a->uses_cpu) cpu_apps.push_back(a.get());
+  if (cpu_apps.size() < 2 || !m_affinity) return;
+  std::vector<int> cpus;
+  for (const auto& c : m_platform->cpu_clusters()) cpus.insert(cpus.end(), c.cpus.begin(), c.cpus.end());
+  if (cpus.empty()) {
+    auto mx = m_affinity->max_value();
+    for (int i = 0; i < 64 && mx && (uint64_t{1} << i) <= static_cast<uint64_t>(*mx); ++i)
+      if (static_cast<uint64_t>(*mx) & (uint64_t{1} << i)) cpus.push_back(i);
+  }
+  std::sort(cpus.begin(), cpus.end());
+  int total = static_cast<int>(cpus.size());
+  int need = 0;
+  for (App* a : cpu_apps) need += a->min_cores;
+  if (total < need) return;  // cannot give everyone its minimum: leave affinity alone
+  std::vector<int> count(cpu_apps.size());
+  bool first = std::all_of(cpu_apps.begin(), cpu_apps.end(), [](App* a) { return a->mask == 0; });
+  if (first) {
+    for (size_t i = 0; i < cpu_apps.size(); ++i) count[i] = total / static_cast<int>(cpu_apps.size());
+    for (int r = 0; r < total % static_cast<int>(cpu_apps.size()); ++r) ++count[static_cast<size_t>(r)];
+  } else {
+    for (size_t i = 0; i < cpu_apps.size(); ++i) count[i] = popcount64(cpu_apps[i]->mask);
+    int hungry = -1, donor = -1;
+    double worst = -INFINITY, best = INFINITY;
+    for (size_t i = 0; i < cpu_apps.size(); ++i) {
+      App* a = cpu_apps[i];
+      if (a->slack_n == 0) continue;
+      double s = a->slack_sum / a->slack_n;  // mean latency / target
+      if (s > worst) worst = s, hungry = static_cast<int>(i);
+      if (s < best) best = s, donor = static_cast<int>(i);
+    }
+    if (hungry >= 0 && donor >= 0 && hungry != donor && worst > 0.95 && best < 0.85 &&
+        count[static_cast<size_t>(donor)] > cpu_apps[static_cast<size_t>(donor)]->min_cores) {
+      --count[static_cast<size_t>(donor)];
+      ++count[static_cast<size_t>(hungry)];
+    }
+  }
+  int at = 0;
+  for (size_t i = 0; i < cpu_apps.size(); ++i) {
+    uint64_t m = 0;
+    for (int k = 0; k < count[i]; ++k) m |= uint64_t{1} << cpus[static_cast<size_t>(at++)];
+    cpu_apps[i]->mask = m;
+    cpu_apps[i]->slack_sum = 0;
+    cpu_apps[i]->slack_n = 0;
+  }
+}
+
+void RuntimeManager::apply(App& a) {
+  const int np = static_cast<int>(a.ctx.points.size());
+  if (a.decision.point < 0 || a.decision.point >= np)
+    throw Error(ErrorCode::Internal, fmt::format("RuntimeManager: app '{}': controller '{}' chose point {} (there are {})", a.name,
+                                                 a.controller->name(), a.decision.point, np));
+  std::fill(a.wanted_set.begin(), a.wanted_set.end(), 0);
+  for (const auto& kv : a.point_hw[static_cast<size_t>(a.decision.point)]) {
+    a.wanted[static_cast<size_t>(kv.first)] = kv.second;
+    a.wanted_set[static_cast<size_t>(kv.first)] = 1;
+  }
+  for (const auto& kv : a.decision.hardware) {
+    auto it = a.knob_index.find(kv.first);
+    if (it == a.knob_index.end())
+      throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': controller '{}' set knob '{}', which is not among "
+                                                          "the app's knobs",
+                                                          a.name, a.controller->name(), kv.first));
+    a.wanted[static_cast<size_t>(it->second)] = kv.second;
+    a.wanted_set[static_cast<size_t>(it->second)] = 1;
+  }
+  // Core division overrides affinity / threads of a CPU app.
+  bool cpu_point = a.ctx.points[static_cast<size_t>(a.decision.point)].device == "cpu";
+  if (a.mask && cpu_point) {
+    for (size_t i = 0; i < a.knobs.size(); ++i) {
+      if (a.knobs[i] == m_affinity) a.wanted[i] = static_cast<int64_t>(a.mask), a.wanted_set[i] = 1;
+      if (a.knobs[i] == m_threads) {
+        int64_t t = popcount64(a.mask);
+        if (!a.wanted_set[i] || a.wanted[i] > t) a.wanted[i] = t;
+        a.wanted_set[i] = 1;
+      }
+    }
+  }
+  for (size_t i = 0; i < a.knobs.size(); ++i) {
+    if (!a.wanted_set[i]) continue;
+    int64_t v = a.wanted[i];
+    a.requested[i] = v;
+    // Shared frequency domains: the highest request of the apps wins.
+    if (m_apps.size() > 1 && is_freq_knob(a.ctx.knobs[i].name)) {
+      for (const auto& other : m_apps) {
+        if (other.get() == &a) continue;
+        auto it = other->knob_index.find(a.ctx.knobs[i].name);
+        if (it != other->knob_index.end()) v = std::max(v, other->requested[static_cast<size_t>(it->second)]);
+      }
+    }
+    auto w = m_written.find(a.knobs[i]);
+    if (w == m_written.end() || w->second != v) {
+      a.knobs[i]->set(v);
+      m_written[a.knobs[i]] = v;
+    }
+    a.obs.knob_values[i] = v;
+    a.applied[i] = v;
+  }
+}
+
+void RuntimeManager::begin_step(App& a) {
+  double t0 = steady_us();
+  if (m_apps.size() > 1 && m_platform->now() - m_last_rebalance >= m_opt.rebalance_period_s) {
+    rebalance();
+    m_last_rebalance = m_platform->now();
+  }
+  a.obs.time_s = m_platform->now();
+  a.obs.targets = a.targets;
+  a.obs.current_point = a.current_point;
+  for (size_t i = 0; i < a.sensors.size(); ++i) {
+    auto v = a.sensors[i]->try_read();
+    a.obs.sensor_values[i] = v ? *v : NAN;
+  }
+  a.controller->step(a.obs, a.decision);
+  apply(a);
+  a.decide_us = steady_us() - t0;
+}
+
+StepResult RuntimeManager::end_step(App& a, double start_s, double latency_ms, double energy_mj, double e0_j) {
+  double t0 = steady_us();
+  StepResult r;
+  r.latency_ms = latency_ms;
+  r.point = a.decision.point;
+  if (!std::isfinite(energy_mj) && std::isfinite(e0_j)) {
+    double e1 = read_energy_j();
+    if (std::isfinite(e1) && e1 >= e0_j) energy_mj = (e1 - e0_j) * 1e3;
+  }
+  r.energy_mj = energy_mj;
+  r.met = !a.targets.has_latency() || latency_ms <= a.targets.latency_ms;
+  double power = NAN;
+  if (std::isfinite(energy_mj) && latency_ms > 0) {
+    power = energy_mj / latency_ms;
+  } else if (m_power) {
+    auto v = m_power->try_read();
+    if (v) power = *v;
+  }
+  a.obs.step += 1;
+  a.obs.last_latency_ms = latency_ms;
+  a.obs.last_energy_mj = energy_mj;
+  a.obs.last_power_w = power;
+  a.obs.last_point = a.decision.point;
+  if (a.targets.has_latency()) {
+    a.slack_sum += latency_ms / a.targets.latency_ms;
+    ++a.slack_n;
+  }
+  if (m_opt.telemetry) {
+    const OperatingPoint& p = a.ctx.points[static_cast<size_t>(a.decision.point)];
+    TelemetryRow row;
+    row.step = a.obs.step - 1;
+    row.time_s = start_s;
+    row.latency_ms = latency_ms;
+    row.target_latency_ms = a.targets.latency_ms;
+    row.target_accuracy = a.targets.accuracy;
+    row.target_power_w = a.targets.power_w;
+    row.point = a.decision.point;
+    row.level = p.level;
+    row.accuracy = p.accuracy;
+    row.power_w = power;
+    row.energy_mj = energy_mj;
+    if (m_temp) {
+      auto v = m_temp->try_read();
+      if (v) row.temperature_c = *v;
+    }
+    row.overhead_us = a.decide_us + (steady_us() - t0);
+    a.telemetry.add(row, a.obs.knob_values.data());
+  }
+  return r;
+}
+
+StepResult RuntimeManager::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity, int id) {
+  App& a = app(id);
+  if (!a.model) throw Error(ErrorCode::Busy, fmt::format("RuntimeManager: app '{}' has no model (advisory mode: use decide/report)", a.name));
+  if (a.pending) throw Error(ErrorCode::Busy, fmt::format("RuntimeManager: app '{}': decide() is waiting for report()", a.name));
+  if (!a.planned) begin_step(a);
+  a.planned = false;
+  const OperatingPoint& p = a.ctx.points[static_cast<size_t>(a.decision.point)];
+  if (a.current_point != a.decision.point) {
+    if (a.current_point < 0 || a.ctx.points[static_cast<size_t>(a.current_point)].device != p.device) a.model->set_device(p.device);
+    if (a.current_point < 0 || a.ctx.points[static_cast<size_t>(a.current_point)].subnet != p.subnet) a.model->set_subnet(p.subnet);
+    a.current_point = a.decision.point;
+  }
+  double e0 = read_energy_j();
+  double t0 = m_platform->now();
+  a.model->infer(input, n, c, h, w, logits, capacity);
+  double t1 = m_platform->now();
+  return end_step(a, t0, (t1 - t0) * 1e3, NAN, e0);
+}
+
+const OperatingPoint& RuntimeManager::plan(int id) {
+  App& a = app(id);
+  if (!a.model) throw Error(ErrorCode::Busy, fmt::format("RuntimeManager: app '{}' has no model (advisory mode: use decide/report)", a.name));
+  if (!a.planned) begin_step(a);
+  a.planned = true;
+  return a.ctx.points[static_cast<size_t>(a.decision.point)];
+}
+
+const Decision& RuntimeManager::decide(int id) {
+  App& a = app(id);
+  if (a.planned) throw Error(ErrorCode::Busy, fmt::format("RuntimeManager: app '{}': plan() is waiting for infer()", a.name));
+  if (a.pending) throw Error(ErrorCode::Busy, fmt::format("RuntimeManager: app '{}': decide() called twice without report()", a.name));
+  begin_step(a);
+  a.current_point = a.decision.point;
+  a.pending = true;
+  a.pending_e0 = read_energy_j();
+  a.pending_start = m_platform->now();
+  return a.decision;
+}
+
+StepResult RuntimeManager::report(double latency_ms, double energy_mj, int id) {
+  App& a = app(id);
+  if (!a.pending) throw Error(ErrorCode::Busy, fmt::format("RuntimeManager: app '{}': report() without decide()", a.name));
+  if (!std::isfinite(latency_ms) || latency_ms < 0)
+    throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': report latency {} ms is not a finite number >= 0", a.name, latency_ms));
+  if (!std::isnan(energy_mj) && (!std::isfinite(energy_mj) || energy_mj < 0))
+    throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': report energy {} mJ is not a finite number >= 0", a.name, energy_mj));
+  a.pending = false;
+  return end_step(a, a.pending_start, latency_ms, energy_mj, a.pending_e0);
+}
+
+// ----------------------------------------------------------------------------------- CallbackModel
+
+CallbackModel::CallbackModel(Run run, SearchSpace space, int num_classes)
+    : m_run(std::move(run)), m_space(std::move(space)), m_classes(num_classes), m_subnet(SubnetConfig::largest(224, m_space)) {
+  if (!m_run) throw Error(ErrorCode::InvalidArgument, "CallbackModel: no run callback");
+  if (num_classes < 1) throw Error(ErrorCode::InvalidArgument, fmt::format("CallbackModel: num_classes {} must be >= 1", num_classes));
+}
+
+void CallbackModel::set_subnet(const SubnetConfig& cfg) {
+  cfg.validate(m_space);
+  m_subnet = cfg;
+  ++m_switches;
+}
+
+void CallbackModel::prepare(const std::vector<SubnetConfig>& cfgs) {
+  for (const auto& c : cfgs) c.validate(m_space);
+}
+
+void CallbackModel::set_num_threads(int n) {
+  if (n < 1) throw Error(ErrorCode::InvalidArgument, fmt::format("CallbackModel: thread count {} must be >= 1", n));
+  m_threads = n;
+}
+
+void CallbackModel::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity) {
+  (void)input;  // no pixels are read: the callback stands for the network
+  if (n < 1 || c != 3 || h < 1 || w < 1)
+    throw Error(ErrorCode::InvalidArgument, fmt::format("CallbackModel: input [{}, {}, {}, {}] is not [n>=1, 3, h>=1, w>=1]", n, c, h, w));
+  size_t need = static_cast<size_t>(n) * static_cast<size_t>(m_classes);
+  if (capacity < need) throw Error(ErrorCode::BufferTooSmall, fmt::format("CallbackModel: logits capacity {} < {}", capacity, need));
+  for (int64_t i = 0; i < n; ++i) m_run(m_subnet, m_device, m_threads);
+  std::fill(logits, logits + need, 0.0f);
+  ++m_inferences;
+}
+
+}  // namespace dynn

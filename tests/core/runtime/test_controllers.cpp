@@ -1,0 +1,314 @@
+#include <cmath>
+
+#include <catch2/catch.hpp>
+
+#include "dynn/error.hpp"
+#include "runtime_fixtures.hpp"
+
+using namespace dynn;
+using dynn::test::Driver;
+
+TEST_CASE("level_order: by level, else the latency/accuracy front", "[runtime]") {
+  auto pts = test::dofa_points();
+  std::swap(pts[0], pts[5]);
+  auto ctx = test::context_of(pts);
+  auto lv = level_order(ctx);
+  REQUIRE(lv.size() == 6);
+  CHECK(lv.front() == 5);  // L0 was moved to index 5
+  CHECK(lv.back() == 0);
+  for (auto& p : ctx.points) p.level = -1;
+  OperatingPoint dominated = ctx.points[1];
+  dominated.id = "dominated";
+  dominated.latency_ms = 100;  // slower than everything, less accurate than the best
+  ctx.points.push_back(dominated);
+  lv = level_order(ctx);
+  REQUIRE(lv.size() == 6);
+  for (size_t i = 1; i < lv.size(); ++i) CHECK(ctx.points[lv[i]].latency_ms > ctx.points[lv[i - 1]].latency_ms);
+}
+
+TEST_CASE("fixed: one point and its knob values", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points(), {test::freq_knob()});
+  FixedOptions o;
+  o.point.id = "L2";
+  o.hardware["gpu.freq"] = 500;
+  auto c = make_fixed(o);
+  Driver d(*c, ctx);
+  CHECK(d.first() == 2);
+  CHECK(d.d.hardware.at("gpu.freq") == 500);
+  CHECK(d.next(500) == 2);
+  o.hardware["cpu.freq"] = 1;
+  auto bad = make_fixed(o);
+  CHECK_THROWS_WITH(bad->bind(ctx), Catch::Contains("cpu.freq"));
+  FixedOptions missing;
+  missing.point.id = "L9";
+  CHECK_THROWS_WITH(make_fixed(missing)->bind(ctx), Catch::Contains("L9"));
+  FixedOptions deflt;
+  auto c2 = make_fixed(deflt);
+  Driver d2(*c2, ctx);
+  CHECK(d2.first() == 5);  // most accurate
+}
+
+TEST_CASE("governors: performance, powersave, ondemand, schedutil", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points(), {test::freq_knob(), test::freq_knob("cpufreq.policy0.freq"),
+                                                    KnobInfo{"threads", "threads", {}, 1, 6}});
+  GovernorOptions o;
+  o.kind = "performance";
+  auto perf = make_governor(o);
+  Driver dp(*perf, ctx);
+  dp.first();
+  CHECK(dp.d.hardware.at("gpu.freq") == 1000);
+  CHECK(dp.d.hardware.at("cpufreq.policy0.freq") == 1000);
+  CHECK(dp.d.hardware.count("threads") == 0);  // only *.freq knobs by default
+  CHECK(dp.d.point == 5);
+
+  o.kind = "powersave";
+  o.knobs = {"gpu.freq"};
+  auto ps = make_governor(o);
+  Driver ds(*ps, ctx);
+  ds.first();
+  CHECK(ds.d.hardware.at("gpu.freq") == 100);
+  CHECK(ds.d.hardware.count("cpufreq.policy0.freq") == 0);
+
+  // ondemand: 50% load -> min + 0.5 * (max - min) = 550 -> 600 (lowest OPP at or above).
+  o.kind = "ondemand";
+  auto od = make_governor(o);
+  Driver dd(*od, ctx);
+  dd.first();
+  dd.next(50, 0.1);  // busy 50 ms out of 100 ms
+  CHECK(dd.d.hardware.at("gpu.freq") == 600);
+  dd.next(90, 0.1);  // 90% > up_threshold 80
+  CHECK(dd.d.hardware.at("gpu.freq") == 1000);
+
+  // schedutil: frequency-invariant util u at f: next = 1.25 * fmax * u = 1.25 * f * busy.
+  o.kind = "schedutil";
+  o.rate_limit_ms = 0;
+  o.halflife_ms = 1e-3;  // no averaging: the instantaneous value
+  auto su = make_governor(o);
+  Driver du(*su, ctx);
+  du.first();
+  du.obs.knob_values[0] = 1000;
+  du.next(40, 0.1);  // 40% busy at 1000 -> 500
+  CHECK(du.d.hardware.at("gpu.freq") == 500);
+  du.obs.knob_values[0] = 500;
+  du.next(80, 0.1);  // 80% busy at 500 -> 1.25 * 500 * 0.8 = 500
+  CHECK(du.d.hardware.at("gpu.freq") == 500);
+  du.next(100, 0.1);  // saturated at 500 -> 625 -> 700
+  CHECK(du.d.hardware.at("gpu.freq") == 700);
+
+  // Rate limit: no change within rate_limit_ms of the last one.
+  o.rate_limit_ms = 1000;
+  auto rl = make_governor(o);
+  Driver dr(*rl, ctx);
+  dr.first();
+  dr.next(10, 0.1);  // first change allowed
+  int64_t f1 = dr.d.hardware.at("gpu.freq");
+  CHECK(f1 < 1000);
+  dr.obs.knob_values[0] = f1;
+  dr.next(100, 0.1);  // wants more, but 0.1 s < 1 s
+  CHECK(dr.d.hardware.at("gpu.freq") == f1);
+
+  GovernorOptions bad;
+  bad.kind = "interactive";
+  CHECK_THROWS_WITH(make_governor(bad), Catch::Contains("interactive"));
+  GovernorOptions badknob;
+  badknob.knobs = {"nope.freq"};
+  CHECK_THROWS_WITH(make_governor(badknob)->bind(ctx), Catch::Contains("nope.freq"));
+}
+
+TEST_CASE("dynamic-ofa: mean of 20 recorded latencies, one level per move, accuracy floor", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points());
+  Targets t;
+  t.latency_ms = 60;
+  auto c = make_dynamic_ofa({});
+  Driver d(*c, ctx, t);
+  CHECK(d.first() == 5);  // starts at the most accurate level
+  // Fast enough: stays.
+  for (int i = 0; i < 100; ++i) CHECK(d.next(55) == 5);
+  // Now 70 ms: the ring holds 20 x 55; the sum/20 crosses 60 after 8 slow records.
+  int moved_at = -1;
+  for (int i = 0; i < 30 && moved_at < 0; ++i)
+    if (d.next(70) == 4) moved_at = i;
+  CHECK(moved_at == 6);  // 7 slow records: (13 * 55 + 7 * 70) / 20 = 60.25 > 60
+  // After a level change the first 21 images are not recorded: no move however slow they are.
+  for (int i = 0; i < 21; ++i) CHECK(d.next(80) == 4);
+  // Then records accumulate, divided by 20 even when fewer: 80 * k / 20 > 60 needs k = 16.
+  int k = 0;
+  while (d.next(80) == 4) ++k;
+  CHECK(k == 15);  // the 16th record moves it
+  // Outliers (>= 90 ms) are ignored.
+  auto c2 = make_dynamic_ofa({});
+  Driver d2(*c2, ctx, t);
+  d2.first();
+  for (int i = 0; i < 200; ++i) CHECK(d2.next(95) == 5);
+}
+
+TEST_CASE("dynamic-ofa: steps up under the accuracy floor after 72 images; lock-up hysteresis", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points());
+  Targets t;
+  t.latency_ms = 60;
+  t.accuracy = 0.76;
+  DynamicOfaOptions o;
+  o.initial_level = 0;
+  auto c = make_dynamic_ofa(o);
+  Driver d(*c, ctx, t);
+  CHECK(d.first() == 0);
+  int n = 0;
+  while (d.next(45) == 0) ++n;
+  CHECK(n == 71);              // moved on the 72nd measurement
+  CHECK(d.d.point == 1);       // 0.7497 < 0.76: goes on up
+  n = 0;
+  while (d.next(45) == 1) ++n;
+  CHECK(d.d.point == 2);       // 0.7613 >= 0.76: stays there
+  for (int i = 0; i < 200; ++i) CHECK(d.next(45) == 2);
+  // Too slow at 2 right after coming up from 1: down, and locked (no more up moves).
+  int guard = 0;
+  while (d.next(75) == 2 && guard++ < 200) {
+  }
+  CHECK(d.d.point == 1);
+  for (int i = 0; i < 300; ++i) CHECK(d.next(45) == 1);
+  // A new target lifts the lock.
+  d.obs.targets.latency_ms = 61;
+  guard = 0;
+  while (d.next(45) == 1 && guard++ < 200) {
+  }
+  CHECK(d.d.point == 2);
+  // hysteresis "none": oscillates back up.
+  o.hysteresis = "none";
+  o.initial_level = 2;
+  auto c3 = make_dynamic_ofa(o);
+  Driver d3(*c3, ctx, t);
+  d3.first();
+  guard = 0;
+  while (d3.next(75) == 2 && guard++ < 200) {
+  }
+  CHECK(d3.d.point == 1);
+  guard = 0;
+  while (d3.next(45) == 1 && guard++ < 200) {
+  }
+  CHECK(d3.d.point == 2);
+}
+
+TEST_CASE("pareto: most accurate predicted to fit, learns interference in one inference", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points());
+  Targets t;
+  t.latency_ms = 60;
+  ParetoOptions o;
+  o.margin = 0.05;  // budget 57 ms
+  auto c = make_pareto(o);
+  Driver d(*c, ctx, t);
+  CHECK(d.first() == 4);  // 56.75 <= 57 < 61.73
+  CHECK(d.next(56.75) == 4);
+  // Interference: the same point now takes 30% longer -> g = 1.3 at once -> 57 / 1.3 = 43.8 -> L0.
+  CHECK(d.next(56.75 * 1.3) == 0);
+  CHECK(d.next(41.16 * 1.3) == 0);
+  // Interference gone: the correction decays slowly, the level climbs back step by step.
+  int prev = 0, steps = 0;
+  while (d.d.point < 4 && steps < 200) {
+    int p = d.next(ctx.points[d.d.point].latency_ms);
+    CHECK(p >= prev);
+    prev = p;
+    ++steps;
+  }
+  CHECK(d.d.point == 4);
+  CHECK(steps > 3);
+  // Accuracy floor: with accuracy_first it keeps the floor even when late.
+  t.accuracy = 0.77;
+  o.accuracy_first = true;
+  auto c2 = make_pareto(o);
+  Driver d2(*c2, ctx, t);
+  d2.first();
+  CHECK(d2.next(200) == 3);  // the fastest point meeting the floor
+  o.accuracy_first = false;
+  auto c3 = make_pareto(o);
+  Driver d3(*c3, ctx, t);
+  d3.first();
+  CHECK(d3.next(200) == 0);  // latency first: the fastest point
+  // A target change applies at the next step.
+  d3.obs.targets.latency_ms = 1000;
+  d3.obs.targets.accuracy = 0;
+  CHECK(d3.next(41.16) == 5);
+}
+
+TEST_CASE("pareto: frequency-aware prediction", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points(), {test::freq_knob()});
+  ParetoOptions o;
+  o.margin = 0;
+  o.freq_knob = "gpu.freq";
+  o.compute_fraction = 1.0;
+  auto c = make_pareto(o);
+  Targets t;
+  t.latency_ms = 60;
+  Driver d(*c, ctx, t);
+  CHECK(d.first() == 4);
+  d.obs.knob_values[0] = 800;  // latency x 1.25: 49.44 * 1.25 = 61.8 > 60, 45.42 * 1.25 = 56.8
+  c->step(d.obs, d.d);
+  CHECK(d.d.point == 1);
+  o.freq_knob = "nope";
+  CHECK_THROWS_WITH(make_pareto(o)->bind(ctx), Catch::Contains("nope"));
+}
+
+TEST_CASE("feedback: PI moves down when late, up when early, clamps", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points());
+  Targets t;
+  t.latency_ms = 60;
+  auto c = make_feedback({});
+  Driver d(*c, ctx, t);
+  CHECK(d.first() == 5);
+  int p = d.next(75);
+  CHECK(p < 5);
+  for (int i = 0; i < 20; ++i) p = d.next(90);
+  CHECK(p == 0);  // clamped at the bottom
+  for (int i = 0; i < 50; ++i) p = d.next(30);
+  CHECK(p == 5);  // clamped at the top
+  // No target: holds.
+  d.obs.targets.latency_ms = 0;
+  CHECK(d.next(500) == 5);
+}
+
+TEST_CASE("energy: least energy meeting latency, floor and cap; corrected online", "[runtime]") {
+  // Two sub-networks x three frequencies.
+  std::vector<OperatingPoint> pts;
+  struct Row { const char* id; int r; int64_t f; double lat, e, acc; };
+  Row rows[] = {{"A@300", 160, 300, 50, 150, 0.74}, {"A@600", 160, 600, 30, 200, 0.74}, {"A@1000", 160, 1000, 20, 300, 0.74},
+                {"B@300", 224, 300, 90, 270, 0.78}, {"B@600", 224, 600, 55, 350, 0.78}, {"B@1000", 224, 1000, 36, 520, 0.78}};
+  for (auto& r : rows) {
+    OperatingPoint p;
+    p.id = r.id;
+    p.subnet = SubnetConfig::uniform(3, 3, 2, r.r);
+    p.hardware["gpu.freq"] = r.f;
+    p.latency_ms = r.lat;
+    p.energy_mj = r.e;
+    p.accuracy = r.acc;
+    pts.push_back(p);
+  }
+  auto ctx = test::context_of(pts, {test::freq_knob()});
+  Targets t;
+  t.latency_ms = 60;
+  EnergyOptions o;
+  o.margin = 0;
+  auto c = make_energy(o);
+  Driver d(*c, ctx, t);
+  CHECK(d.first() == 0);  // A@300: 150 mJ, 50 ms
+  d.obs.targets.accuracy = 0.78;
+  CHECK(d.next(50, -1, 150) == 4);  // B@600: the cheapest B within 60 ms
+  // Interference x1.2: B@600 -> 66 ms predicted: B@1000.
+  CHECK(d.next(55 * 1.2, -1, 350) == 5);
+  // Power cap 9 W: B@1000 draws 520/36 = 14.4 W -> nothing with B fits; the floor is dropped.
+  d.obs.targets.power_w = 9;
+  int p = d.next(36 * 1.2, -1, 520);
+  CHECK(ctx.points[p].energy_mj.value() / ctx.points[p].latency_ms <= 9);
+  // Impossible latency: the fastest point.
+  d.obs.targets = Targets{};
+  d.obs.targets.latency_ms = 5;
+  CHECK(d.next(20, -1, 300) == 2);
+  // Points without energy are rejected at bind.
+  auto bad = ctx;
+  bad.points[3].energy_mj.reset();
+  CHECK_THROWS_WITH(make_energy(o)->bind(bad), Catch::Contains("B@300"));
+}
+
+TEST_CASE("controllers reject empty point sets", "[runtime]") {
+  ControlContext empty;
+  for (const char* n : {"fixed", "performance", "dynamic-ofa", "pareto", "feedback", "energy"})
+    CHECK_THROWS_WITH(make_controller(n)->bind(empty), Catch::Contains("no operating points"));
+}

@@ -1,0 +1,256 @@
+#include <catch2/catch.hpp>
+
+#include "dynn/error.hpp"
+#include "runtime_fixtures.hpp"
+
+using namespace dynn;
+
+namespace {
+std::vector<float> g_logits(1000);
+StepResult run(RuntimeManager& m, int app = 0) {
+  float in = 0;
+  return m.infer(&in, 1, 3, 224, 224, g_logits.data(), g_logits.size(), app);
+}
+// Grid: levels x frequencies, latency and energy as the toy board gives them.
+std::vector<OperatingPoint> toy_grid(test::ToyBoard& b) {
+  std::vector<OperatingPoint> out;
+  auto lv = test::dofa_points();
+  for (const auto& p : lv) {
+    for (int64_t f : {300, 600, 1000}) {
+      OperatingPoint q = p;
+      q.id = p.id + "@" + std::to_string(f);
+      q.hardware["gpu.freq"] = f;
+      b.freq->set(f);
+      q.latency_ms = b.latency_ms(q.subnet);
+      q.energy_mj = b.power_w() * q.latency_ms;
+      out.push_back(q);
+    }
+  }
+  b.platform->restore();
+  return out;
+}
+}  // namespace
+
+TEST_CASE("manager: owned model on a virtual-time platform, telemetry per step", "[runtime]") {
+  test::ToyBoard b;
+  AppOptions a;
+  a.model = b.model();
+  a.points = test::dofa_points();
+  for (auto& p : a.points) p.latency_ms = b.latency_ms(p.subnet);  // profile = the board
+  a.controller = make_controller("pareto", R"({"margin": 0.05})");
+  a.targets.latency_ms = 40;
+  RuntimeManager m(b.platform, std::move(a));
+  auto r = run(m);
+  CHECK(r.latency_ms == Approx(b.latency_ms(m.point(r.point).subnet)));
+  CHECK(r.latency_ms <= 40);
+  CHECK(r.energy_mj == Approx(b.power_w() * r.latency_ms));  // measured from the energy counter
+  CHECK(m.point(r.point).latency_ms <= 38);
+  // Interference: 50% slower from now on; the controller sees it after one inference.
+  b.slowdown = 1.5;
+  auto late = run(m);
+  CHECK_FALSE(late.met);
+  auto after = run(m);
+  CHECK(after.met);
+  CHECK(after.point < late.point);
+  // Target change at any step.
+  m.set_targets(Targets{100, 0, 0, 0});
+  for (int i = 0; i < 50; ++i) run(m);
+  CHECK(m.decision().point == 5);
+  CHECK_THROWS_WITH(m.set_targets(Targets{-1, 0, 0, 0}), Catch::Contains("latency_ms"));
+  const auto& t = m.telemetry();
+  REQUIRE(t.size() == 53);
+  CHECK(t.rows()[0].target_latency_ms == 40);
+  CHECK(t.rows()[52].target_latency_ms == 100);
+  CHECK(t.rows()[1].latency_ms == Approx(late.latency_ms));
+  CHECK(t.rows()[0].temperature_c == 40);
+  CHECK(t.knob_columns() == std::vector<std::string>{"gpu.freq"});
+  CHECK(t.rows()[2].time_s > t.rows()[1].time_s);
+}
+
+TEST_CASE("manager: plan() shows the point before infer()", "[runtime]") {
+  test::ToyBoard b;
+  AppOptions a;
+  a.model = b.model();
+  a.points = test::dofa_points();
+  a.controller = make_controller("fixed", R"({"point": "L2"})");
+  RuntimeManager m(b.platform, std::move(a));
+  CHECK(m.plan().id == "L2");
+  CHECK(m.plan().id == "L2");  // idempotent until infer()
+  run(m);
+  CHECK(m.telemetry().size() == 1);
+  m.plan();
+  CHECK_THROWS_WITH(m.decide(), Catch::Contains("plan() is waiting"));
+  run(m);
+  m.decide();  // a model-owning app may also be driven in advisory mode
+  CHECK_THROWS_WITH(run(m), Catch::Contains("waiting for report"));
+  m.report(5);
+  CHECK(m.telemetry().size() == 3);
+}
+
+TEST_CASE("manager: governors set the frequency knob, restored when the manager goes", "[runtime]") {
+  test::ToyBoard b;
+  {
+    AppOptions a;
+    a.model = b.model();
+    a.points = test::dofa_points();
+    a.controller = make_controller("powersave");
+    RuntimeManager m(b.platform, std::move(a));
+    run(m);
+    CHECK(b.freq->get() == 100);
+    CHECK(m.telemetry().knob_value(0, 0) == 100);
+  }
+  CHECK(b.freq->get() == 1000);
+}
+
+TEST_CASE("manager: energy controller on a profiled grid saves energy against performance", "[runtime]") {
+  test::ToyBoard b;
+  auto grid = toy_grid(b);
+  auto make = [&](const std::string& ctl, const std::string& params) {
+    AppOptions a;
+    a.model = b.model();
+    a.points = grid;
+    a.controller = make_controller(ctl, params);
+    a.targets = Targets{80, 0.7754, 0, 0};
+    return a;
+  };
+  auto measure = [&](AppOptions a) {
+    RuntimeManager m(b.platform, std::move(a));
+    for (int i = 0; i < 20; ++i) run(m);
+    return m.telemetry().summary();
+  };
+  auto e = measure(make("energy", "{}"));
+  auto p = measure(make("performance", R"({"point": "L3@1000"})"));
+  CHECK(e.misses == 0);
+  CHECK(p.misses == 0);
+  CHECK(e.mean_accuracy >= Approx(0.7754));
+  CHECK(e.mean_energy_mj < p.mean_energy_mj);
+}
+
+TEST_CASE("manager: advisory mode (decide / report)", "[runtime]") {
+  test::ToyBoard b;
+  AppOptions a;  // no model
+  a.points = test::dofa_points();
+  a.controller = make_controller("feedback");
+  a.targets.latency_ms = 50;
+  RuntimeManager m(b.platform, std::move(a));
+  CHECK_THROWS_WITH(run(m), Catch::Contains("advisory"));
+  CHECK_THROWS_WITH(m.report(10), Catch::Contains("without decide"));
+  const Decision& d = m.decide();
+  CHECK(d.point == 5);
+  CHECK_THROWS_WITH(m.decide(), Catch::Contains("twice"));
+  CHECK_THROWS_WITH(m.report(-1), Catch::Contains("-1"));
+  auto r = m.report(80, 500);
+  CHECK(r.energy_mj == 500);
+  CHECK_FALSE(r.met);
+  CHECK(m.decide().point < 5);
+  b.run(m.point(m.decision().point).subnet);  // the app runs it; energy comes from the counter
+  auto r2 = m.report(30);
+  CHECK(r2.energy_mj > 0);
+  CHECK(m.telemetry().size() == 2);
+}
+
+TEST_CASE("manager: bad apps are refused with the reason", "[runtime]") {
+  test::ToyBoard b;
+  RuntimeManager m(b.platform);
+  AppOptions none;
+  none.controller = make_controller("fixed");
+  CHECK_THROWS_WITH(m.add_app(std::move(none)), Catch::Contains("no operating points"));
+  AppOptions noctl;
+  noctl.points = test::dofa_points();
+  CHECK_THROWS_WITH(m.add_app(std::move(noctl)), Catch::Contains("no controller"));
+  AppOptions badknob;
+  badknob.points = test::dofa_points();
+  badknob.points[3].hardware["cpufreq.policy9.freq"] = 1;
+  badknob.controller = make_controller("fixed");
+  CHECK_THROWS_WITH(m.add_app(std::move(badknob)), Catch::Contains("cpufreq.policy9.freq") && Catch::Contains("L3"));
+  AppOptions badval;
+  badval.points = test::dofa_points();
+  badval.points[0].hardware["gpu.freq"] = 123;
+  badval.controller = make_controller("fixed");
+  CHECK_THROWS_WITH(m.add_app(std::move(badval)), Catch::Contains("123"));
+  AppOptions badsensor;
+  badsensor.points = test::dofa_points();
+  badsensor.sensors = {"util.gpu"};
+  badsensor.controller = make_controller("fixed");
+  CHECK_THROWS_WITH(m.add_app(std::move(badsensor)), Catch::Contains("util.gpu"));
+  AppOptions badctl;
+  badctl.points = test::dofa_points();
+  badctl.controller = make_controller("fixed", R"({"point": "L7"})");
+  CHECK_THROWS_WITH(m.add_app(std::move(badctl)), Catch::Contains("L7"));
+  CHECK(m.num_apps() == 0);
+  CHECK_THROWS_WITH(m.targets(3), Catch::Contains("no app 3"));
+}
+
+TEST_CASE("manager: two apps share a platform; shared frequency takes the highest request", "[runtime]") {
+  test::ToyBoard b;
+  RuntimeManager m(b.platform);
+  AppOptions a;
+  a.name = "slow";
+  a.model = b.model();
+  a.points = test::dofa_points();
+  a.controller = make_controller("powersave");
+  AppOptions c;
+  c.name = "fast";
+  c.model = b.model();
+  c.points = test::dofa_points();
+  c.controller = make_controller("performance");
+  int ia = m.add_app(std::move(a));
+  int ic = m.add_app(std::move(c));
+  CHECK_THROWS_WITH(m.add_app([&] {
+    AppOptions d;
+    d.name = "fast";
+    d.points = test::dofa_points();
+    d.controller = make_controller("fixed");
+    return d;
+  }()), Catch::Contains("'fast'"));
+  run(m, ia);
+  CHECK(b.freq->get() == 100);  // alone so far
+  run(m, ic);
+  CHECK(b.freq->get() == 1000);
+  run(m, ia);
+  CHECK(b.freq->get() == 1000);  // powersave asks 100, performance's 1000 wins
+  CHECK(m.telemetry(ia).size() == 2);
+  CHECK(m.telemetry(ic).size() == 1);
+  CHECK(m.app_name(ic) == "fast");
+}
+
+TEST_CASE("manager: cores divided between CPU apps and moved towards the one that misses", "[runtime]") {
+  auto clock = std::make_shared<VirtualClock>();
+  auto plat = std::make_shared<Platform>("cores", clock);
+  CpuCluster cl;
+  cl.cpus = {0, 1, 2, 3, 4, 5};
+  plat->set_cpu_clusters({cl});
+  plat->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"affinity", "cpumask", "", KnobType::Numeric, {}, 1, 63, {}}, 63));
+  plat->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"threads", "threads", "", KnobType::Numeric, {}, 1, 6, {}}, 6));
+  // Latency = work / threads; the "heavy" app needs more cores.
+  auto model = [&](double work_ms) {
+    return std::make_shared<CallbackModel>([&, work_ms](const SubnetConfig&, const std::string&, int) {
+      int t = static_cast<int>(plat->knob("threads").get());
+      clock->sleep(work_ms / t / 1000.0);
+    });
+  };
+  ManagerOptions mo;
+  mo.rebalance_period_s = 0.05;
+  RuntimeManager m(plat, mo);
+  auto app = [&](const char* name, double work, double target) {
+    AppOptions a;
+    a.name = name;
+    a.model = model(work);
+    a.points = test::level_points({10}, {0.7}, "cpu");
+    a.controller = make_controller("fixed");
+    a.targets.latency_ms = target;
+    a.knobs = {"affinity", "threads"};
+    return a;
+  };
+  int heavy = m.add_app(app("heavy", 100, 25));  // needs 4 cores
+  int light = m.add_app(app("light", 10, 20));   // fine with 1
+  for (int i = 0; i < 200; ++i) {
+    run(m, heavy);
+    run(m, light);
+  }
+  CHECK((m.core_mask(heavy) & m.core_mask(light)) == 0);
+  CHECK(__builtin_popcountll(m.core_mask(heavy)) >= 4);
+  CHECK(__builtin_popcountll(m.core_mask(light)) >= 1);
+  auto tail = m.telemetry(heavy).summary(m.telemetry(heavy).size() - 20);
+  CHECK(tail.within_target == 1);
+}
