@@ -207,8 +207,9 @@ std::string Platform::report() {
   if (!m_clusters.empty()) {
     out += "\ncpu clusters:\n";
     for (auto& c : m_clusters)
-      out += fmt::format("  cluster {}: cpus {} capacity {} policy {} {}-{} kHz\n", c.id, fmt::join(c.cpus, ","), c.capacity,
-                         c.policy.empty() ? "-" : c.policy, c.min_khz, c.max_khz);
+      out += fmt::format("  cluster {}: cpus {} capacity {} {}\n", c.id, fmt::join(c.cpus, ","), c.capacity,
+                         c.policy.empty() ? std::string("(no cpufreq policy)")
+                                          : fmt::format("{} {}-{} kHz", c.policy, c.min_khz, c.max_khz));
   }
   if (!m_notes.empty()) {
     out += "\nabsent or broken:\n";
