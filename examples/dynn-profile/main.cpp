@@ -1,0 +1,353 @@
+// dynn-profile: latency tables, accuracy prediction, Pareto search and profiling.
+//   dynn-profile --help | <subcommand> --help
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+#include "dynn/profile.hpp"
+
+#if __has_include("dynn/platform/simulated.hpp")
+#include "dynn/platform/simulated.hpp"
+#define DYNN_PROFILE_HAVE_SIM 1
+#endif
+
+using namespace dynn;
+
+namespace {
+
+const char* kUsage = R"(dynn-profile: look-up tables, accuracy prediction, Pareto search and profiling
+
+usage: dynn-profile <subcommand> [options]     (dynn-profile <subcommand> --help for details)
+
+subcommands:
+  lut       predict a sub-network's latency from a per-layer look-up table directory
+  predict   accuracy (OFA predictor) and exact MACs of a sub-network
+  search    evolutionary search: best sub-network under a constraint, or N levels along a front
+  profile   measure sub-networks x hardware settings (simulated board) into a Profile / look-up table
+
+sub-networks are given as --config "ks=<20 digits> e=<20 digits> d=<5 digits> r=<res>" (or OFA
+JSON), repeated, or --levels FILE (Dynamic-OFA nets_*_levels.json format).
+)";
+
+const char* kLutHelp = R"(dynn-profile lut --table DIR (--config C ... | --levels FILE) [--width 1.2] [--breakdown]
+  DIR holds {r}_lookup_table.json files (OFA / Dynamic-OFA format, ms). Prints the sum per config.
+)";
+const char* kPredictHelp = R"(dynn-profile predict [--predictor acc_predictor.pth] (--config C ... | --levels FILE) [--width 1.2]
+  Prints the exact MACs for the width multiplier and, with --predictor, the predicted top-1.
+)";
+const char* kSearchHelp = R"(dynn-profile search --predictor PTH (--table DIR | --macs) [options]
+  --constraint X        one search: best sub-network with latency (ms) / MACs (M) <= X
+  --constraints a,b,..  sweep: Pareto front over all runs (default: 12 steps between the
+                        smallest and largest sub-network's cost)
+  --levels N            pick N levels spread along the front (default 6)
+  --out FILE            write the levels (nets_*_levels.json format, predicted top-1 %)
+  --profile-out FILE    write the levels as a Profile (device from --device, default "gpu")
+  --seed S --population P --generations G --mutate-prob M --resolutions 160,176,...
+  --width W             width multiplier for MACs (default 1.2)
+)";
+const char* kProfileHelp = R"(dynn-profile profile (--config C ... | --levels FILE) --cpu-table DIR [--gpu-table DIR] [options]
+  Profiles on the simulated board (SimulatedPlatform, latency model from the tables).
+  --board NAME          xavier-nx (default) | odroid-xu3
+  --device cpu|gpu      where inference runs (default gpu when a GPU table is given)
+  --setting NAME=K=V,K=V  a hardware setting (knob values), repeatable; default: as the board is
+  --warmup N --reps N --outlier-k K
+  --out FILE            Profile JSON (resumes if it exists)
+  --lut-out DIR         also time every layer (first setting) and write a look-up table there
+  --noise X             relative latency jitter of the simulator (default 0.02)
+  --predictor PTH       fill predicted accuracy
+  --no-progress         no progress bar
+)";
+
+struct Args {
+  std::string cmd;
+  std::multimap<std::string, std::string> kv;
+  std::set<std::string> flags;
+
+  bool has(const std::string& k) const { return kv.count(k) || flags.count(k); }
+  std::string get(const std::string& k, const std::string& def = "") const {
+    auto it = kv.find(k);
+    return it == kv.end() ? def : it->second;
+  }
+  std::vector<std::string> all(const std::string& k) const {
+    std::vector<std::string> v;
+    for (auto [a, b] = kv.equal_range(k); a != b; ++a) v.push_back(a->second);
+    return v;
+  }
+  double num(const std::string& k, double def) const {
+    if (!kv.count(k)) return def;
+    const std::string s = get(k);
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end) throw Error(ErrorCode::InvalidArgument, fmt::format("--{}: '{}' is not a number", k, s));
+    return v;
+  }
+};
+
+Args parse(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags) {
+  Args a;
+  a.cmd = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s.rfind("--", 0) != 0) throw Error(ErrorCode::InvalidArgument, fmt::format("unexpected argument '{}'", s));
+    s = s.substr(2);
+    if (flags.count(s)) {
+      a.flags.insert(s);
+    } else if (valued.count(s)) {
+      if (i + 1 >= argc) throw Error(ErrorCode::InvalidArgument, fmt::format("--{} needs a value", s));
+      a.kv.emplace(s, argv[++i]);
+    } else {
+      throw Error(ErrorCode::InvalidArgument, fmt::format("unknown option --{} for '{}' (see dynn-profile {} --help)", s, a.cmd, a.cmd));
+    }
+  }
+  return a;
+}
+
+std::vector<double> num_list(const std::string& s, const char* what) {
+  std::vector<double> v;
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    char* end = nullptr;
+    const double x = std::strtod(tok.c_str(), &end);
+    if (tok.empty() || *end) throw Error(ErrorCode::InvalidArgument, fmt::format("--{}: '{}' is not a number", what, tok));
+    v.push_back(x);
+  }
+  if (v.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("--{}: empty list", what));
+  return v;
+}
+
+// Named sub-networks from --config / --levels.
+std::vector<std::pair<std::string, SubnetConfig>> subnets(const Args& a, LevelSet* levels_out = nullptr) {
+  std::vector<std::pair<std::string, SubnetConfig>> out;
+  if (a.has("levels")) {
+    const LevelSet s = LevelSet::load(a.get("levels"));
+    for (const auto& L : s.levels) out.emplace_back(fmt::format("L{}", L.level), L.subnet);
+    if (levels_out) *levels_out = s;
+  }
+  int i = 0;
+  for (const auto& c : a.all("config")) out.emplace_back(fmt::format("C{}", i++), SubnetConfig::parse(c));
+  if (out.empty()) throw Error(ErrorCode::InvalidArgument, "no sub-network given: use --config or --levels");
+  return out;
+}
+
+int cmd_lut(const Args& a) {
+  if (a.has("help")) return std::printf("%s", kLutHelp), 0;
+  if (!a.has("table")) throw Error(ErrorCode::InvalidArgument, "lut: --table DIR is required");
+  const LatencyTable t = LatencyTable::load_dir(a.get("table"), a.num("width", 1.2));
+  for (const auto& [name, c] : subnets(a)) {
+    fmt::print("{}  {}  {:.3f} ms\n", name, c.to_string(), t.predict_ms(c));
+    if (a.has("breakdown"))
+      for (const auto& [k, v] : t.breakdown(c)) fmt::print("    {:9.4f}  {}\n", v, k);
+  }
+  return 0;
+}
+
+int cmd_predict(const Args& a) {
+  if (a.has("help")) return std::printf("%s", kPredictHelp), 0;
+  const double w = a.num("width", 1.2);
+  const ofa_mbv3::Arch arch(w);
+  std::optional<AccuracyPredictor> pred;
+  if (a.has("predictor")) pred = AccuracyPredictor::load(a.get("predictor"));
+  LevelSet lv;
+  for (const auto& [name, c] : subnets(a, &lv)) {
+    fmt::print("{}  {}  MACs {} ({:.1f} M, w{})", name, c.to_string(), arch.macs(c), arch.macs(c) / 1e6, w);
+    if (pred) fmt::print("  predicted top-1 {:.4f}", pred->predict(c));
+    fmt::print("\n");
+  }
+  return 0;
+}
+
+int cmd_search(const Args& a) {
+  if (a.has("help")) return std::printf("%s", kSearchHelp), 0;
+  if (!a.has("predictor")) throw Error(ErrorCode::InvalidArgument, "search: --predictor PTH is required");
+  if (a.has("table") == a.has("macs")) throw Error(ErrorCode::InvalidArgument, "search: give exactly one of --table DIR or --macs");
+  const double w = a.num("width", 1.2);
+  const AccuracyPredictor pred = AccuracyPredictor::load(a.get("predictor"));
+  EvolutionOptions o;
+  o.seed = static_cast<uint64_t>(a.num("seed", 1));
+  o.population_size = static_cast<int>(a.num("population", 100));
+  o.generations = static_cast<int>(a.num("generations", 500));
+  o.mutate_prob = a.num("mutate-prob", 0.1);
+  std::optional<LatencyTable> table;
+  EfficiencyFn eff;
+  if (a.has("table")) {
+    table = LatencyTable::load_dir(a.get("table"), w);
+    eff = latency_efficiency(*table);
+    o.resolutions = table->resolutions();
+  } else {
+    eff = macs_efficiency(w);
+  }
+  if (a.has("resolutions")) {
+    o.resolutions.clear();
+    for (double r : num_list(a.get("resolutions"), "resolutions")) o.resolutions.push_back(static_cast<int>(r));
+  }
+  const char* unit = table ? "ms" : "M MACs";
+  EvolutionFinder f(eff, predictor_accuracy(pred), o);
+  if (a.has("constraint")) {
+    const Candidate c = f.search(a.num("constraint", 0));
+    fmt::print("best under {} {}: {}  cost {:.3f} {}  predicted top-1 {:.4f}  MACs {:.1f} M\n", a.get("constraint"), unit,
+               c.subnet.to_string(), c.efficiency, unit, c.accuracy, ofa_mbv3::count_macs(c.subnet, w) / 1e6);
+    return 0;
+  }
+  std::vector<double> cons;
+  if (a.has("constraints")) {
+    cons = num_list(a.get("constraints"), "constraints");
+  } else {
+    double lo = 1e300, hi = 0;
+    for (int r : o.resolutions) {
+      lo = std::min(lo, eff(SubnetConfig::smallest(r)));
+      hi = std::max(hi, eff(SubnetConfig::largest(r)));
+    }
+    for (int i = 0; i < 12; ++i) cons.push_back(lo + (hi - lo) * (i + 1) / 12.0);
+  }
+  const auto front = pareto_search(f, cons);
+  const auto levels = select_levels(front, static_cast<size_t>(a.num("levels", 6)));
+  fmt::print("front: {} sub-networks; levels:\n", front.size());
+  fmt::print("{:>5} {:>10} {:>9} {:>9}  {}\n", "level", unit, "top-1", "MMACs", "config");
+  LevelSet out;
+  out.supernet = ofa_mbv3::supernet_name(w);
+  out.source = fmt::format("dynn-profile search (seed {}, population {}, generations {}; top1_percent = predictor x 100; latency_ms = {})",
+                           o.seed, o.population_size, o.generations, table ? "table sum" : "MACs in millions");
+  for (size_t i = 0; i < levels.size(); ++i) {
+    const auto& c = levels[i];
+    fmt::print("{:>5} {:>10.3f} {:>9.4f} {:>9.1f}  {}\n", i, c.efficiency, c.accuracy, ofa_mbv3::count_macs(c.subnet, w) / 1e6,
+               c.subnet.to_string());
+    out.levels.push_back({static_cast<int>(i), c.subnet, c.accuracy * 100, c.efficiency});
+  }
+  if (a.has("out")) out.save(a.get("out"));
+  if (a.has("profile-out")) {
+    Profile p;
+    p.device_name = table ? table->name() : "macs";
+    p.supernet = out.supernet;
+    p.notes = out.source;
+    p.points = levels_to_points(levels, a.get("device", "gpu"), w);
+    p.save(a.get("profile-out"));
+  }
+  return 0;
+}
+
+HardwareSetting parse_setting(const std::string& s) {
+  HardwareSetting hw;
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    const auto eq = tok.find('=');
+    if (eq == std::string::npos || eq == 0) throw Error(ErrorCode::InvalidArgument, fmt::format("--setting: '{}' is not knob=value", tok));
+    const std::string v = tok.substr(eq + 1);
+    char* end = nullptr;
+    const long long x = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end) throw Error(ErrorCode::InvalidArgument, fmt::format("--setting: value '{}' of '{}' is not an integer", v, tok.substr(0, eq)));
+    hw[tok.substr(0, eq)] = x;
+  }
+  return hw;
+}
+
+int cmd_profile(const Args& a) {
+  if (a.has("help")) return std::printf("%s", kProfileHelp), 0;
+#ifndef DYNN_PROFILE_HAVE_SIM
+  throw Error(ErrorCode::Unsupported, "profile: this build has no simulated platform; profile real models through the C++ API");
+#else
+  if (!a.has("cpu-table")) throw Error(ErrorCode::InvalidArgument, "profile: --cpu-table DIR is required (latency model of the simulator)");
+  SimOptions so;
+  so.latency_noise = a.num("noise", 0.02);
+  auto sim = SimulatedPlatform::create(a.get("board", "xavier-nx"), so);
+  sim->load_latency_tables(a.get("cpu-table"), a.get("gpu-table"));
+  const std::string device = a.get("device", a.has("gpu-table") ? "gpu" : "cpu");
+  std::vector<std::pair<std::string, HardwareSetting>> settings;
+  int i = 0;
+  for (const auto& s : a.all("setting")) settings.emplace_back(fmt::format("S{}", i++), parse_setting(s));
+  if (settings.empty()) settings.emplace_back("", HardwareSetting{});
+  ProfilerOptions po;
+  po.warmup = static_cast<int>(a.num("warmup", 5));
+  po.repetitions = static_cast<int>(a.num("reps", 30));
+  po.outlier_k = a.num("outlier-k", 5);
+  po.output_path = a.get("out");
+  po.progress_bar = !a.has("no-progress");
+  po.device_name = fmt::format("{} (simulated, {})", sim->profile().name, device);
+  po.supernet = "ofa_mbv3_d234_e346_k357_w1.2";
+  ProfilerHooks h;
+  h.prepare = [&](const ProfileTask& t) { sim->apply(t.hardware); };
+  h.measure = [&](const ProfileTask& t) {
+    const SimInference r = sim->simulate_inference(t.subnet, t.device);
+    return Measurement{r.latency_s, r.energy_j, r.avg_power_w};
+  };
+  std::optional<AccuracyPredictor> pred;
+  if (a.has("predictor")) {
+    pred = AccuracyPredictor::load(a.get("predictor"));
+    h.accuracy = [&](const SubnetConfig& c) { return pred->predict(c); };
+  }
+  Profiler prof(po, h);
+  const Profile p = prof.run(make_tasks(subnets(a), settings, device));
+  fmt::print("{:<16} {:>10} {:>10} {:>10} {:>8}  {}\n", "id", "median ms", "p90 ms", "energy mJ", "top-1", "setting");
+  for (const auto& op : p.points) {
+    std::string hw;
+    for (const auto& [k, v] : op.hardware) hw += fmt::format("{}{}={}", hw.empty() ? "" : ",", k, v);
+    fmt::print("{:<16} {:>10.3f} {:>10.3f} {:>10.2f} {:>8.4f}  {}\n", op.id, op.latency_ms, op.latency_p90_ms,
+               op.energy_mj.value_or(0), op.accuracy, hw.empty() ? "(as is)" : hw);
+  }
+  if (a.has("lut-out")) {
+    // A table for the first setting: every layer's reference time run through the simulator.
+    sim->apply(settings.front().second);
+    const LatencyTable ref = LatencyTable::load_dir(device == "gpu" ? a.get("gpu-table") : a.get("cpu-table"));
+    LatencyTable out(1.2, po.device_name);
+    for (int r : ref.resolutions()) {
+      const auto& tr = ref.table(r);
+      const LatencyTable one = prof.run_layers({r}, 1.2, [&](const LayerSpec& l) {
+        auto it = tr.find(l.key());
+        if (it == tr.end()) throw Error(ErrorCode::NotFound, fmt::format("reference table r={} has no '{}'", r, l.key()));
+        return sim->simulate_work(it->second.mean, device).latency_s;
+      });
+      for (const auto& [k, e] : one.table(r)) out.set(r, k, e);
+    }
+    out.save_dir(a.get("lut-out"));
+    fmt::print("wrote look-up table for {} resolutions to {}\n", out.resolutions().size(), a.get("lut-out"));
+  }
+  sim->restore();
+  return 0;
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
+    std::printf("%s", kUsage);
+    return argc < 2 ? 2 : 0;
+  }
+  try {
+    const std::string cmd = argv[1];
+    const std::set<std::string> common = {"config", "levels", "width"};
+    auto with = [&](std::initializer_list<const char*> extra) {
+      std::set<std::string> s = common;
+      for (auto* e : extra) s.insert(e);
+      return s;
+    };
+    if (cmd == "lut") return cmd_lut(parse(argc, argv, with({"table"}), {"help", "breakdown"}));
+    if (cmd == "predict") return cmd_predict(parse(argc, argv, with({"predictor"}), {"help"}));
+    if (cmd == "search")
+      return cmd_search(parse(argc, argv,
+                              with({"predictor", "table", "constraint", "constraints", "levels", "out", "profile-out", "seed",
+                                    "population", "generations", "mutate-prob", "resolutions", "device"}),
+                              {"help", "macs"}));
+    if (cmd == "profile")
+      return cmd_profile(parse(argc, argv,
+                               with({"cpu-table", "gpu-table", "board", "device", "setting", "warmup", "reps", "outlier-k", "out",
+                                     "lut-out", "noise", "predictor"}),
+                               {"help", "no-progress"}));
+    std::fprintf(stderr, "dynn-profile: unknown subcommand '%s'\n\n%s", cmd.c_str(), kUsage);
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "dynn-profile: error (%s): %s\n", error_code_name(e.code()), e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dynn-profile: error: %s\n", e.what());
+    return 1;
+  }
+}
