@@ -82,6 +82,8 @@ std::string extent_error(const std::vector<int64_t>& shape, const std::vector<in
   if (numel > storage_numel)
     return fmt::format("shape {} has more elements than its storage ({}), which is not supported",
                        fmt::join(shape, "x"), storage_numel);
+  if (offset >= storage_numel)
+    return fmt::format("storage offset {} is past the end of a storage of {} elements", offset, storage_numel);
   // Each term is below 2^127 and `last` stays below 2^63 until the check, so this cannot overflow.
   for (size_t d = 0; d < shape.size(); ++d) {
     last += static_cast<__int128>(shape[d] - 1) * stride[d];

@@ -194,11 +194,13 @@ uint32_t Unpickler::make_global(const std::string& module, const std::string& na
     v.global = GlobalId::RebuildParameter;
   } else if (module == "torch._utils" && name == "_rebuild_parameter_with_state") {
     v.global = GlobalId::RebuildParameterWithState;
+  } else if (module == "torch.jit._pickle" && name == "restore_type_tag") {
+    v.global = GlobalId::RestoreTypeTag;  // LibTorch's pickle_save tags typed containers with it
   } else if ((module == "torch" || module == "torch.cuda") && storage_dtype(name, &dt)) {
     v.global = GlobalId::StorageType;
     v.dtype = dt;
   } else {
-    fail(fmt::format("global '{}.{}' is not allowed (only OrderedDict, torch._utils tensor/parameter rebuilders "
+    fail(fmt::format("global '{}.{}' is not allowed (only OrderedDict, torch._utils tensor/parameter rebuilders, restore_type_tag "
                      "and torch[.cuda].<Type>Storage)",
                      printable(module), printable(name)));
   }
@@ -304,6 +306,11 @@ uint32_t Unpickler::reduce(uint32_t callable, uint32_t args_idx) {
       if (m_values[args[0]].kind != Kind::Tensor)
         fail(fmt::format("parameter data must be a tensor, got {}", describe(args[0])));
       return args[0];  // a Parameter is its tensor here
+    }
+    case GlobalId::RestoreTypeTag: {
+      if (args.size() != 2 || m_values[args[1]].kind != Kind::Str)
+        fail("restore_type_tag must be called with (object, type string)");
+      return args[0];  // the tag only restores a static type; the object is unchanged
     }
     case GlobalId::StorageType: break;
   }

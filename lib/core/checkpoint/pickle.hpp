@@ -23,7 +23,7 @@ const char* kind_name(Kind k) noexcept;
 
 // The only callables a pickle may name.
 enum class GlobalId : uint8_t {
-  OrderedDict, RebuildTensorV2, RebuildTensor, RebuildParameter, RebuildParameterWithState, StorageType
+  OrderedDict, RebuildTensorV2, RebuildTensor, RebuildParameter, RebuildParameterWithState, RestoreTypeTag, StorageType
 };
 
 // A storage reference from a persistent id ('storage', cls, key, location, numel[, view]).
