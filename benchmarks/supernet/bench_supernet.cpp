@@ -2,8 +2,9 @@
 // same sub-network, switching and preparation times, and memory. Everything in one process and
 // one run, interleaved, so the ratios survive this VM's slow/fast phases. Medians throughout.
 //
-//   bench_supernet [--weights FILE] [--threads N] [--reps N] [--json FILE]
+//   bench_supernet [--weights FILE] [--threads N] [--reps N] [--batch N] [--device cpu|cuda:0] [--json FILE]
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <ATen/Parallel.h>
 #include <malloc.h>
 
@@ -93,7 +94,8 @@ std::vector<double> time_runs(int reps, F&& f) {
 int main(int argc, char** argv) {
   std::string weights = std::string(DYNN_SHARED_DIR_DEFAULT) + "/fixtures/ofa_mbv3_w1.0/supernet.pth";
   int threads = 2, reps = 40;
-  std::string json_out;
+  int64_t batch = 1;
+  std::string json_out, device = "cpu";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -104,8 +106,10 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = std::stoi(next());
     else if (a == "--reps") reps = std::stoi(next());
     else if (a == "--json") json_out = next();
+    else if (a == "--batch") batch = std::stoll(next());
+    else if (a == "--device") device = next();
     else if (a == "--help" || a == "-h") {
-      fmt::print("usage: bench_supernet [--weights FILE] [--threads N] [--reps N] [--json FILE]\n");
+      fmt::print("usage: bench_supernet [--weights FILE] [--threads N] [--reps N] [--batch N] [--device cpu|cuda:N] [--json FILE]\n");
       return 0;
     } else { fmt::print(stderr, "unknown argument {}\n", a); return 2; }
   }
@@ -126,6 +130,7 @@ int main(int argc, char** argv) {
     net = OfaMbv3Supernet::random(1.0, 1);
     source = "random w1.0 (seed 1)";
   }
+  if (device != "cpu") net->set_device(device);
   const double load_ms = ms_since(t_load);
   const size_t rss_loaded = rss_bytes();
 
@@ -133,8 +138,8 @@ int main(int argc, char** argv) {
   std::vector<Net> nets = {{"max224", SubnetConfig::uniform(7, 6, 4, 224)},
                            {"mid192", SubnetConfig::uniform(5, 4, 3, 192)},
                            {"min128", SubnetConfig::uniform(3, 3, 2, 128)}};
-  fmt::print("dynn supernet benchmark: weights {}, {} threads, batch 1, {} reps, prepacked oneDNN: {}\n", source,
-             threads, reps, ofa::prepacked_available() ? "yes" : "no");
+  fmt::print("dynn supernet benchmark: weights {}, device {}, {} threads, batch {}, {} reps, prepacked oneDNN: {}\n",
+             source, device, threads, batch, reps, ofa::prepacked_available() ? "yes" : "no");
   fmt::print("supernet load: {:.0f} ms\n\n", load_ms);
 
   // Preparation: cold (first time in the process) and warm (re-prepare after clearing the cache).
@@ -164,12 +169,19 @@ int main(int argc, char** argv) {
   std::vector<std::vector<double>> dyn_t(nets.size()), sta_t(nets.size());
   for (size_t k = 0; k < nets.size(); ++k) {
     const auto& n = nets[k];
-    StaticNet st(*net->impl().cpu_weights, n.cfg);
-    at::Tensor x = at::randn({1, 3, n.cfg.r, n.cfg.r});
-    std::vector<float> logits(1000);
+    StaticNet st(*net->impl().weights, n.cfg);
+    at::Tensor x = at::randn({batch, 3, n.cfg.r, n.cfg.r});
+    std::vector<float> logits(static_cast<size_t>(batch) * 1000);
     net->set_subnet(n.cfg);
-    auto run_dyn = [&] { net->infer(x.data_ptr<float>(), 1, 3, n.cfg.r, n.cfg.r, logits.data(), logits.size()); };
-    auto run_sta = [&] { at::NoGradGuard g; (void)st.forward(x); };
+    // CPU: host buffers through infer(). GPU: device-resident input for both; the logits copy
+    // back to the host synchronises the stream.
+    const bool gpu = device != "cpu";
+    at::Tensor xd = gpu ? x.to(net->impl().dev) : x;
+    auto run_dyn = [&] {
+      if (gpu) (void)forward(*net, xd).cpu();
+      else net->infer(x.data_ptr<float>(), batch, 3, n.cfg.r, n.cfg.r, logits.data(), logits.size());
+    };
+    auto run_sta = [&] { c10::NoGradGuard g; (void)st.forward(xd).cpu(); };
     for (int i = 0; i < 5; ++i) { run_dyn(); run_sta(); }
     // Interleave in rounds so both see the same machine phase.
     for (int round = 0; round < 4; ++round) {
@@ -198,7 +210,7 @@ int main(int argc, char** argv) {
              rss_loaded / 1e6, rss_prepared / 1e6);
   if (!json_out.empty()) {
     std::ofstream f(json_out);
-    f << "{\"threads\":" << threads << ",\"nets\":[";
+    f << "{\"device\":\"" << device << "\",\"batch\":" << batch << ",\"threads\":" << threads << ",\"nets\":[";
     for (size_t k = 0; k < nets.size(); ++k)
       f << (k ? "," : "") << "{\"name\":\"" << nets[k].name << "\",\"dynn_ms\":" << median(dyn_t[k])
         << ",\"static_ms\":" << median(sta_t[k]) << ",\"prepare_cold_ms\":" << prep_cold[k]

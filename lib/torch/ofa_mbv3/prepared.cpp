@@ -13,12 +13,12 @@ namespace dynn::ofa {
 namespace {
 
 struct PrepackedOps {
-  c10::optional<c10::OperatorHandle> prepack, run;
-  PrepackedOps() {
-    auto& d = c10::Dispatcher::singleton();
-    prepack = d.findSchema({"mkldnn_prepacked::conv2d_prepack", ""});
-    run = d.findSchema({"mkldnn_prepacked::conv2d_run", ""});
-  }
+  // c10::optional in LibTorch 1.13, std::optional in 2.x.
+  using Handle = decltype(c10::Dispatcher::singleton().findSchema({"", ""}));
+  Handle prepack, run;
+  PrepackedOps()
+      : prepack(c10::Dispatcher::singleton().findSchema({"mkldnn_prepacked::conv2d_prepack", ""})),
+        run(c10::Dispatcher::singleton().findSchema({"mkldnn_prepacked::conv2d_run", ""})) {}
   bool ok() const { return prepack.has_value() && run.has_value(); }
 };
 

@@ -23,7 +23,13 @@ at::Device parse_device(const std::string& d) {
       idx = std::stoi(d.substr(5));
     }
     if (!at::hasCUDA())
-      throw Error(ErrorCode::Unsupported, fmt::format("device '{}': this LibTorch build has no CUDA support", d));
+      throw Error(ErrorCode::Unsupported, fmt::format("device '{}': this LibTorch build has no CUDA support or no GPU is visible", d));
+    if (idx >= static_cast<int>(at::getNumGPUs()))
+      throw Error(ErrorCode::NotFound, fmt::format("device '{}': only {} GPU(s) visible", d, at::getNumGPUs()));
+    // OFA's float32 results need full-precision convolutions and matmuls: TF32 (on by default for
+    // cuDNN on Ampere and later) would move logits by ~1e-3 relative. Process-wide, see docs/gpu.md.
+    at::globalContext().setAllowTF32CuDNN(false);
+    at::globalContext().setAllowTF32CuBLAS(false);
     return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(idx));
   }
   throw Error(ErrorCode::InvalidArgument, fmt::format("device '{}' is not 'cpu' or 'cuda:N'", d));
@@ -95,8 +101,10 @@ std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::from_state_dict(const StateDic
   auto w = ofa::weights_from_state_dict(sd, SearchSpace::ofa_mbv3());
   std::unique_ptr<OfaMbv3Supernet> net(new OfaMbv3Supernet(make_impl(std::move(w), opts)));
   if (opts.num_threads > 0) net->set_num_threads(opts.num_threads);
-  if (opts.device != "cpu") net->set_device(opts.device);
+  const std::string device = opts.device;
+  net->m_impl->opts.device = "cpu";
   net->set_subnet(SubnetConfig::largest(224));
+  if (device != "cpu") net->set_device(device);
   return net;
 }
 
@@ -108,8 +116,10 @@ std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::random(double width_mult, uint
   auto w = ofa::random_weights(width_mult, seed, SearchSpace::ofa_mbv3());
   std::unique_ptr<OfaMbv3Supernet> net(new OfaMbv3Supernet(make_impl(std::move(w), opts)));
   if (opts.num_threads > 0) net->set_num_threads(opts.num_threads);
-  if (opts.device != "cpu") net->set_device(opts.device);
+  const std::string device = opts.device;
+  net->m_impl->opts.device = "cpu";
   net->set_subnet(SubnetConfig::largest(224));
+  if (device != "cpu") net->set_device(device);
   return net;
 }
 
@@ -165,7 +175,7 @@ void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h,
   if (!m_impl->dev.is_cpu()) x = x.to(m_impl->dev);
   at::Tensor y;
   {
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     y = ofa::prepared_forward(*p, x);
   }
   y = y.to(at::kCPU).contiguous();
@@ -183,7 +193,8 @@ void OfaMbv3Supernet::set_device(const std::string& device) {
   const at::Device dev = parse_device(device);
   if (dev == m_impl->dev) return;
   auto w = dev.is_cpu() ? m_impl->cpu_weights : std::shared_ptr<const ofa::Weights>(m_impl->cpu_weights->to(dev));
-  const SubnetConfig cur = current_subnet();
+  auto cur_plan = std::atomic_load(&m_impl->current);
+  const SubnetConfig cur = cur_plan ? cur_plan->cfg : SubnetConfig::largest(224);
   {
     std::lock_guard<std::mutex> lock(m_impl->mutex);
     m_impl->weights = w;
@@ -288,7 +299,7 @@ BnStats OfaMbv3Supernet::recalibrate_bn(const SubnetConfig& cfg, const BatchSour
   int64_t total = 0;
   std::vector<float> data;
   int64_t n = 0;
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   while (next(data, n)) {
     const size_t need = static_cast<size_t>(n) * 3 * static_cast<size_t>(cfg.r) * static_cast<size_t>(cfg.r);
     if (n < 1 || data.size() != need)

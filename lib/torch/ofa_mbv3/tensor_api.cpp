@@ -18,7 +18,7 @@ void check_input(const at::Tensor& x, int r) {
 at::Tensor forward(OfaMbv3Supernet& net, const at::Tensor& x) {
   auto p = std::atomic_load(&net.impl().current);
   check_input(x, p->cfg.r);
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   return ofa::prepared_forward(*p, x.to(net.impl().dev));
 }
 
@@ -31,7 +31,7 @@ at::Tensor forward_reference(OfaMbv3Supernet& net, const SubnetConfig& cfg, cons
     auto it = net.impl().bn_stats.find(cfg);
     if (it != net.impl().bn_stats.end()) stats = it->second;
   }
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   return ofa::reference_forward(*net.impl().weights, cfg, x.to(net.impl().dev), stats.get());
 }
 

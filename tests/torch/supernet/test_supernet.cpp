@@ -5,7 +5,7 @@
 
 #include "dynn/error.hpp"
 #include "dynn/torch.hpp"
-#include "fixtures.hpp"
+#include "ofa_fixtures.hpp"
 #include "torch/ofa_mbv3/internal.hpp"
 
 using namespace dynn;
