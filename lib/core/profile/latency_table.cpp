@@ -183,7 +183,7 @@ void LatencyTable::load_json(int r, const std::string& text, const std::string& 
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     parse_error(origin, fmt::format("not valid JSON ({})", e.what()));
   }
   if (!j.is_object()) parse_error(origin, fmt::format("expected an object of layer key -> {{count, mean, std}}, got {}", j.type_name()));

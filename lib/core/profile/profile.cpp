@@ -199,7 +199,7 @@ Profile Profile::from_json(const std::string& text) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw Error(ErrorCode::Parse, fmt::format("profile JSON: not valid JSON ({})", e.what()));
   }
   if (!j.is_object()) bad("top level", fmt::format("expected an object, got {}", j.type_name()));
