@@ -321,10 +321,12 @@ StateDict load_zip(const uint8_t* data, size_t size, const std::string& file, Ch
   size_t end = 0;
   const uint32_t root = vm.run(0, &end);
   const Selected sel = select_state_dict(vm, root, file);
-  std::unordered_map<std::string, Bytes> roots;
+  // Check every needed storage entry before reading (CRC) and copying any of them.
+  std::vector<std::pair<std::string, const ckpt::ZipEntry*>> wanted;
+  std::unordered_set<std::string> keys_seen;
   for (uint32_t si : needed_storages(vm, sel)) {
     const ckpt::StorageRef& s = vm.storages()[si];
-    if (roots.count(s.key)) continue;
+    if (!keys_seen.insert(s.key).second) continue;
     const std::string name = top + "data/" + s.key;
     const ckpt::ZipEntry* e = zip.find(name);
     if (!e) throw Error(ErrorCode::Parse, fmt::format("{}: storage entry '{}' is missing", file, name));
@@ -333,8 +335,11 @@ StateDict load_zip(const uint8_t* data, size_t size, const std::string& file, Ch
       throw Error(ErrorCode::Parse, fmt::format("{}: storage '{}' holds {} bytes, expected {} x {} ({} bytes)", file,
                                                 name, e->size, s.numel, dtype_name(s.dtype),
                                                 static_cast<uint64_t>(s.numel) * es));
-    roots.emplace(s.key, copy_bytes(zip.read(*e), static_cast<size_t>(e->size)));
+    if (e->method != 0) zip.read(*e);  // throws Unsupported, naming the entry
+    wanted.emplace_back(s.key, e);
   }
+  std::unordered_map<std::string, Bytes> roots;
+  for (const auto& [key, e] : wanted) roots.emplace(key, copy_bytes(zip.read(*e), static_cast<size_t>(e->size)));
   if (info) {
     info->container = "zip";
     info->wrapped = sel.wrapped;
@@ -376,7 +381,9 @@ StateDict load_legacy(const uint8_t* data, size_t size, const std::string& file,
   std::unordered_set<std::string> needed_keys;
   for (uint32_t si : needed) needed_keys.insert(vm.storages()[si].key);
 
-  std::unordered_map<std::string, Bytes> roots;
+  // First walk the whole data section and check every size, then copy: a truncated or corrupt
+  // file fails before anything large is allocated.
+  std::vector<std::pair<const std::string*, size_t>> spans;  // key, data offset
   std::unordered_set<std::string> seen;
   for (uint32_t kidx : vm.items(keys)) {
     const Value& kv = vm.at(kidx);
@@ -404,9 +411,14 @@ StateDict load_legacy(const uint8_t* data, size_t size, const std::string& file,
       throw Error(ErrorCode::Parse, fmt::format("{}: truncated: storage '{}' needs {} x {} bytes at file offset {}, "
                                                 "{} left",
                                                 file, key, count, es, pos, size - pos));
-    const size_t nbytes = static_cast<size_t>(count) * es;
-    if (needed_keys.count(key)) roots.emplace(key, copy_bytes(data + pos, nbytes));
-    pos += nbytes;
+    spans.emplace_back(&key, pos);
+    pos += static_cast<size_t>(count) * es;
+  }
+  std::unordered_map<std::string, Bytes> roots;
+  for (const auto& [key, at] : spans) {
+    if (!needed_keys.count(*key)) continue;
+    const ckpt::StorageRef& s = *by_key.at(*key);
+    roots.emplace(*key, copy_bytes(data + at, static_cast<size_t>(s.numel) * dtype_size(s.dtype)));
   }
   if (info) {
     info->container = "legacy";

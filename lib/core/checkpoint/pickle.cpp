@@ -252,9 +252,9 @@ uint32_t Unpickler::persistent_load(uint32_t pid) {
     v.i = it->second;
   } else {
     // Two views of one root, or one root declared with two dtypes, must agree on the root.
-    for (const auto& o : m_storages)
-      if (o.key == s.key && (o.dtype != s.dtype || o.numel != s.numel))
-        fail(fmt::format("storage '{}' declared twice with different type or size", printable(s.key)));
+    auto [root, fresh] = m_roots.emplace(s.key, std::make_pair(s.dtype, s.numel));
+    if (!fresh && (root->second.first != s.dtype || root->second.second != s.numel))
+      fail(fmt::format("storage '{}' declared twice with different type or size", printable(s.key)));
     v.i = static_cast<int64_t>(m_storages.size());
     m_storage_by_pid.emplace(share_key, static_cast<uint32_t>(m_storages.size()));
     m_storages.push_back(std::move(s));

@@ -102,6 +102,7 @@ class Unpickler {
   std::vector<std::vector<uint32_t>> m_lists;
   std::vector<StorageRef> m_storages;
   std::unordered_map<std::string, uint32_t> m_storage_by_pid;  // key + view, for sharing
+  std::unordered_map<std::string, std::pair<DType, int64_t>> m_roots;  // root key -> declared type, numel
   std::vector<TensorRef> m_tensors;
   std::vector<uint32_t> m_stack;
   std::vector<size_t> m_marks;

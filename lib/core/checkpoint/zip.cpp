@@ -32,14 +32,18 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-const std::array<uint32_t, 256>& crc_table() {
-  static const std::array<uint32_t, 256> t = [] {
-    std::array<uint32_t, 256> r{};
+// Slice-by-8 tables: the storages of a 30 MB checkpoint are checksummed on every load.
+using CrcTables = std::array<std::array<uint32_t, 256>, 8>;
+const CrcTables& crc_tables() {
+  static const CrcTables t = [] {
+    CrcTables r{};
     for (uint32_t i = 0; i < 256; ++i) {
       uint32_t c = i;
       for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      r[i] = c;
+      r[0][i] = c;
     }
+    for (uint32_t i = 0; i < 256; ++i)
+      for (int s = 1; s < 8; ++s) r[s][i] = (r[s - 1][i] >> 8) ^ r[0][r[s - 1][i] & 0xff];
     return r;
   }();
   return t;
@@ -52,9 +56,15 @@ void put(std::vector<uint8_t>& o, uint64_t v, int n) {
 }  // namespace
 
 uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc) {
-  const auto& t = crc_table();
+  const auto& t = crc_tables();
   crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = t[(crc ^ data[i]) & 0xff] ^ (crc >> 8);
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    const uint32_t lo = crc ^ (data[i] | data[i + 1] << 8 | data[i + 2] << 16 | uint32_t{data[i + 3]} << 24);
+    crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^ t[3][data[i + 4]] ^
+          t[2][data[i + 5]] ^ t[1][data[i + 6]] ^ t[0][data[i + 7]];
+  }
+  for (; i < size; ++i) crc = t[0][(crc ^ data[i]) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
 
