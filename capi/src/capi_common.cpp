@@ -1,8 +1,14 @@
 #include <c10/util/Exception.h>
 
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
 #include "capi_internal.hpp"
-#include "dynn/version.hpp"
+#include "dynn/log.hpp"
 #include "dynn/threads.hpp"
+#include "dynn/ofa_mbv3_arch.hpp"
+#include "dynn/version.hpp"
 
 namespace dynn::capi {
 namespace {
@@ -39,9 +45,140 @@ dynn_status handle_current_exception() noexcept {
   }
 }
 
+dynn_status write_string(const std::string& s, char* buf, size_t size, size_t* needed) {
+  if (needed) *needed = s.size() + 1;
+  if (!buf || size < s.size() + 1)
+    return fail(DYNN_EBUFS, fmt::format("buffer of {} bytes too small, {} needed", buf ? size : 0, s.size() + 1));
+  std::memcpy(buf, s.c_str(), s.size() + 1);
+  return DYNN_OK;
+}
+
+SubnetConfig to_config(const dynn_subnet* c, const char* fn) {
+  if (!c) invalid(fmt::format("{}: sub-network is NULL", fn));
+  SubnetConfig s;
+  s.ks.assign(c->ks, c->ks + DYNN_OFA_NUM_BLOCKS);
+  s.e.assign(c->e, c->e + DYNN_OFA_NUM_BLOCKS);
+  s.d.assign(c->d, c->d + DYNN_OFA_NUM_STAGES);
+  s.r = c->r;
+  try {
+    s.validate();
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("{}: {}", fn, e.what()));
+  }
+  return s;
+}
+
+dynn_subnet from_config(const SubnetConfig& c) {
+  if (c.ks.size() != DYNN_OFA_NUM_BLOCKS || c.e.size() != DYNN_OFA_NUM_BLOCKS || c.d.size() != DYNN_OFA_NUM_STAGES)
+    throw Error(ErrorCode::Unsupported, fmt::format("sub-network with {} blocks and {} stages does not fit dynn_subnet (20 and 5)",
+                                                    c.ks.size(), c.d.size()));
+  dynn_subnet out;
+  std::memset(&out, 0, sizeof out);
+  for (size_t i = 0; i < DYNN_OFA_NUM_BLOCKS; ++i) out.ks[i] = c.ks[i], out.e[i] = c.e[i];
+  for (size_t i = 0; i < DYNN_OFA_NUM_STAGES; ++i) out.d[i] = c.d[i];
+  out.r = c.r;
+  return out;
+}
+
+dynn_operating_point point_to_c(const OperatingPoint& p) {
+  dynn_operating_point o;
+  std::memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.subnet = from_config(p.subnet);
+  o.latency_ms = p.latency_ms;
+  o.latency_p90_ms = p.latency_p90_ms;
+  o.power_w = p.power_w ? *p.power_w : NAN;
+  o.energy_mj = p.energy_mj ? *p.energy_mj : NAN;
+  o.accuracy = p.accuracy;
+  o.macs = p.macs;
+  o.level = p.level;
+  o.accuracy_source = static_cast<int32_t>(p.accuracy_source);
+  return o;
+}
+
+OperatingPoint point_from_c(const dynn_operating_point& c) {
+  OperatingPoint p;
+  p.subnet = to_config(&c.subnet, "dynn_operating_point.subnet");
+  auto finite_nonneg = [](double v, const char* field) {
+    if (!std::isfinite(v) || v < 0) invalid(fmt::format("dynn_operating_point.{} is {}, must be a finite number >= 0", field, v));
+    return v;
+  };
+  p.latency_ms = finite_nonneg(c.latency_ms, "latency_ms");
+  p.latency_p90_ms = finite_nonneg(c.latency_p90_ms, "latency_p90_ms");
+  if (!std::isnan(c.power_w)) p.power_w = finite_nonneg(c.power_w, "power_w");
+  if (!std::isnan(c.energy_mj)) p.energy_mj = finite_nonneg(c.energy_mj, "energy_mj");
+  p.accuracy = finite_nonneg(c.accuracy, "accuracy");
+  if (p.accuracy > 1) invalid(fmt::format("dynn_operating_point.accuracy is {}, must be a fraction in 0..1", c.accuracy));
+  p.macs = finite_nonneg(c.macs, "macs");
+  if (c.level < -1) invalid(fmt::format("dynn_operating_point.level is {}, must be >= -1", c.level));
+  p.level = c.level;
+  if (c.accuracy_source < DYNN_ACCURACY_UNKNOWN || c.accuracy_source > DYNN_ACCURACY_PUBLISHED)
+    invalid(fmt::format("dynn_operating_point.accuracy_source is {}, must be a DYNN_ACCURACY_* value (0..3)", c.accuracy_source));
+  p.accuracy_source = static_cast<AccuracySource>(c.accuracy_source);
+  return p;
+}
+
+std::string hardware_to_json(const HardwareSetting& hw) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& kv : hw) j[kv.first] = kv.second;
+  return j.dump();
+}
+
+HardwareSetting hardware_from_json(const std::string& text, const char* what) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::Parse, fmt::format("{}: not JSON: {}", what, e.what()));
+  }
+  if (!j.is_object()) throw Error(ErrorCode::InvalidArgument, fmt::format("{}: expected an object {{\"knob\": value}}, got {}", what, j.dump()));
+  HardwareSetting hw;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!it.value().is_number_integer())
+      throw Error(ErrorCode::InvalidArgument, fmt::format("{}: value of knob '{}' is {}, expected an integer", what, it.key(), it.value().dump()));
+    hw[it.key()] = it.value().get<int64_t>();
+  }
+  return hw;
+}
+
+std::string point_string(const OperatingPoint& p, int which, const char* fn) {
+  switch (which) {
+    case DYNN_POINT_ID: return p.id;
+    case DYNN_POINT_DEVICE: return p.device;
+    case DYNN_POINT_HARDWARE: return hardware_to_json(p.hardware);
+    default: invalid(fmt::format("{}: which is {}, expected DYNN_POINT_ID, _DEVICE or _HARDWARE (0..2)", fn, which));
+  }
+}
+
+std::vector<std::string> split_list(const char* text) {
+  std::vector<std::string> out;
+  if (!text) return out;
+  std::string cur;
+  auto flush = [&] {
+    size_t b = cur.find_first_not_of(" \t\n"), e = cur.find_last_not_of(" \t\n");
+    if (b != std::string::npos) out.push_back(cur.substr(b, e - b + 1));
+    cur.clear();
+  };
+  for (const char* c = text; *c; ++c) {
+    if (*c == ',') flush();
+    else cur += *c;
+  }
+  flush();
+  return out;
+}
+
 }  // namespace dynn::capi
 
 using namespace dynn::capi;
+
+namespace {
+// The C sink: the function pointer and user data live together so a swap is atomic under the
+// logger's mutex.
+struct CSink {
+  dynn_log_fn fn;
+  void* user_data;
+};
+}  // namespace
 
 extern "C" {
 
@@ -72,6 +209,70 @@ DYNN_API dynn_status dynn_set_num_threads(int n) {
   return guard([&] {
     DYNN_CHECK_ARG(n >= 1 && n <= 1024, "dynn_set_num_threads: n must be in 1..1024");
     dynn::set_num_threads(n);
+    return DYNN_OK;
+  });
+}
+
+DYNN_API void dynn_log_set(dynn_log_fn fn, void* user_data) {
+  try {
+    if (!fn) {
+      dynn::set_log_sink(nullptr);
+      return;
+    }
+    CSink sink{fn, user_data};
+    dynn::set_log_sink([sink](dynn::LogLevel level, const std::string& msg) { sink.fn(static_cast<int>(level), msg.c_str(), sink.user_data); });
+  } catch (...) {
+    // std::function allocation failed: keep the previous sink.
+  }
+}
+
+DYNN_API dynn_status dynn_log_set_level(int level) {
+  return guard([&] {
+    DYNN_CHECK_ARG(level >= DYNN_LOG_DEBUG && level <= DYNN_LOG_OFF,
+                   fmt::format("dynn_log_set_level: level {} is not DYNN_LOG_DEBUG..DYNN_LOG_OFF (0..4)", level));
+    dynn::set_log_level(static_cast<dynn::LogLevel>(level));
+    return DYNN_OK;
+  });
+}
+
+// ---- sub-networks
+
+DYNN_API dynn_status dynn_subnet_parse(const char* text, dynn_subnet* out) {
+  return guard([&] {
+    DYNN_CHECK_ARG(text, "dynn_subnet_parse: text is NULL");
+    DYNN_CHECK_ARG(out, "dynn_subnet_parse: out is NULL");
+    *out = from_config(dynn::SubnetConfig::parse(text));
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_subnet_uniform(int ks, int e, int d, int r, dynn_subnet* out) {
+  return guard([&] {
+    DYNN_CHECK_ARG(out, "dynn_subnet_uniform: out is NULL");
+    auto c = dynn::SubnetConfig::uniform(ks, e, d, r);
+    c.validate();
+    *out = from_config(c);
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_subnet_validate(const dynn_subnet* cfg) {
+  return guard([&] {
+    to_config(cfg, "dynn_subnet_validate");
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_subnet_to_json(const dynn_subnet* cfg, char* buf, size_t size, size_t* needed) {
+  return guard([&] { return write_string(to_config(cfg, "dynn_subnet_to_json").to_json(), buf, size, needed); });
+}
+
+DYNN_API dynn_status dynn_subnet_macs(const dynn_subnet* cfg, double width_mult, int64_t* out) {
+  return guard([&] {
+    DYNN_CHECK_ARG(out, "dynn_subnet_macs: out is NULL");
+    DYNN_CHECK_ARG(std::isfinite(width_mult) && width_mult > 0 && width_mult <= 8,
+                   fmt::format("dynn_subnet_macs: width_mult {} outside (0, 8]", width_mult));
+    *out = dynn::ofa_mbv3::count_macs(to_config(cfg, "dynn_subnet_macs"), width_mult);
     return DYNN_OK;
   });
 }

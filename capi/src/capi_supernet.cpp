@@ -1,12 +1,14 @@
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "capi_internal.hpp"
 #include "dynn/ofa_mbv3.hpp"
+#include "dynn/threads.hpp"
 
-struct dynn_supernet {
-  std::unique_ptr<dynn::OfaMbv3Supernet> net;
+struct dynn_bn_stats {
+  std::map<int, dynn::BnStats> levels;
 };
 
 using namespace dynn::capi;
@@ -31,14 +33,6 @@ dynn::SupernetOptions to_options(const dynn_supernet_params* p) {
   if (has(offsetof(dynn_supernet_params, cache_bytes), sizeof(p->cache_bytes)) && p->cache_bytes) o.cache_bytes = p->cache_bytes;
   if (has(offsetof(dynn_supernet_params, engine), sizeof(p->engine)) && p->engine) o.engine = p->engine;
   return o;
-}
-
-dynn_status write_string(const std::string& s, char* buf, size_t size, size_t* needed) {
-  if (needed) *needed = s.size() + 1;
-  if (!buf || size < s.size() + 1)
-    return fail(DYNN_EBUFS, fmt::format("buffer of {} bytes too small, {} needed", buf ? size : 0, s.size() + 1));
-  std::memcpy(buf, s.c_str(), s.size() + 1);
-  return DYNN_OK;
 }
 
 }  // namespace
@@ -121,6 +115,150 @@ DYNN_API dynn_status dynn_supernet_infer(dynn_supernet* net, const float* input,
     DYNN_CHECK_ARG(logits, "dynn_supernet_infer: logits is NULL");
     net->net->infer(input, n, c, h, w, logits, capacity);
     if (written) *written = static_cast<size_t>(n) * static_cast<size_t>(net->net->num_classes());
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_set_subnet_config(dynn_supernet* net, const dynn_subnet* cfg) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_set_subnet_config: net is NULL");
+    net->net->set_subnet(to_config(cfg, "dynn_supernet_set_subnet_config"));
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_prepare_configs(dynn_supernet* net, const dynn_subnet* cfgs, size_t count) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_prepare_configs: net is NULL");
+    DYNN_CHECK_ARG(cfgs || count == 0, "dynn_supernet_prepare_configs: cfgs is NULL");
+    DYNN_CHECK_ARG(count <= 4096, "dynn_supernet_prepare_configs: more than 4096 sub-networks");
+    std::vector<dynn::SubnetConfig> v;
+    for (size_t i = 0; i < count; ++i)
+      v.push_back(to_config(&cfgs[i], fmt::format("dynn_supernet_prepare_configs: cfgs[{}]", i).c_str()));
+    net->net->prepare(v);
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_get_subnet(const dynn_supernet* net, dynn_subnet* out) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_get_subnet: net is NULL");
+    DYNN_CHECK_ARG(out, "dynn_supernet_get_subnet: out is NULL");
+    *out = from_config(net->net->current_subnet());
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_set_threads(dynn_supernet* net, int n) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_set_threads: net is NULL");
+    DYNN_CHECK_ARG(n >= 1 && n <= 1024, fmt::format("dynn_supernet_set_threads: n {} outside 1..1024", n));
+    net->net->set_num_threads(n);
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_get_threads(const dynn_supernet* net, int* out) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_get_threads: net is NULL");
+    DYNN_CHECK_ARG(out, "dynn_supernet_get_threads: out is NULL");
+    int n = net->net->num_threads();
+    *out = n > 0 ? n : dynn::get_num_threads();
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_set_device(dynn_supernet* net, const char* device) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_set_device: net is NULL");
+    DYNN_CHECK_ARG(device, "dynn_supernet_set_device: device is NULL");
+    net->net->set_device(device);
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_get_device(const dynn_supernet* net, char* buf, size_t size, size_t* needed) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_get_device: net is NULL");
+    return write_string(net->net->device(), buf, size, needed);
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_get_info(const dynn_supernet* net, dynn_supernet_info* out) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_get_info: net is NULL");
+    DYNN_CHECK_ARG(out, "dynn_supernet_get_info: out is NULL");
+    dynn_supernet_info i;
+    std::memset(&i, 0, sizeof i);
+    const auto& a = net->net->arch();
+    auto m = net->net->memory();
+    i.width_mult = a.width_mult;
+    i.num_classes = net->net->num_classes();
+    i.parameter_count = a.parameter_count;
+    i.supernet_bytes = m.supernet_bytes;
+    i.prepared_bytes = m.prepared_bytes;
+    i.cache_budget = m.cache_budget;
+    i.prepared_count = m.prepared_count;
+    write_struct(out, i, "dynn_supernet_info");
+    return DYNN_OK;
+  });
+}
+
+// ---- BN statistics
+
+DYNN_API dynn_status dynn_bn_stats_load(const char* path, dynn_bn_stats** out) {
+  return guard([&] {
+    DYNN_CHECK_ARG(path, "dynn_bn_stats_load: path is NULL");
+    DYNN_CHECK_ARG(out, "dynn_bn_stats_load: out is NULL");
+    auto h = std::make_unique<dynn_bn_stats>();
+    h->levels = dynn::load_dynamic_ofa_bn_stats(path);
+    *out = h.release();
+    return DYNN_OK;
+  });
+}
+
+DYNN_API void dynn_bn_stats_free(dynn_bn_stats* stats) { delete stats; }
+
+DYNN_API dynn_status dynn_bn_stats_levels(const dynn_bn_stats* stats, int32_t* levels, size_t capacity, size_t* count) {
+  return guard([&] {
+    DYNN_CHECK_ARG(stats, "dynn_bn_stats_levels: stats is NULL");
+    std::vector<int> ids;
+    for (const auto& kv : stats->levels) ids.push_back(kv.first);
+    return write_array(ids, levels, capacity, count, "dynn_bn_stats_levels");
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_apply_bn_stats(dynn_supernet* net, const dynn_subnet* cfg, const dynn_bn_stats* stats,
+                                                  int level) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_apply_bn_stats: net is NULL");
+    DYNN_CHECK_ARG(stats, "dynn_supernet_apply_bn_stats: stats is NULL");
+    auto c = to_config(cfg, "dynn_supernet_apply_bn_stats");
+    auto it = stats->levels.find(level);
+    if (it == stats->levels.end()) {
+      std::vector<int> ids;
+      for (const auto& kv : stats->levels) ids.push_back(kv.first);
+      return fail(DYNN_ENOTFOUND, fmt::format("dynn_supernet_apply_bn_stats: no level {} in the statistics (levels: {})", level,
+                                              fmt::join(ids, ", ")));
+    }
+    net->net->set_bn_stats(c, it->second);
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_clear_bn_stats(dynn_supernet* net, const dynn_subnet* cfg) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_clear_bn_stats: net is NULL");
+    net->net->clear_bn_stats(to_config(cfg, "dynn_supernet_clear_bn_stats"));
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_supernet_has_bn_stats(const dynn_supernet* net, const dynn_subnet* cfg, int* out) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_has_bn_stats: net is NULL");
+    DYNN_CHECK_ARG(out, "dynn_supernet_has_bn_stats: out is NULL");
+    *out = net->net->has_bn_stats(to_config(cfg, "dynn_supernet_has_bn_stats")) ? 1 : 0;
     return DYNN_OK;
   });
 }

@@ -4,6 +4,7 @@
 
 #include "dynn/checkpoint.hpp"
 #include "dynn/error.hpp"
+#include "dynn/log.hpp"
 #include "dynn/profile/operating_point.hpp"
 #include "dynn/subnet_config.hpp"
 #include "dynn/threads.hpp"

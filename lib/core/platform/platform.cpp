@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dynn/error.hpp"
+#include "dynn/log.hpp"
 
 namespace dynn {
 
@@ -45,7 +46,7 @@ Platform::~Platform() {
   try {
     restore();
   } catch (const std::exception& e) {
-    std::cerr << "dynn: platform '" << m_name << "': restoring hardware settings failed: " << e.what() << "\n";
+    log(LogLevel::Error, "platform '" + m_name + "': restoring hardware settings failed: " + e.what());
   }
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "dynn/error.hpp"
+#include "dynn/log.hpp"
 
 namespace dynn {
 
@@ -88,7 +89,7 @@ RuntimeManager::~RuntimeManager() {
   try {
     m_platform->restore();
   } catch (const std::exception& e) {
-    std::cerr << "dynn: runtime manager: restoring knobs failed: " << e.what() << "\n";
+    log(LogLevel::Error, std::string("runtime manager: restoring knobs failed: ") + e.what());
   }
 }
 
