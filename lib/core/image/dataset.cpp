@@ -1,0 +1,228 @@
+#include "dynn/image/dataset.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+
+namespace dynn {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool hidden(const fs::path& p) {
+  auto n = p.filename().string();
+  return !n.empty() && n[0] == '.';
+}
+
+// Image files under dir, recursively (following symlinks, as os.walk(followlinks=True) does),
+// sorted by path.
+std::vector<std::string> images_under(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied, ec);
+  if (ec) throw Error(ErrorCode::Io, fmt::format("cannot list '{}': {}", dir.string(), ec.message()));
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) throw Error(ErrorCode::Io, fmt::format("cannot list '{}': {}", dir.string(), ec.message()));
+    if (hidden(it->path())) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(ec) && has_image_extension(it->path().string())) out.push_back(it->path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void require_dir(const std::string& dir, const char* what) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) throw Error(ErrorCode::NotFound, fmt::format("{} '{}' does not exist", what, dir));
+  if (!fs::is_directory(dir, ec)) throw Error(ErrorCode::InvalidArgument, fmt::format("{} '{}' is not a directory", what, dir));
+}
+
+}  // namespace
+
+bool has_image_extension(const std::string& path) {
+  static const std::set<std::string> exts{".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"};
+  return exts.count(lower(fs::path(path).extension().string())) > 0;
+}
+
+bool ImageDataset::labelled() const {
+  return !samples.empty() && std::all_of(samples.begin(), samples.end(), [](const LabeledImage& s) { return s.label >= 0; });
+}
+
+ImageDataset ImageDataset::from_folder(const std::string& root) {
+  require_dir(root, "image folder");
+  ImageDataset ds;
+  ds.root = root;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec))
+    if (e.is_directory(ec) && !hidden(e.path())) ds.classes.push_back(e.path().filename().string());
+  if (ec) throw Error(ErrorCode::Io, fmt::format("cannot list '{}': {}", root, ec.message()));
+  if (ds.classes.empty())
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("image folder '{}' has no class sub-folders (expected <root>/<class>/<image>, e.g. val/n01440764/x.JPEG)", root));
+  std::sort(ds.classes.begin(), ds.classes.end());
+  for (size_t c = 0; c < ds.classes.size(); ++c) {
+    auto files = images_under(fs::path(root) / ds.classes[c]);
+    if (files.empty())
+      throw Error(ErrorCode::InvalidArgument, fmt::format("image folder '{}': class folder '{}' has no image files", root, ds.classes[c]));
+    for (auto& f : files) ds.samples.push_back({std::move(f), static_cast<int>(c)});
+  }
+  return ds;
+}
+
+ImageDataset ImageDataset::from_flat_folder(const std::string& dir, const std::string& ground_truth, int num_classes) {
+  require_dir(dir, "image folder");
+  std::ifstream gt(ground_truth);
+  if (!gt) throw Error(ErrorCode::NotFound, fmt::format("ground-truth file '{}' cannot be opened", ground_truth));
+  auto files = images_under(dir);
+  if (files.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("image folder '{}' has no image files", dir));
+  auto parse_label = [&](const std::string& text, size_t line) {
+    size_t used = 0;
+    long v = -1;
+    try {
+      v = std::stol(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || v < 0 || v >= num_classes)
+      throw Error(ErrorCode::Parse, fmt::format("ground-truth file '{}' line {}: label '{}' is not a class index in 0..{}", ground_truth,
+                                                line, text, num_classes - 1));
+    return static_cast<int>(v);
+  };
+  std::vector<std::pair<std::string, int>> named;
+  std::vector<int> plain;
+  std::string line;
+  size_t lineno = 0;
+  while (std::getline(gt, line)) {
+    ++lineno;
+    std::istringstream in(line);
+    std::vector<std::string> tok;
+    for (std::string t; in >> t;) tok.push_back(t);
+    if (tok.empty()) continue;
+    if (tok.size() == 1) {
+      plain.push_back(parse_label(tok[0], lineno));
+    } else if (tok.size() == 2) {
+      named.emplace_back(tok[0], parse_label(tok[1], lineno));
+    } else {
+      throw Error(ErrorCode::Parse, fmt::format("ground-truth file '{}' line {}: expected '<label>' or '<file> <label>', got '{}'",
+                                                ground_truth, lineno, line));
+    }
+    if (!plain.empty() && !named.empty())
+      throw Error(ErrorCode::Parse,
+                  fmt::format("ground-truth file '{}' line {}: mixes '<label>' and '<file> <label>' lines", ground_truth, lineno));
+  }
+  if (plain.empty() && named.empty()) throw Error(ErrorCode::Parse, fmt::format("ground-truth file '{}' has no labels", ground_truth));
+  ImageDataset ds;
+  ds.root = dir;
+  if (!plain.empty()) {
+    if (plain.size() != files.size())
+      throw Error(ErrorCode::InvalidArgument, fmt::format("ground-truth file '{}' has {} labels but image folder '{}' has {} images",
+                                                          ground_truth, plain.size(), dir, files.size()));
+    for (size_t i = 0; i < files.size(); ++i) ds.samples.push_back({files[i], plain[i]});
+  } else {
+    std::map<std::string, std::string> by_name;  // relative path and file name -> path
+    for (const auto& f : files) {
+      by_name[fs::path(f).filename().string()] = f;
+      by_name[fs::relative(f, dir).string()] = f;
+    }
+    for (const auto& [name, label] : named) {
+      auto it = by_name.find(name);
+      if (it == by_name.end())
+        throw Error(ErrorCode::NotFound, fmt::format("ground-truth file '{}' lists '{}', which is not an image in '{}'", ground_truth, name, dir));
+      ds.samples.push_back({it->second, label});
+    }
+    std::sort(ds.samples.begin(), ds.samples.end(), [](const LabeledImage& a, const LabeledImage& b) { return a.path < b.path; });
+  }
+  return ds;
+}
+
+ImageDataset ImageDataset::from_paths(const std::vector<std::string>& paths) {
+  if (paths.empty()) throw Error(ErrorCode::InvalidArgument, "no image paths given");
+  ImageDataset ds;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      auto files = images_under(p);
+      if (files.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("folder '{}' has no image files", p));
+      for (auto& f : files) ds.samples.push_back({std::move(f), -1});
+    } else if (fs::exists(p, ec)) {
+      ds.samples.push_back({p, -1});
+    } else {
+      throw Error(ErrorCode::NotFound, fmt::format("image '{}' does not exist", p));
+    }
+  }
+  return ds;
+}
+
+ImageDataset ImageDataset::subset(size_t n) const {
+  if (n == 0 || n >= samples.size()) return *this;
+  ImageDataset out = *this;
+  out.samples.clear();
+  const double step = static_cast<double>(samples.size()) / static_cast<double>(n);
+  for (size_t i = 0; i < n; ++i) out.samples.push_back(samples[static_cast<size_t>(static_cast<double>(i) * step)]);
+  return out;
+}
+
+ImageLoader::ImageLoader(ImageDataset dataset, EvalTransform transform) : m_dataset(std::move(dataset)), m_transform(transform) {
+  if (m_dataset.samples.empty()) throw Error(ErrorCode::InvalidArgument, "ImageLoader: the dataset has no images");
+  m_transform.resize_size();  // validates the resolution
+  m_on_warning = [](const std::string& m) { std::cerr << "dynn: warning: " << m << "\n"; };
+}
+
+void ImageLoader::reset() { m_pos = 0; }
+
+bool ImageLoader::next_one(std::vector<float>& data, int& label, std::string* path) {
+  const size_t per = static_cast<size_t>(3) * static_cast<size_t>(m_transform.resolution) * static_cast<size_t>(m_transform.resolution);
+  while (m_pos < m_dataset.samples.size()) {
+    const LabeledImage& s = m_dataset.samples[m_pos++];
+    try {
+      Image img = load_image(s.path);
+      data.resize(per);
+      m_transform(img, data.data());
+      label = s.label;
+      if (path) *path = s.path;
+      ++m_stats.loaded;
+      return true;
+    } catch (const Error& e) {
+      ++m_stats.skipped;
+      m_stats.skipped_paths.push_back(fmt::format("{}: {}", s.path, e.what()));
+      if (m_on_warning) m_on_warning(fmt::format("skipping unreadable image ({} skipped so far): {}", m_stats.skipped, e.what()));
+    }
+  }
+  return false;
+}
+
+bool ImageLoader::next(std::vector<float>& data, std::vector<int>& labels, int64_t& n, int64_t max_batch) {
+  if (max_batch < 1) throw Error(ErrorCode::InvalidArgument, fmt::format("ImageLoader::next: batch size {} must be >= 1", max_batch));
+  const size_t per = static_cast<size_t>(3) * static_cast<size_t>(m_transform.resolution) * static_cast<size_t>(m_transform.resolution);
+  data.resize(per * static_cast<size_t>(max_batch));
+  labels.clear();
+  n = 0;
+  std::vector<float> one;
+  int label = -1;
+  while (n < max_batch && next_one(one, label)) {
+    std::copy(one.begin(), one.end(), data.begin() + static_cast<std::ptrdiff_t>(per * static_cast<size_t>(n)));
+    labels.push_back(label);
+    ++n;
+  }
+  data.resize(per * static_cast<size_t>(n));
+  return n > 0;
+}
+
+}  // namespace dynn
