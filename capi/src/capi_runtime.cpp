@@ -3,6 +3,7 @@
 #include <map>
 
 #include "capi_internal.hpp"
+#include "dynn/log.hpp"
 #include "dynn/runtime/runtime_manager.hpp"
 #include "dynn/runtime/telemetry.hpp"
 
@@ -367,7 +368,11 @@ DYNN_API dynn_status dynn_manager_create(dynn_platform* platform, const dynn_pro
     if (p.power_sensor) mo.power_sensor = p.power_sensor;
     mo.telemetry = p.telemetry != 0;
     mo.restore_on_destroy = p.restore_on_free != 0;
+    std::string mode = !h->model ? "advisory" : (platform->sim && p.simulate ? (inner ? "supernet + simulator" : "simulator") : "supernet");
+    std::string summary = fmt::format("manager '{}' on platform '{}': {} points, controller '{}', {}", a.name, platform->platform->name(),
+                                      a.points.size(), controller->controller->name(), mode);
     h->mgr = std::make_unique<dynn::RuntimeManager>(h->platform, std::move(a), mo);
+    dynn::log_info(summary);
     *out = h.release();
     return DYNN_OK;
   });

@@ -129,8 +129,106 @@ static void fixture(void) {
   dynn_supernet_free(net);
 }
 
+/* Sub-networks as structs, threads, device, memory figures, and Dynamic-OFA BN statistics. */
+static void structs_and_stats(void) {
+  dynn_supernet* net = NULL;
+  dynn_subnet a, b, cfgs[2];
+  dynn_supernet_info info;
+  dynn_bn_stats* stats = NULL;
+  dynn_profile* levels = NULL;
+  dynn_operating_point l0;
+  char buf[32], path[1024];
+  size_t count = 0;
+  int32_t ids[16];
+  int threads = 0, has = -1;
+  const char* shared = getenv("DYNN_SHARED_DIR");
+  if (!shared) shared = DYNN_SHARED_DIR_DEFAULT;
+
+  EXPECT(dynn_supernet_create_random(1.2, 3, NULL, &net) == DYNN_OK);
+  if (!net) return;
+  EXPECT(dynn_subnet_uniform(3, 4, 2, 160, &a) == DYNN_OK);
+  EXPECT_ERR(dynn_supernet_set_subnet_config(NULL, &a), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_set_subnet_config(net, NULL), DYNN_EINVAL);
+  b = a;
+  b.ks[0] = 9;
+  EXPECT_ERR(dynn_supernet_set_subnet_config(net, &b), DYNN_EINVAL);
+  EXPECT(dynn_supernet_set_subnet_config(net, &a) == DYNN_OK);
+  EXPECT_ERR(dynn_supernet_get_subnet(NULL, &b), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_get_subnet(net, NULL), DYNN_EINVAL);
+  memset(&b, 0, sizeof b);
+  EXPECT(dynn_supernet_get_subnet(net, &b) == DYNN_OK);
+  EXPECT(b.r == 160 && b.e[0] == 4);
+  cfgs[0] = a;
+  EXPECT(dynn_subnet_uniform(5, 6, 3, 176, &cfgs[1]) == DYNN_OK);
+  EXPECT_ERR(dynn_supernet_prepare_configs(net, NULL, 2), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_prepare_configs(NULL, cfgs, 2), DYNN_EINVAL);
+  EXPECT(dynn_supernet_prepare_configs(net, cfgs, 2) == DYNN_OK);
+
+  EXPECT_ERR(dynn_supernet_set_threads(net, 0), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_set_threads(NULL, 1), DYNN_EINVAL);
+  EXPECT(dynn_supernet_set_threads(net, 1) == DYNN_OK);
+  EXPECT_ERR(dynn_supernet_get_threads(net, NULL), DYNN_EINVAL);
+  EXPECT(dynn_supernet_get_threads(net, &threads) == DYNN_OK);
+  EXPECT(threads == 1);
+  EXPECT(dynn_supernet_get_device(net, buf, sizeof buf, NULL) == DYNN_OK);
+  EXPECT(strcmp(buf, "cpu") == 0);
+  EXPECT_ERR(dynn_supernet_get_device(net, buf, 2, NULL), DYNN_EBUFS);
+  EXPECT_ERR(dynn_supernet_set_device(net, NULL), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_set_device(net, "abacus"), DYNN_EINVAL);
+  EXPECT(dynn_supernet_set_device(net, "cpu") == DYNN_OK);
+
+  memset(&info, 0, sizeof info);
+  EXPECT_ERR(dynn_supernet_get_info(net, &info), DYNN_EINVAL); /* struct_size 0 */
+  info.struct_size = sizeof info;
+  EXPECT_ERR(dynn_supernet_get_info(NULL, &info), DYNN_EINVAL);
+  EXPECT(dynn_supernet_get_info(net, &info) == DYNN_OK);
+  EXPECT(info.width_mult == 1.2 && info.num_classes == 1000 && info.parameter_count > 1000000);
+  EXPECT(info.supernet_bytes > 4 * 1000000 && info.prepared_count >= 2 && info.prepared_bytes > 0);
+
+  EXPECT_ERR(dynn_bn_stats_load(NULL, &stats), DYNN_EINVAL);
+  EXPECT(dynn_bn_stats_load("/nonexistent.pt", &stats) != DYNN_OK);
+  EXPECT_ERR(dynn_bn_stats_levels(NULL, ids, 16, &count), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_apply_bn_stats(net, &a, NULL, 0), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_has_bn_stats(net, &a, NULL), DYNN_EINVAL);
+  EXPECT(dynn_supernet_has_bn_stats(net, &a, &has) == DYNN_OK);
+  EXPECT(has == 0);
+  EXPECT_ERR(dynn_supernet_clear_bn_stats(NULL, &a), DYNN_EINVAL);
+  dynn_bn_stats_free(NULL);
+
+  snprintf(path, sizeof path, "%s/data/dynamic_ofa/nets_6_levels.json", shared);
+  if (dynn_profile_load_levels(path, "cpu", &levels) != DYNN_OK) {
+    printf("BN statistics part skipped: %s\n", dynn_last_error());
+    dynn_supernet_free(net);
+    return;
+  }
+  snprintf(path, sizeof path, "%s/data/dynamic_ofa/nets_6_bn_stats.pt", shared);
+  EXPECT(dynn_bn_stats_load(path, &stats) == DYNN_OK);
+  if (stats) {
+    EXPECT(dynn_bn_stats_levels(stats, NULL, 0, &count) == DYNN_OK);
+    EXPECT(count == 6);
+    EXPECT_ERR(dynn_bn_stats_levels(stats, ids, 2, &count), DYNN_EBUFS);
+    EXPECT(dynn_bn_stats_levels(stats, ids, 16, &count) == DYNN_OK);
+    EXPECT(ids[0] == 0 && ids[5] == 5);
+    memset(&l0, 0, sizeof l0);
+    l0.struct_size = sizeof l0;
+    EXPECT(dynn_profile_get_point(levels, 0, &l0) == DYNN_OK);
+    EXPECT_ERR(dynn_supernet_apply_bn_stats(net, &l0.subnet, stats, 42), DYNN_ENOTFOUND);
+    EXPECT_ERR(dynn_supernet_apply_bn_stats(net, &a, stats, 0), DYNN_EINVAL); /* level 0's stats don't fit a */
+    EXPECT(dynn_supernet_apply_bn_stats(net, &l0.subnet, stats, 0) == DYNN_OK);
+    EXPECT(dynn_supernet_has_bn_stats(net, &l0.subnet, &has) == DYNN_OK);
+    EXPECT(has == 1);
+    EXPECT(dynn_supernet_clear_bn_stats(net, &l0.subnet) == DYNN_OK);
+    EXPECT(dynn_supernet_has_bn_stats(net, &l0.subnet, &has) == DYNN_OK);
+    EXPECT(has == 0);
+    dynn_bn_stats_free(stats);
+  }
+  dynn_profile_free(levels);
+  dynn_supernet_free(net);
+}
+
 int main(void) {
   misuse();
+  structs_and_stats();
   fixture();
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   return failures ? 1 : 0;
