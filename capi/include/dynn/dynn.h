@@ -8,7 +8,22 @@
  *  - Out-parameters are written only on success. Memory the library returns is owned by it.
  *  - Params structs come from dynn_X_default_params(); their first field is struct_size, so fields
  *    can be appended in later versions without breaking callers built against this header.
+ *  - Strings and arrays go out through caller buffers (buf, size, needed) / (values, capacity,
+ *    count); a small buffer gives DYNN_EBUFS and the size needed. Out-structs: set struct_size.
  *  - No C++ exception ever crosses this boundary.
+ *  - Thread-safety: one thread per handle unless a function says otherwise; immutable objects
+ *    (dynn_bn_stats, dynn_latency_table, dynn_accuracy_predictor) may be shared. dynn_last_error is
+ *    per thread; logging (dynn_log_set) is global and thread-safe.
+ *
+ * Usage sketch:
+ *   dynn_platform* plat; dynn_profile* prof; dynn_controller* ctl; dynn_manager* mgr;
+ *   dynn_platform_create_simulated("xavier-nx", NULL, &plat);      // or dynn_platform_detect(NULL, &plat)
+ *   dynn_profile_load_levels("nets_6_levels.json", "gpu", &prof);  // or dynn_profile_load(path, &prof)
+ *   dynn_controller_create("pareto", "{\"margin\": 0.05}", &ctl); // or dynn_controller_create_custom
+ *   dynn_manager_params mp = dynn_manager_default_params(); mp.targets.latency_ms = 60;
+ *   dynn_manager_create(plat, prof, ctl, supernet_or_NULL, &mp, &mgr);
+ *   loop: dynn_manager_plan(mgr, &point, &subnet); dynn_manager_infer(mgr, img, 1, 3, r, r, logits, 1000, &res);
+ *   dynn_manager_telemetry_write(mgr, "run.csv", DYNN_TELEMETRY_CSV); dynn_manager_free(mgr); ...
  */
 #ifndef DYNN_DYNN_H
 #define DYNN_DYNN_H
