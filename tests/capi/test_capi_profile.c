@@ -251,6 +251,8 @@ static void dynamic_ofa(void) {
     EXPECT_OK(dynn_latency_table_resolutions(t, res, 64, &count));
     EXPECT(res[0] < res[count - 1]);
     EXPECT_ERR(dynn_latency_table_resolutions(t, res, 1, &count), DYNN_EBUFS);
+    EXPECT_ERR(dynn_latency_table_resolutions(NULL, res, 64, &count), DYNN_EINVAL);
+    EXPECT_ERR(dynn_latency_table_resolutions(t, res, 64, NULL), DYNN_EINVAL);
     EXPECT_OK(dynn_latency_table_predict(t, &l0.subnet, &ms0));
     EXPECT_OK(dynn_latency_table_predict(t, &l5.subnet, &ms5));
     EXPECT(ms0 > 0 && ms5 > ms0);
@@ -274,6 +276,8 @@ static void dynamic_ofa(void) {
     EXPECT_OK(dynn_accuracy_predictor_predict(acc, &l5.subnet, &a5));
     EXPECT(a0 > 0.6 && a0 < 0.9 && a5 > a0);
     EXPECT_ERR(dynn_accuracy_predictor_predict(acc, &l0.subnet, NULL), DYNN_EINVAL);
+    EXPECT_ERR(dynn_accuracy_predictor_predict(NULL, &l0.subnet, &a0), DYNN_EINVAL);
+    EXPECT_ERR(dynn_accuracy_predictor_predict(acc, NULL, &a0), DYNN_EINVAL);
     {
       dynn_subnet odd = l0.subnet;
       odd.r = 100; /* outside the predictor's 112..239 */

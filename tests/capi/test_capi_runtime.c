@@ -166,6 +166,12 @@ static void misuse(void) {
   EXPECT_ERR(dynn_controller_reset(NULL), DYNN_EINVAL);
   EXPECT_ERR(dynn_controller_list(buf, 2, &n), DYNN_EBUFS);
   EXPECT(n > 20);
+  EXPECT_ERR(dynn_controller_list(NULL, 0, NULL), DYNN_EBUFS);
+  {
+    char names[512];
+    EXPECT_OK(dynn_controller_list(names, sizeof names, NULL));
+    EXPECT(strstr(names, "dynamic-ofa\n") != NULL && strstr(names, "pareto\n") != NULL);
+  }
   dynn_controller_free(NULL);
 
   EXPECT_ERR(dynn_manager_create(NULL, NULL, NULL, NULL, NULL, &m), DYNN_EINVAL);

@@ -174,6 +174,9 @@ static void structs_and_stats(void) {
   EXPECT(strcmp(buf, "cpu") == 0);
   EXPECT_ERR(dynn_supernet_get_device(net, buf, 2, NULL), DYNN_EBUFS);
   EXPECT_ERR(dynn_supernet_set_device(net, NULL), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_set_device(NULL, "cpu"), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_get_device(NULL, buf, sizeof buf, NULL), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_get_threads(NULL, &threads), DYNN_EINVAL);
   EXPECT_ERR(dynn_supernet_set_device(net, "abacus"), DYNN_EINVAL);
   EXPECT(dynn_supernet_set_device(net, "cpu") == DYNN_OK);
 
@@ -190,6 +193,10 @@ static void structs_and_stats(void) {
   EXPECT_ERR(dynn_bn_stats_levels(NULL, ids, 16, &count), DYNN_EINVAL);
   EXPECT_ERR(dynn_supernet_apply_bn_stats(net, &a, NULL, 0), DYNN_EINVAL);
   EXPECT_ERR(dynn_supernet_has_bn_stats(net, &a, NULL), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_has_bn_stats(NULL, &a, &has), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_has_bn_stats(net, NULL, &has), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_apply_bn_stats(NULL, &a, NULL, 0), DYNN_EINVAL);
+  EXPECT_ERR(dynn_supernet_clear_bn_stats(net, NULL), DYNN_EINVAL);
   EXPECT(dynn_supernet_has_bn_stats(net, &a, &has) == DYNN_OK);
   EXPECT(has == 0);
   EXPECT_ERR(dynn_supernet_clear_bn_stats(NULL, &a), DYNN_EINVAL);
