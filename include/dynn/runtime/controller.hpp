@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -127,6 +128,8 @@ class ControllerParams {
   std::vector<std::string> texts(const std::string& key, const std::vector<std::string>& def = {});
   // {"knob": value, ...}
   HardwareSetting setting(const std::string& key);
+  // {"name": "text", ...}
+  std::map<std::string, std::string> text_map(const std::string& key);
   // A point reference: an id (string) or an index (integer); "" / -1 when absent.
   struct PointRef {
     std::string id;

@@ -2,6 +2,7 @@
 // parameters listed (the option struct's fields, same names).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,8 @@ struct GovernorOptions {
   double up_threshold = 80;              // ondemand, percent
   double rate_limit_ms = 10;             // schedutil: minimum time between frequency changes
   double halflife_ms = 32;               // schedutil: PELT half-life of the utilisation average
-  std::string util_sensor;               // percent sensor, "" = duty cycle
+  std::string util_sensor;               // percent sensor for every knob, "" = duty cycle
+  std::map<std::string, std::string> util_sensors;  // per knob (overrides util_sensor)
 };
 std::unique_ptr<Controller> make_governor(const GovernorOptions& o);
 
@@ -54,14 +56,16 @@ struct DynamicOfaOptions {
 };
 std::unique_ptr<Controller> make_dynamic_ofa(const DynamicOfaOptions& o);
 
-// "pareto": the most accurate point whose predicted latency meets target * (1 - margin) (and the
-// power cap where points carry power). Prediction = profiled latency * frequency scale * g, where
+// "pareto": the most accurate point whose predicted latency meets target * (1 - m) (and the
+// power cap where points carry power), m = max(margin, jitter_k * the tracked relative jitter of
+// the latency around its prediction), so a noisy platform gets a wider margin. Prediction = profiled latency * frequency scale * g, where
 // g (measured / predicted) is learned online: raised with gain_up (1 = at once, so interference is
 // seen after one inference) and lowered with gain_down (slow, the hysteresis). freq_knob: when
 // given, the profiled latency is rescaled to the knob's current value with a compute-bound
 // fraction (point hardware value, else the knob's maximum, is the profiled frequency).
 struct ParetoOptions {
-  double margin = 0.08;
+  double margin = 0.02;
+  double jitter_k = 3;
   double gain_up = 1.0;
   double gain_down = 0.15;
   std::string freq_knob;
@@ -72,23 +76,28 @@ std::unique_ptr<Controller> make_pareto(const ParetoOptions& o);
 
 // "feedback": PI on the normalised latency error e = (setpoint - measured) / setpoint,
 // setpoint = target * (1 - margin); u += kp * (e - e_prev) + ki * e moves along the levels
-// (u clamped to [0, levels - 1], level = floor(u + 0.5)).
+// (u clamped to [0, levels - 1], level = floor(u + 0.5)). Levels are discrete, so no level may sit
+// at the setpoint: a latency between setpoint * (1 - deadband) and the target counts as e = 0,
+// which stops the limit cycle between the two levels around the setpoint.
 struct FeedbackOptions {
   double kp = 4;
   double ki = 8;
   double margin = 0.06;
+  double deadband = 0.08;
   int initial_level = -1;
 };
 std::unique_ptr<Controller> make_feedback(const FeedbackOptions& o);
 
 // "energy": over operating points that carry a hardware setting (sub-network x CPU/GPU
-// frequencies, e.g. from profile_grid()) and energy (energy_mj, or power_w * latency), the one
-// with the least predicted energy whose predicted latency meets target * (1 - margin), whose
-// accuracy meets the floor and whose predicted power meets the cap. Latency and energy predictions
-// are corrected online like "pareto" (measured / predicted, fast up, slow down). When nothing is
-// feasible it drops the energy budget, then the accuracy floor, then takes the fastest point.
+// frequencies, e.g. profiled with dynn::Profiler) and energy (energy_mj, or power_w * latency),
+// the one with the least predicted energy whose predicted latency meets target * (1 - m) (m as
+// in "pareto": max(margin, jitter_k * tracked jitter)), whose accuracy meets the floor and whose
+// predicted power meets the cap. Latency and energy predictions are corrected online like
+// "pareto" (measured / predicted, fast up, slow down). When nothing is feasible it relaxes, in
+// this order: the energy budget, the margin, the accuracy floor; then it takes the fastest point.
 struct EnergyOptions {
-  double margin = 0.08;
+  double margin = 0.02;
+  double jitter_k = 3;
   double gain_up = 1.0;
   double gain_down = 0.15;
   double energy_gain = 0.2;  // EWMA gain of the energy correction

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <string>
 #include <vector>
@@ -100,7 +101,7 @@ class SvgChart {
  private:
   std::string m_title, m_xlabel;
   int m_width, m_panel_height;
-  std::vector<Panel> m_panels;
+  std::deque<Panel> m_panels;  // deque: references from add_panel() stay valid
 };
 
 // Writes text to a file (truncating); throws Error(Io) naming the path.

@@ -178,6 +178,18 @@ HardwareSetting ControllerParams::setting(const std::string& key) {
   return hs;
 }
 
+std::map<std::string, std::string> ControllerParams::text_map(const std::string& key) {
+  const auto* v = get(key);
+  std::map<std::string, std::string> m;
+  if (!v) return m;
+  if (!v->is_object()) fail(key, fmt::format("an object {{\"name\": \"text\", ...}} is expected, got {}", v->dump()));
+  for (auto it = v->begin(); it != v->end(); ++it) {
+    if (!it->is_string()) fail(key, fmt::format("'{}': a string is expected, got {}", it.key(), it->dump()));
+    m[it.key()] = it->get<std::string>();
+  }
+  return m;
+}
+
 ControllerParams::PointRef ControllerParams::point(const std::string& key) {
   const auto* v = get(key);
   PointRef r;

@@ -114,11 +114,17 @@ class GovernorController : public Controller {
       m_names.push_back(ctx.knobs[k].name);
       m_info.push_back(ctx.knobs[k]);
     }
-    m_sensor = -1;
-    if (!m_o.util_sensor.empty()) {
-      m_sensor = ctx.sensor_index(m_o.util_sensor);
-      if (m_sensor < 0) bad(m_o.kind, fmt::format("util_sensor '{}' is not among the observed sensors", m_o.util_sensor));
+    m_sensor.assign(m_knobs.size(), -1);
+    for (size_t i = 0; i < m_knobs.size(); ++i) {
+      auto it = m_o.util_sensors.find(m_names[i]);
+      const std::string& sn = it != m_o.util_sensors.end() ? it->second : m_o.util_sensor;
+      if (sn.empty()) continue;
+      m_sensor[i] = ctx.sensor_index(sn);
+      if (m_sensor[i] < 0) bad(m_o.kind, fmt::format("utilisation sensor '{}' is not among the observed sensors", sn));
     }
+    for (const auto& kv : m_o.util_sensors)
+      if (std::find(m_names.begin(), m_names.end(), kv.first) == m_names.end())
+        bad(m_o.kind, fmt::format("util_sensors names knob '{}', which this governor does not govern", kv.first));
     m_util_avg.assign(m_knobs.size(), 1.0);
     m_last_change.assign(m_knobs.size(), -1e300);
     m_next.assign(m_knobs.size(), 0);
@@ -133,17 +139,13 @@ class GovernorController : public Controller {
   void step(const Observation& obs, Decision& out) override {
     out.point = m_point;
     // Raw utilisation of the last interval (busy / elapsed), in [0, 1].
-    double util = 1.0, dt_s = 0;
-    if (m_sensor >= 0 && std::isfinite(obs.sensor_values[m_sensor])) {
-      util = obs.sensor_values[m_sensor] / 100.0;
-      dt_s = std::isfinite(m_prev_time) ? obs.time_s - m_prev_time : 0;
-    } else if (std::isfinite(m_prev_time) && std::isfinite(obs.last_latency_ms)) {
-      dt_s = obs.time_s - m_prev_time;
-      if (dt_s > 0) util = obs.last_latency_ms / 1000.0 / dt_s;
-    }
-    util = std::min(1.0, std::max(0.0, util));
+    double duty = 1.0, dt_s = std::isfinite(m_prev_time) ? obs.time_s - m_prev_time : 0;
+    if (dt_s > 0 && std::isfinite(obs.last_latency_ms)) duty = obs.last_latency_ms / 1000.0 / dt_s;
     m_prev_time = obs.time_s;
     for (size_t i = 0; i < m_knobs.size(); ++i) {
+      double util = duty;
+      if (m_sensor[i] >= 0 && std::isfinite(obs.sensor_values[m_sensor[i]])) util = obs.sensor_values[m_sensor[i]] / 100.0;
+      util = std::min(1.0, std::max(0.0, util));
       const KnobInfo& k = m_info[i];
       double fmax = hi_of(k), fmin = lo_of(k);
       int64_t f = m_next[i];
@@ -182,7 +184,7 @@ class GovernorController : public Controller {
   GovernorOptions m_o;
   int m_kind = 0;  // index into kinds
   int m_point = 0;
-  int m_sensor = -1;
+  std::vector<int> m_sensor;  // per governed knob, -1 = duty cycle
   std::vector<int> m_knobs;
   std::vector<std::string> m_names;
   std::vector<KnobInfo> m_info;
@@ -321,14 +323,26 @@ class ParetoController : public Controller {
     }
     reset();
   }
-  void reset() override { m_g = 1.0; }
+  void reset() override {
+    m_g = 1.0;
+    m_var = 0;
+  }
   void step(const Observation& obs, Decision& out) override {
     if (std::isfinite(obs.last_latency_ms) && obs.last_point >= 0 && obs.last_point < static_cast<int>(m_lat.size())) {
       double pred = m_lat[obs.last_point] * m_scale.factor(obs.last_point, obs);
-      if (pred > 0) correct(m_g, obs.last_latency_ms / pred, m_o.gain_up, m_o.gain_down);
+      if (pred > 0) {
+        // Relative residual against the prediction in force, before correcting: the jitter.
+        double r = obs.last_latency_ms / (pred * m_g) - 1;
+        // A rise beyond the jitter band is a step change (interference): follow it at once; a
+        // rise within the band is noise: follow it slowly, like a fall.
+        double band = m_o.jitter_k * std::sqrt(m_var);
+        correct(m_g, obs.last_latency_ms / pred, r > band ? m_o.gain_up : m_o.gain_down, m_o.gain_down);
+        m_var += 0.05 * (std::min(r * r, 0.04) - m_var);  // capped: a step change is not jitter
+      }
     }
     const Targets& t = obs.targets;
-    double budget = t.has_latency() ? t.latency_ms * (1 - m_o.margin) : INFINITY;
+    double margin = std::min(0.5, std::max(m_o.margin, m_o.jitter_k * std::sqrt(m_var)));
+    double budget = t.has_latency() ? t.latency_ms * (1 - margin) : INFINITY;
     int chosen = -1, fastest = -1, fastest_floor = -1;
     double best_fast = INFINITY, best_fast_floor = INFINITY;
     for (int p : m_order) {
@@ -343,10 +357,11 @@ class ParetoController : public Controller {
     if (chosen < 0) chosen = m_order.front();  // every point is over the power cap
     out.point = chosen;
   }
-  std::string state_json() const override { return nlohmann::json{{"correction", m_g}}.dump(); }
+  std::string state_json() const override { return nlohmann::json{{"correction", m_g}, {"jitter", std::sqrt(m_var)}}.dump(); }
 
  private:
   ParetoOptions m_o;
+  double m_var = 0;
   FreqScale m_scale;
   std::vector<int> m_order;
   std::vector<double> m_lat, m_acc, m_pow;
@@ -374,6 +389,7 @@ class FeedbackController : public Controller {
     if (t.has_latency() && std::isfinite(obs.last_latency_ms)) {
       double sp = t.latency_ms * (1 - m_o.margin);
       double e = (sp - obs.last_latency_ms) / sp;
+      if (obs.last_latency_ms <= t.latency_ms && obs.last_latency_ms >= sp * (1 - m_o.deadband)) e = 0;
       m_u += m_o.kp * (e - m_e_prev) + m_o.ki * e;
       m_e_prev = e;
       double hi = static_cast<double>(m_levels.size() - 1);
@@ -422,23 +438,32 @@ class EnergyController : public Controller {
     });
     reset();
   }
-  void reset() override { m_gl = m_ge = 1.0; }
+  void reset() override {
+    m_gl = m_ge = 1.0;
+    m_var = 0;
+  }
   void step(const Observation& obs, Decision& out) override {
     int lp = obs.last_point;
     if (lp >= 0 && lp < static_cast<int>(m_lat.size())) {
-      if (std::isfinite(obs.last_latency_ms) && m_lat[lp] > 0) correct(m_gl, obs.last_latency_ms / m_lat[lp], m_o.gain_up, m_o.gain_down);
+      if (std::isfinite(obs.last_latency_ms) && m_lat[lp] > 0) {
+        double r = obs.last_latency_ms / (m_lat[lp] * m_gl) - 1;
+        double band = m_o.jitter_k * std::sqrt(m_var);
+        correct(m_gl, obs.last_latency_ms / m_lat[lp], r > band ? m_o.gain_up : m_o.gain_down, m_o.gain_down);
+        m_var += 0.05 * (std::min(r * r, 0.04) - m_var);
+      }
       if (std::isfinite(obs.last_energy_mj) && m_e[lp] > 0) correct(m_ge, obs.last_energy_mj / m_e[lp], m_o.energy_gain, m_o.energy_gain);
     }
     const Targets& t = obs.targets;
-    double budget = t.has_latency() ? t.latency_ms * (1 - m_o.margin) : INFINITY;
+    double margin = std::min(0.5, std::max(m_o.margin, m_o.jitter_k * std::sqrt(m_var)));
     int pick = -1;
-    for (int pass = 0; pass < 3 && pick < 0; ++pass) {
-      // pass 0: everything; 1: without the energy budget; 2: without the accuracy floor.
+    for (int pass = 0; pass < 4 && pick < 0; ++pass) {
+      // 0: everything; 1: no energy budget; 2: no margin either; 3: no accuracy floor (margin back).
+      double budget = !t.has_latency() ? INFINITY : t.latency_ms * (pass == 2 ? 1.0 : 1 - margin);
       for (int p : m_order) {
         double lat = m_lat[p] * m_gl, e = m_e[p] * m_ge;
         if (lat > budget) continue;
         if (t.has_power() && e / lat > t.power_w) continue;
-        if (pass < 2 && t.has_accuracy() && m_acc[p] < t.accuracy) continue;
+        if (pass < 3 && t.has_accuracy() && m_acc[p] < t.accuracy) continue;
         if (pass < 1 && t.has_energy() && e > t.energy_mj) continue;
         pick = p;
         break;
@@ -457,7 +482,7 @@ class EnergyController : public Controller {
   EnergyOptions m_o;
   std::vector<double> m_lat, m_e, m_acc;
   std::vector<int> m_order;
-  double m_gl = 1, m_ge = 1;
+  double m_gl = 1, m_ge = 1, m_var = 0;
 };
 
 }  // namespace
@@ -488,7 +513,10 @@ void register_builtin_controllers(ControllerRegistry& r) {
         o.rate_limit_ms = p.number("rate_limit_ms", o.rate_limit_ms, 0, 1e6);
         o.halflife_ms = p.number("halflife_ms", o.halflife_ms, 1e-3, 1e6);
       }
-      if (k == "ondemand" || k == "schedutil") o.util_sensor = p.text("util_sensor", "");
+      if (k == "ondemand" || k == "schedutil") {
+        o.util_sensor = p.text("util_sensor", "");
+        o.util_sensors = p.text_map("util_sensors");
+      }
       return make_governor(o);
     });
   }
@@ -506,6 +534,7 @@ void register_builtin_controllers(ControllerRegistry& r) {
   r.add("pareto", "most accurate point whose online-corrected latency prediction meets the target", [](ControllerParams& p) {
     ParetoOptions o;
     o.margin = p.number("margin", o.margin, 0, 0.9);
+    o.jitter_k = p.number("jitter_k", o.jitter_k, 0, 100);
     o.gain_up = p.number("gain_up", o.gain_up, 0, 1);
     o.gain_down = p.number("gain_down", o.gain_down, 0, 1);
     o.freq_knob = p.text("freq_knob", "");
@@ -518,12 +547,14 @@ void register_builtin_controllers(ControllerRegistry& r) {
     o.kp = p.number("kp", o.kp, 0, 1e6);
     o.ki = p.number("ki", o.ki, 0, 1e6);
     o.margin = p.number("margin", o.margin, 0, 0.9);
+    o.deadband = p.number("deadband", o.deadband, 0, 0.9);
     o.initial_level = static_cast<int>(p.integer("initial_level", o.initial_level, -1, 1000000));
     return make_feedback(o);
   });
   r.add("energy", "least-energy sub-network + frequencies meeting latency, accuracy floor and power cap", [](ControllerParams& p) {
     EnergyOptions o;
     o.margin = p.number("margin", o.margin, 0, 0.9);
+    o.jitter_k = p.number("jitter_k", o.jitter_k, 0, 100);
     o.gain_up = p.number("gain_up", o.gain_up, 0, 1);
     o.gain_down = p.number("gain_down", o.gain_down, 0, 1);
     o.energy_gain = p.number("energy_gain", o.energy_gain, 0, 1);

@@ -312,3 +312,73 @@ TEST_CASE("controllers reject empty point sets", "[runtime]") {
   for (const char* n : {"fixed", "performance", "dynamic-ofa", "pareto", "feedback", "energy"})
     CHECK_THROWS_WITH(make_controller(n)->bind(empty), Catch::Contains("no operating points"));
 }
+
+TEST_CASE("governors: per-knob utilisation sensors", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points(), {test::freq_knob(), test::freq_knob("cpufreq.policy0.freq")});
+  ctx.sensors = {{"util.gpu", "%"}, {"util.cpu0", "%"}};
+  auto c = make_controller("ondemand", R"({"util_sensors": {"gpu.freq": "util.gpu", "cpufreq.policy0.freq": "util.cpu0"}})");
+  Driver d(*c, ctx);
+  d.obs.sensor_values = {90, 20};
+  d.first();
+  CHECK(d.d.hardware.at("gpu.freq") == 1000);            // 90% > 80
+  CHECK(d.d.hardware.at("cpufreq.policy0.freq") == 300);  // 100 + 0.2 * 900 = 280 -> 300
+  CHECK_THROWS_WITH(make_controller("ondemand", R"({"util_sensors": {"gpu.freq": "util.nope"}})")->bind(ctx), Catch::Contains("util.nope"));
+  CHECK_THROWS_WITH(make_controller("ondemand", R"({"util_sensors": {"x.freq": "util.gpu"}})")->bind(ctx), Catch::Contains("x.freq"));
+  CHECK_THROWS_WITH(make_controller("ondemand", R"({"util_sensors": {"gpu.freq": 3}})"), Catch::Contains("util_sensors"));
+}
+
+TEST_CASE("pareto: the margin widens with the observed jitter", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points());
+  Targets t;
+  t.latency_ms = 60;
+  ParetoOptions o;
+  o.margin = 0.02;  // budget 58.8: L4 (56.75)
+  o.gain_up = 0;    // no correction: isolate the margin
+  o.gain_down = 0;
+  auto c = make_pareto(o);
+  Driver d(*c, ctx, t);
+  CHECK(d.first() == 4);
+  // +-5% jitter around the prediction: margin -> 3 * 5% = 15% -> budget 51 -> L3 (51.08)? no: L2.
+  for (int i = 0; i < 200; ++i) d.next(ctx.points[d.d.point].latency_ms * (i % 2 ? 1.05 : 0.95));
+  CHECK(d.d.point == 2);
+  auto s = nlohmann::json::parse(c->state_json());
+  CHECK(s["jitter"].get<double>() == Approx(0.05).epsilon(0.05));
+}
+
+TEST_CASE("feedback: the dead band holds a level that meets the target near the setpoint", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points());
+  Targets t;
+  t.latency_ms = 60;
+  auto c = make_feedback({});  // setpoint 56.4, dead band down to 51.9
+  Driver d(*c, ctx, t);
+  CHECK(d.first() == 5);
+  d.next(75);
+  // In the band the error is 0: after the proportional term's one step (e went from -0.33 to 0),
+  // nothing moves.
+  int p = d.next(55);
+  for (int i = 0; i < 50; ++i) CHECK(d.next(55) == p);
+  for (int i = 0; i < 50; ++i) CHECK(d.next(59.9) == p);
+  CHECK(d.next(45) > p);  // clearly early: up
+}
+
+TEST_CASE("energy: relaxes the margin before the accuracy floor", "[runtime]") {
+  std::vector<OperatingPoint> pts;
+  for (int i = 0; i < 2; ++i) {
+    OperatingPoint p;
+    p.id = i ? "accurate" : "cheap";
+    p.subnet = SubnetConfig::uniform(3, 3, 2, 160 + 64 * i);
+    p.latency_ms = i ? 59.5 : 30;
+    p.energy_mj = i ? 600 : 300;
+    p.accuracy = i ? 0.78 : 0.74;
+    pts.push_back(p);
+  }
+  auto ctx = test::context_of(pts);
+  Targets t{60, 0.78, 0, 0};
+  EnergyOptions o;
+  o.margin = 0.05;  // 59.5 > 57: only without the margin
+  auto c = make_energy(o);
+  Driver d(*c, ctx, t);
+  CHECK(d.first() == 1);
+  d.obs.targets.latency_ms = 50;  // now only the floor can go
+  CHECK(d.next(59.5, -1, 600) == 0);
+}

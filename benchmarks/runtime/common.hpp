@@ -1,0 +1,105 @@
+// Shared pieces of the runtime experiments: paths, the Dynamic-OFA levels as operating points,
+// a simulated model, result tables and the output folder.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+#include "dynn/platform.hpp"
+#include "dynn/platform/simulated.hpp"
+#include "dynn/profile.hpp"
+#include "dynn/runtime.hpp"
+
+namespace bench {
+
+inline std::filesystem::path shared_dir() {
+  if (const char* e = std::getenv("DYNN_SHARED_DIR"); e && *e) return e;
+  return DYNN_SHARED_DIR_DEFAULT;
+}
+
+inline std::filesystem::path shared(const std::string& rel) {
+  auto p = shared_dir() / rel;
+  if (!std::filesystem::exists(p))
+    throw dynn::Error(dynn::ErrorCode::NotFound, fmt::format("{} is missing (set DYNN_SHARED_DIR to the shared folder)", p.string()));
+  return p;
+}
+
+// --out DIR (default ./runtime-results), created.
+inline std::filesystem::path out_dir(int argc, char** argv, const std::string& sub) {
+  std::filesystem::path out = "runtime-results";
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--out") out = argv[i + 1];
+  out /= sub;
+  std::filesystem::create_directories(out);
+  return out;
+}
+
+// Dynamic-OFA's six GPU levels (nets_6_levels.json): configs, recorded top-1 and latency.
+inline std::vector<dynn::OperatingPoint> dofa_levels(const std::string& device = "gpu") {
+  return dynn::LevelSet::load(shared("data/dynamic_ofa/nets_6_levels.json").string()).to_operating_points(device);
+}
+
+// A model whose inference is SimulatedPlatform work: a sub-network's reference latency is the
+// latency recorded for it (Dynamic-OFA's measurement at the default clocks), else the LUT sum.
+inline std::shared_ptr<dynn::CallbackModel> sim_model(dynn::SimulatedPlatform& sim, const std::vector<dynn::OperatingPoint>& recorded,
+                                                      bool use_recorded = true) {
+  std::map<size_t, double> ref;
+  if (use_recorded)
+    for (const auto& p : recorded) ref[p.subnet.hash()] = p.latency_ms;
+  return std::make_shared<dynn::CallbackModel>([&sim, ref](const dynn::SubnetConfig& s, const std::string& device, int) {
+    auto it = ref.find(s.hash());
+    if (it != ref.end())
+      sim.simulate_work(it->second, device);
+    else
+      sim.simulate_inference(s, device);
+  });
+}
+
+inline std::unique_ptr<dynn::SimulatedPlatform> xavier(double noise = 0, uint64_t seed = 1) {
+  dynn::SimOptions o;
+  o.latency_noise = noise;
+  o.seed = seed;
+  auto sim = std::make_unique<dynn::SimulatedPlatform>(dynn::SimProfile::xavier_nx(), o);
+  sim->load_latency_tables(shared("data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu").string(),
+                           shared("data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu").string());
+  return sim;
+}
+
+// Non-owning shared_ptr (the manager takes shared ownership; the benchmark owns the platform).
+template <class T>
+std::shared_ptr<T> borrow(T& t) {
+  return std::shared_ptr<T>(&t, [](T*) {});
+}
+
+inline float* logits() {
+  static std::vector<float> v(1000);
+  return v.data();
+}
+
+inline dynn::StepResult infer(dynn::RuntimeManager& m, int app = 0) {
+  float in = 0;
+  const auto& p = m.plan(app);
+  return m.infer(&in, 1, 3, p.subnet.r, p.subnet.r, logits(), 1000, app);
+}
+
+// A table printed as Markdown.
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::string str() const {
+    std::string o = "| " + fmt::format("{}", fmt::join(header, " | ")) + " |\n|";
+    for (size_t i = 0; i < header.size(); ++i) o += "---|";
+    o += "\n";
+    for (const auto& r : rows) o += "| " + fmt::format("{}", fmt::join(r, " | ")) + " |\n";
+    return o;
+  }
+};
+
+}  // namespace bench
