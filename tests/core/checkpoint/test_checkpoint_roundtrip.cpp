@@ -221,3 +221,45 @@ TEST_CASE("checkpoint: file-level errors", "[checkpoint]") {
   CHECK(code_of([&] { save_checkpoint((dir.path / "no/such/dir/x.pth").string(), sample()); }) == ErrorCode::Io);
   CHECK(code_of([&] { load_checkpoint_from_memory(nullptr, 0); }) == ErrorCode::Parse);
 }
+
+TEST_CASE("checkpoint: zip64 central directory and extra fields are read", "[checkpoint]") {
+  // Rewrite a saved archive's central directory in zip64 form: saturated 32-bit fields, the real
+  // values in zip64 extra fields, a zip64 end record and locator.
+  const auto zip = save_checkpoint_to_memory(sample());
+  auto rd = [&](size_t p, int n) {
+    uint64_t v = 0;
+    for (int k = 0; k < n; ++k) v |= static_cast<uint64_t>(zip[p + k]) << (8 * k);
+    return v;
+  };
+  const size_t eocd = zip.size() - 22;
+  REQUIRE(rd(eocd, 4) == 0x06054b50u);
+  const size_t n = rd(eocd + 10, 2), cd_off = rd(eocd + 16, 4);
+  Pk out;
+  out.b.assign(zip.begin(), zip.begin() + static_cast<std::ptrdiff_t>(cd_off));
+  size_t p = cd_off;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t nlen = rd(p + 28, 2);
+    const uint64_t size = rd(p + 20, 4), local = rd(p + 42, 4);
+    out.b.insert(out.b.end(), zip.begin() + static_cast<std::ptrdiff_t>(p), zip.begin() + static_cast<std::ptrdiff_t>(p + 20));
+    out.le(0xffffffffu, 4).le(0xffffffffu, 4).le(nlen, 2).le(4 + 24, 2).le(0, 2).le(0, 2).le(0, 2).le(0, 4);
+    out.le(0xffffffffu, 4);
+    out.b.insert(out.b.end(), zip.begin() + static_cast<std::ptrdiff_t>(p + 46),
+                 zip.begin() + static_cast<std::ptrdiff_t>(p + 46 + nlen));
+    out.le(1, 2).le(24, 2).le(size, 8).le(size, 8).le(local, 8);
+    p += 46 + nlen + rd(p + 30, 2) + rd(p + 32, 2);
+  }
+  const size_t cd_size = out.b.size() - cd_off, z64 = out.b.size();
+  out.le(0x06064b50u, 4).le(44, 8).le(45, 2).le(45, 2).le(0, 4).le(0, 4).le(n, 8).le(n, 8).le(cd_size, 8).le(cd_off, 8);
+  out.le(0x07064b50u, 4).le(0, 4).le(z64, 8).le(1, 4);
+  out.le(0x06054b50u, 4).le(0, 2).le(0, 2).le(0xffff, 2).le(0xffff, 2).le(0xffffffffu, 4).le(0xffffffffu, 4).le(0, 2);
+  CheckpointInfo info;
+  const StateDict back = load_checkpoint_from_memory(out.b.data(), out.b.size(), &info);
+  CHECK(info.container == "zip");
+  CHECK(back.keys() == sample().keys());
+  CHECK(back.at("conv.weight_t").to_float() == std::vector<float>{1, 4, 2, 5, 3, 6});
+  // A zip64 extra field that is too short is an error, not an over-read.
+  auto shortx = out.b;
+  for (size_t q = cd_off; q + 4 <= z64; ++q)
+    if (shortx[q] == 1 && shortx[q + 1] == 0 && shortx[q + 2] == 24 && shortx[q + 3] == 0) shortx[q + 2] = 8;
+  CHECK_THROWS_AS(load_checkpoint_from_memory(shortx.data(), shortx.size()), Error);
+}
