@@ -1,0 +1,106 @@
+// Building the supernet, the Dynamic-OFA levels and sub-networks from command-line options,
+// shared by dynn-classify, dynn-eval and dynn-demo.
+#pragma once
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli.hpp"
+#include "dynn/error.hpp"
+#include "dynn/ofa_mbv3.hpp"
+#include "dynn/profile/levels.hpp"
+#include "nets6_levels.hpp"
+
+namespace demo {
+
+constexpr uint64_t kDefaultSeed = 2024;
+
+struct Levels {
+  dynn::LevelSet set;
+  std::string origin;  // file path, or "embedded copy"
+};
+
+// --levels FILE, else ../shared/data/dynamic_ofa/nets_6_levels.json, else the embedded copy.
+inline Levels load_levels(const std::string& path) {
+  Levels l;
+  if (!path.empty()) {
+    l.set = dynn::LevelSet::load(path);
+    l.origin = path;
+  } else if (auto p = shared_file("data/dynamic_ofa/nets_6_levels.json"); !p.empty()) {
+    l.set = dynn::LevelSet::load(p);
+    l.origin = p;
+  } else {
+    l.set = dynn::LevelSet::from_json(kEmbeddedNets6Levels);
+    l.origin = "embedded copy of Dynamic-OFA nets_6 (shared folder not found)";
+  }
+  return l;
+}
+
+struct Model {
+  std::unique_ptr<dynn::OfaMbv3Supernet> net;
+  bool random = false;
+  std::string description;
+};
+
+// --weights FILE (an OFA MobileNetV3 checkpoint), else a deterministic random-initialised w1.2.
+inline Model make_model(const std::string& weights, int threads, uint64_t seed = kDefaultSeed) {
+  dynn::SupernetOptions o;
+  o.num_threads = threads;
+  Model m;
+  if (!weights.empty()) {
+    m.net = dynn::OfaMbv3Supernet::load(weights, o);
+    m.description = fmt::format("{} (w{:.1f})", weights, m.net->arch().width_mult);
+  } else {
+    m.net = dynn::OfaMbv3Supernet::random(1.2, seed, o);
+    m.random = true;
+    m.description = fmt::format("random-initialised w1.2 supernet (seed {}; no --weights given: predictions are meaningless)", seed);
+  }
+  return m;
+}
+
+// "L3" / "level3" (a level of `levels`), "largest[@r]", "smallest[@r]", the compact form
+// "ks=... e=... d=... r=..." or arch JSON.
+inline dynn::SubnetConfig parse_subnet(const std::string& spec, const dynn::LevelSet& levels, int* level = nullptr) {
+  if (level) *level = -1;
+  auto at_r = [&](const std::string& s, const std::string& name) {
+    int r = 224;
+    if (s.size() > name.size()) {
+      if (s[name.size()] != '@') throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("sub-network '{}': expected {}@<r>", s, name));
+      r = std::stoi(s.substr(name.size() + 1));
+    }
+    return r;
+  };
+  std::string low = spec;
+  for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (low.rfind("largest", 0) == 0) return dynn::SubnetConfig::largest(at_r(low, "largest"));
+  if (low.rfind("smallest", 0) == 0) return dynn::SubnetConfig::smallest(at_r(low, "smallest"));
+  std::string num;
+  if (low.size() > 1 && low[0] == 'l' && low.find_first_not_of("0123456789", 1) == std::string::npos) num = low.substr(1);
+  if (low.rfind("level", 0) == 0 && low.size() > 5 && low.find_first_not_of("0123456789", 5) == std::string::npos) num = low.substr(5);
+  if (!num.empty()) {
+    int idx = std::stoi(num);
+    for (const auto& l : levels.levels)
+      if (l.level == idx) {
+        if (level) *level = idx;
+        return l.subnet;
+      }
+    throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("sub-network '{}': no level {} ({} levels)", spec, idx, levels.levels.size()));
+  }
+  if (!spec.empty() && spec[0] == '{') return dynn::SubnetConfig::from_json(spec);
+  return dynn::SubnetConfig::parse(spec);
+}
+
+// Dynamic-OFA's per-level BN statistics, applied to each level's sub-network.
+inline void apply_level_bn_stats(dynn::OfaMbv3Supernet& net, const dynn::LevelSet& levels, const std::string& path) {
+  auto stats = dynn::load_dynamic_ofa_bn_stats(path);
+  for (const auto& l : levels.levels) {
+    auto it = stats.find(l.level);
+    if (it != stats.end()) net.set_bn_stats(l.subnet, it->second);
+  }
+}
+
+}  // namespace demo

@@ -1,0 +1,103 @@
+// dynn-classify: ImageNet top-k classes of images with one OFA sub-network.
+#include <chrono>
+#include <thread>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "../common/cli.hpp"
+#include "../common/model.hpp"
+#include "dynn/image.hpp"
+#include "dynn/profile/profiler.hpp"
+#include "dynn/runtime/telemetry.hpp"
+
+namespace {
+
+const char* kUsage = R"(usage: dynn-classify [options] IMAGE|FOLDER...
+
+Classifies images (JPEG, PPM/PGM; folders are searched recursively) with one sub-network of an
+OFA MobileNetV3 supernet, using OFA's evaluation transform (Pillow-exact resize, centre crop),
+and prints the top classes with their probabilities.
+
+options:
+  --weights FILE     OFA checkpoint (e.g. ofa_mbv3_d234_e346_k357_w1.2); default: a deterministic
+                     random-initialised w1.2 supernet (predictions then mean nothing)
+  --subnet SPEC      L0..L5 (Dynamic-OFA levels), largest[@r], smallest[@r],
+                     "ks=<20 digits> e=<20 digits> d=<5 digits> r=<r>" or arch JSON (default L5)
+  --levels FILE      Dynamic-OFA levels JSON (default: ../shared nets_6, else the embedded copy)
+  --bn-stats FILE    Dynamic-OFA per-level BN statistics (nets_6_bn_stats.pt) for the L<n> sub-networks
+  --top K            classes per image (default 5)
+  --threads N        intra-op threads (default: all CPUs)
+  --seed N           seed of the random supernet (default 2024)
+  --json FILE        also write the results as JSON
+  --no-progress      no progress bar
+  --help             this text
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    demo::Args a(argc, argv, {"weights", "subnet", "levels", "bn-stats", "top", "threads", "seed", "json"}, {"help", "no-progress"});
+    if (a.has("help")) {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (a.positional.empty()) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "no images given (see --help)");
+    const int top = a.integer("top", 5, 1, 1000);
+    const int threads = a.integer("threads", static_cast<int>(std::thread::hardware_concurrency()), 1, 1024);
+    auto levels = demo::load_levels(a.get("levels"));
+    int level = -1;
+    dynn::SubnetConfig cfg = demo::parse_subnet(a.get("subnet", "L5"), levels.set, &level);
+    auto ds = dynn::ImageDataset::from_paths(a.positional);
+    auto model = demo::make_model(a.get("weights"), threads, static_cast<uint64_t>(a.integer("seed", 2024, 0, 1 << 30)));
+    if (a.has("bn-stats")) demo::apply_level_bn_stats(*model.net, levels.set, a.get("bn-stats"));
+    std::cerr << "supernet: " << model.description << "\n";
+    std::cerr << "sub-network: " << (level >= 0 ? fmt::format("L{} ", level) : "") << cfg.to_string()
+              << (model.net->has_bn_stats(cfg) ? " (per-level BN statistics)" : "") << "\n";
+    model.net->set_subnet(cfg);
+
+    dynn::ImageLoader loader(ds, dynn::EvalTransform(cfg.r));
+    const int classes = model.net->num_classes();
+    std::vector<float> input, logits(static_cast<size_t>(classes));
+    std::vector<double> ms;
+    nlohmann::json out = nlohmann::json::array();
+    demo::Progress bar("classify", ds.size(), !a.has("no-progress") && ds.size() > 20);
+    int label = -1;
+    std::string path;
+    while (loader.next_one(input, label, &path)) {
+      auto t0 = std::chrono::steady_clock::now();
+      model.net->infer(input.data(), 1, 3, cfg.r, cfg.r, logits.data(), logits.size());
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      auto prob = dynn::softmax(logits.data(), logits.size());
+      auto best = dynn::top_k(prob.data(), prob.size(), static_cast<size_t>(top));
+      bar.finish();
+      std::cout << path << "\n";
+      nlohmann::json j{{"path", path}, {"latency_ms", ms.back()}, {"top", nlohmann::json::array()}};
+      for (size_t i = 0; i < best.size(); ++i) {
+        std::string name = classes == dynn::kImageNetClasses ? dynn::imagenet_class_name(best[i].first) : fmt::format("class {}", best[i].first);
+        std::cout << fmt::format("  {}. {:6.2f}%  {} ({})\n", i + 1, 100 * best[i].second, name, best[i].first);
+        j["top"].push_back({{"class", best[i].first}, {"name", name}, {"probability", best[i].second}});
+      }
+      out.push_back(j);
+      bar.update(loader.position());
+    }
+    bar.finish();
+    demo::Table t{{"images", "classified", "skipped", "latency median", "p90", "sub-network"}, {}};
+    std::string med = "-", p90 = "-";
+    if (!ms.empty()) {
+      auto s = dynn::summarize_samples(ms, 0);
+      med = fmt::format("{:.1f} ms", s.median_ms);
+      p90 = fmt::format("{:.1f} ms", s.p90_ms);
+    }
+    t.rows.push_back({std::to_string(ds.size()), std::to_string(loader.stats().loaded), std::to_string(loader.stats().skipped), med, p90,
+                      level >= 0 ? fmt::format("L{} r={}", level, cfg.r) : fmt::format("r={}", cfg.r)});
+    std::cout << "\n" << t.str();
+    if (model.random) std::cout << "note: random weights (no --weights): the classes above are not meaningful\n";
+    if (a.has("json")) dynn::write_text_file(a.get("json"), out.dump(1) + "\n");
+    return loader.stats().loaded > 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "dynn-classify: error: " << e.what() << "\n";
+    return 2;
+  }
+}
