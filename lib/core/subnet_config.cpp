@@ -129,7 +129,7 @@ SubnetConfig SubnetConfig::from_json(const std::string& text, const SearchSpace&
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors, and numbers out of range (1e999)
     invalid(fmt::format("subnet config JSON: not valid JSON ({})", e.what()));
   }
   if (!j.is_object()) invalid("subnet config JSON: expected an object like {\"ks\":[...],\"e\":[...],\"d\":[...],\"r\":224}");

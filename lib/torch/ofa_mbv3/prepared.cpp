@@ -27,28 +27,32 @@ const PrepackedOps& ops() {
   return o;
 }
 
-// Weight with explicit NHWC strides: oneDNN then packs it for the NHWC kernels and never reorders
-// it again per call (for 1x1 and depthwise weights .contiguous(channels_last) is a no-op).
-at::Tensor nhwc_weight(const at::Tensor& w) {
-  const auto O = w.size(0), I = w.size(1), kh = w.size(2), kw = w.size(3);
-  at::Tensor out = at::empty_strided({O, I, kh, kw}, {kh * kw * I, 1, kw * I, I}, w.options());
-  out.copy_(w);
-  return out;
-}
+// A conv's weight with BN folded in, w' = w * g/sqrt(v+eps), b' = beta - m*g/sqrt(v+eps): the
+// per-channel scale in double, the weight written once, straight into its final layout. On CPU
+// that layout has explicit NHWC strides: oneDNN then packs the weight for the NHWC kernels and
+// never reorders it again per call (for 1x1 and depthwise weights .contiguous(channels_last) is
+// a no-op, so the strides must be built by hand).
+struct Folded {
+  at::Tensor w, b;
+};
 
-// Folds inference BN into conv weight and bias: w' = w * g/sqrt(v+eps), b' = beta - m*g/sqrt(v+eps).
-std::pair<at::Tensor, at::Tensor> fold(const at::Tensor& w, const at::Tensor& gamma, const at::Tensor& beta,
-                                       const at::Tensor& mean, const at::Tensor& var) {
+Folded fold(const at::Tensor& w, const at::Tensor& gamma, const at::Tensor& beta, const at::Tensor& mean,
+            const at::Tensor& var, bool cpu) {
   at::Tensor scale = gamma.to(at::kDouble) / (var.to(at::kDouble) + 1e-5).sqrt();
-  at::Tensor wf = (w.to(at::kDouble) * scale.view({-1, 1, 1, 1})).to(at::kFloat);
-  at::Tensor bf = (beta.to(at::kDouble) - mean.to(at::kDouble) * scale).to(at::kFloat);
-  return {wf, bf};
+  Folded f;
+  f.b = (beta.to(at::kDouble) - mean.to(at::kDouble) * scale).to(at::kFloat);
+  const auto O = w.size(0), I = w.size(1), kh = w.size(2), kw = w.size(3);
+  f.w = cpu ? at::empty_strided({O, I, kh, kw}, {kh * kw * I, 1, kw * I, I}, w.options())
+            : at::empty({O, I, kh, kw}, w.options().memory_format(at::MemoryFormat::ChannelsLast));
+  at::mul_out(f.w, w, scale.to(at::kFloat).view({-1, 1, 1, 1}));
+  return f;
 }
 
 struct Folder {
   const BnOverride* stats;
+  bool cpu;
   size_t next = 0;
-  std::pair<at::Tensor, at::Tensor> operator()(const at::Tensor& w, const Bn& bn, int64_t c) {
+  Folded operator()(const at::Tensor& w, const Bn& bn, int64_t c) {
     const size_t i = next++;
     at::Tensor mean, var;
     if (stats) {
@@ -58,21 +62,20 @@ struct Folder {
       mean = bn.mean.narrow(0, 0, c);
       var = bn.var.narrow(0, 0, c);
     }
-    return fold(w, bn.weight.narrow(0, 0, c), bn.bias.narrow(0, 0, c), mean, var);
+    return fold(w, bn.weight.narrow(0, 0, c), bn.bias.narrow(0, 0, c), mean, var, cpu);
   }
 };
 
-std::unique_ptr<ConvOp> make_conv(std::pair<at::Tensor, at::Tensor> wb, int64_t stride, int64_t groups, bool relu,
-                                  bool cpu) {
+std::unique_ptr<ConvOp> make_conv(Folded f, int64_t stride, int64_t groups, bool relu) {
   auto op = std::make_unique<ConvOp>();
-  op->k = wb.first.size(2);
+  op->k = f.w.size(2);
   op->stride = stride;
   op->pad = op->k / 2;
   op->groups = groups;
   op->relu = relu;
-  op->in_c = wb.first.size(1) * groups;
-  op->w = cpu ? nhwc_weight(wb.first) : wb.first.contiguous(at::MemoryFormat::ChannelsLast);
-  op->b = wb.second.contiguous();
+  op->in_c = f.w.size(1) * groups;
+  op->w = std::move(f.w);
+  op->b = std::move(f.b);
   return op;
 }
 
@@ -140,11 +143,11 @@ std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w
   const Weights& w = *wp;
   const bool cpu = w.first_w.device().is_cpu();
   p->use_prepacked = use_prepacked && cpu && prepacked_available();
-  Folder fold_bn{stats.get()};
+  Folder fold_bn{stats.get(), cpu};
   const int64_t c0 = w.arch.widths[0];
-  p->first = make_conv(fold_bn(w.first_w, w.first_bn, c0), 2, 1, false, cpu);
-  p->b0_dw = make_conv(fold_bn(w.b0_dw_w, w.b0_dw_bn, c0), 1, c0, true, cpu);
-  p->b0_pw = make_conv(fold_bn(w.b0_pw_w, w.b0_pw_bn, w.arch.widths[1]), 1, 1, false, cpu);
+  p->first = make_conv(fold_bn(w.first_w, w.first_bn, c0), 2, 1, false);
+  p->b0_dw = make_conv(fold_bn(w.b0_dw_w, w.b0_dw_bn, c0), 1, c0, true);
+  p->b0_pw = make_conv(fold_bn(w.b0_pw_w, w.b0_pw_bn, w.arch.widths[1]), 1, 1, false);
   for (const auto& b : w.blocks) {
     if (b.pos >= cfg.d[static_cast<size_t>(b.stage)]) continue;
     const int k = cfg.ks[static_cast<size_t>(b.index - 1)];
@@ -153,9 +156,9 @@ std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w
     pb.hswish = b.hswish;
     pb.se = b.se;
     pb.shortcut = b.shortcut;
-    pb.expand = make_conv(fold_bn(b.expand_w.narrow(0, 0, mid), b.expand_bn, mid), 1, 1, !b.hswish, cpu);
+    pb.expand = make_conv(fold_bn(b.expand_w.narrow(0, 0, mid), b.expand_bn, mid), 1, 1, !b.hswish);
     pb.dw = make_conv(fold_bn(b.dw_k[static_cast<size_t>(k)].narrow(0, 0, mid), b.dw_bn, mid), b.stride, mid,
-                      !b.hswish, cpu);
+                      !b.hswish);
     if (b.se) {
       const int64_t sm = Block::se_mid(static_cast<int>(mid));
       pb.se_rw = b.se_rw.narrow(0, 0, sm).narrow(1, 0, mid).reshape({sm, mid}).contiguous();
@@ -163,10 +166,10 @@ std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w
       pb.se_ew = b.se_ew.narrow(0, 0, mid).narrow(1, 0, sm).reshape({mid, sm}).contiguous();
       pb.se_eb = b.se_eb.narrow(0, 0, mid).contiguous();
     }
-    pb.proj = make_conv(fold_bn(b.proj_w.narrow(1, 0, mid), b.proj_bn, b.cout), 1, 1, false, cpu);
+    pb.proj = make_conv(fold_bn(b.proj_w.narrow(1, 0, mid), b.proj_bn, b.cout), 1, 1, false);
     p->blocks.push_back(std::move(pb));
   }
-  p->fe = make_conv(fold_bn(w.fe_w, w.fe_bn, w.arch.widths[7]), 1, 1, false, cpu);
+  p->fe = make_conv(fold_bn(w.fe_w, w.fe_bn, w.arch.widths[7]), 1, 1, false);
   p->fm_w = w.fm_w.reshape({w.fm_w.size(0), w.fm_w.size(1)}).contiguous();
   p->cls_w = w.cls_w.contiguous();
   p->cls_b = w.cls_b.contiguous();

@@ -169,6 +169,19 @@ void fill_block_meta(Block& b, int index, int cin, int cout, int mid_max, int e_
 
 size_t tensor_bytes(const at::Tensor& t) { return t.defined() ? static_cast<size_t>(t.numel()) * t.element_size() : 0; }
 
+// Learnable parameters as OFA counts them: conv/linear weights and biases, BN weight and bias,
+// kernel-transform matrices (running statistics excluded). w1.0: 7,678,880.
+size_t parameter_count(const Weights& w) {
+  auto n = [](const at::Tensor& t) { return t.defined() ? static_cast<size_t>(t.numel()) : size_t(0); };
+  auto bn = [&](const Bn& b) { return n(b.weight) + n(b.bias); };
+  size_t s = n(w.first_w) + bn(w.first_bn) + n(w.b0_dw_w) + bn(w.b0_dw_bn) + n(w.b0_pw_w) + bn(w.b0_pw_bn) + n(w.fe_w) +
+             bn(w.fe_bn) + n(w.fm_w) + n(w.cls_w) + n(w.cls_b);
+  for (const auto& b : w.blocks)
+    s += n(b.expand_w) + bn(b.expand_bn) + n(b.dw_w) + n(b.m7to5) + n(b.m5to3) + bn(b.dw_bn) + n(b.se_rw) + n(b.se_rb) +
+         n(b.se_ew) + n(b.se_eb) + n(b.proj_w) + bn(b.proj_bn);
+  return s;
+}
+
 size_t weights_bytes(const Weights& w) {
   size_t s = tensor_bytes(w.first_w) + tensor_bytes(w.b0_dw_w) + tensor_bytes(w.b0_pw_w) + tensor_bytes(w.fe_w) +
              tensor_bytes(w.fm_w) + tensor_bytes(w.cls_w) + tensor_bytes(w.cls_b);
@@ -263,11 +276,7 @@ std::shared_ptr<Weights> weights_from_state_dict(const StateDict& sd, const Sear
   w->cls_b = t.take("classifier.linear.bias", {n_cls});
   t.check_all_used();
 
-  size_t params = 0;
-  for (const auto& [k, td] : sd.entries)
-    if (!ends_with(k, "running_mean") && !ends_with(k, "running_var") && !ends_with(k, "num_batches_tracked"))
-      params += static_cast<size_t>(td.numel());
-  w->arch.parameter_count = params;
+  w->arch.parameter_count = parameter_count(*w);
   precompute_kernels(*w);
   w->bytes = weights_bytes(*w);
   return w;
@@ -368,9 +377,7 @@ std::shared_ptr<Weights> random_weights(double width_mult, uint64_t seed, const 
   w->fm_w = he_conv(r, {widths[8], widths[7], 1, 1});
   w->cls_w = r.normal({1000, widths[8]}, 0.01);
   w->cls_b = at::zeros({1000}, at::kFloat);
-  size_t params = static_cast<size_t>(w->first_w.numel() + w->b0_dw_w.numel() + w->b0_pw_w.numel() + w->fe_w.numel() +
-                                      w->fm_w.numel() + w->cls_w.numel() + w->cls_b.numel());
-  w->arch.parameter_count = params;  // convs and classifier (BN/SE counted in bytes below)
+  w->arch.parameter_count = parameter_count(*w);
   precompute_kernels(*w);
   w->bytes = weights_bytes(*w);
   return w;

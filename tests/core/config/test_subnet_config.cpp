@@ -42,6 +42,8 @@ TEST_CASE("bad configs are rejected with a message naming the problem", "[config
   c.r = 8;
   CHECK_THAT(msg([&] { c.validate(); }), Catch::Contains("resolution"));
   CHECK_THAT(msg([] { SubnetConfig::from_json("{"); }), Catch::Contains("not valid JSON"));
+  CHECK_THAT(msg([] { SubnetConfig::from_json(R"({"r": 1e999})"); }), Catch::Contains("not valid JSON"));
+  CHECK_THAT(msg([] { SubnetConfig::from_json(R"({"ks":[3],"e":[3],"d":[2],"r":99999999999})"); }), Catch::Contains("out of range"));
   CHECK_THAT(msg([] { SubnetConfig::from_json("[1,2]"); }), Catch::Contains("expected an object"));
   CHECK_THAT(msg([] { SubnetConfig::from_json(R"({"ks":[3],"e":[3],"d":[2],"r":224,"zz":1})"); }), Catch::Contains("unknown key 'zz'"));
   CHECK_THAT(msg([] { SubnetConfig::from_json(R"({"e":[3],"d":[2],"r":224})"); }), Catch::Contains("missing 'ks'"));

@@ -65,6 +65,7 @@ TEST_CASE("fixture cases match the OFA reference, both containers, both engines"
       auto net = OfaMbv3Supernet::load(dynn::test::shared_path(std::string("fixtures/ofa_mbv3_w1.0/") + file).string(), o);
       CHECK(net->arch().width_mult == 1.0);
       CHECK(net->arch().widths == std::vector<int>{16, 16, 24, 40, 80, 112, 160, 960, 1280});
+      CHECK(net->arch().parameter_count == 7678880);  // ofa_spec.md 4.2
       for (const auto& c : cases) {
         net->set_subnet(c.cfg);
         check_logits(run(*net, c.input, c.input_shape), c.logits, 1000, std::string(file) + " " + engine + " " + c.name);
@@ -185,6 +186,8 @@ TEST_CASE("fast engine equals the exact reference on random supernets, any resol
 TEST_CASE("the random supernet is deterministic and its width multiplier is inferred", "[supernet]") {
   auto a = OfaMbv3Supernet::random(1.2, 3), b = OfaMbv3Supernet::random(1.2, 3), c = OfaMbv3Supernet::random(1.2, 4);
   CHECK(a->arch().widths == std::vector<int>{24, 24, 32, 48, 96, 136, 192, 1152, 1536});
+  CHECK(a->arch().parameter_count == 10715752);  // w1.2, ofa_spec.md 4.2
+  CHECK(OfaMbv3Supernet::random(1.0, 3)->arch().parameter_count == 7678880);
   const auto x = random_input(1, 128, 5);
   for (auto* n : {a.get(), b.get(), c.get()}) n->set_subnet(SubnetConfig::smallest(128));
   CHECK(run(*a, x, {1, 3, 128, 128}) == run(*b, x, {1, 3, 128, 128}));
