@@ -14,47 +14,10 @@
 using namespace dynn;
 
 namespace {
-const std::vector<int64_t> kCpuKhz = {115200, 729600, 1190400, 1907200};
-const char* kCpuKnobs[] = {"cpufreq.policy0.freq", "cpufreq.policy2.freq", "cpufreq.policy4.freq"};
+using bench::kCpuKhz;
+using bench::kCpuKnobs;
+using bench::profile_grid;
 constexpr int kFrames = 400;
-
-std::vector<OperatingPoint> profile_grid(const std::vector<OperatingPoint>& levels) {
-  auto sim = bench::xavier();
-  sim->apply({{"device", 0}});
-  std::vector<std::pair<std::string, SubnetConfig>> subnets;
-  std::map<size_t, const OperatingPoint*> by_subnet;
-  for (const auto& p : levels) {
-    subnets.emplace_back(p.id, p.subnet);
-    by_subnet[p.subnet.hash()] = &p;
-  }
-  std::vector<std::pair<std::string, HardwareSetting>> settings;
-  for (int64_t g : sim->knob("gpu.freq").values())
-    for (int64_t c : kCpuKhz) {
-      HardwareSetting hs{{"gpu.freq", g}};
-      for (const char* k : kCpuKnobs) hs[k] = c;
-      settings.emplace_back(fmt::format("gpu{}_cpu{}", g / 1000000, c / 1000), hs);
-    }
-  ProfilerOptions po;
-  po.warmup = 1;
-  po.repetitions = 3;
-  po.device_name = "jetson-xavier-nx (simulated)";
-  ProfilerHooks hooks;
-  hooks.prepare = [&](const ProfileTask& t) { sim->apply(t.hardware); };
-  hooks.measure = [&](const ProfileTask& t) {
-    auto r = sim->simulate_work(by_subnet.at(t.subnet.hash())->latency_ms, "gpu");
-    sim->advance(0.02);  // a gap like the frames have, so the thermal state stays comparable
-    return Measurement{r.latency_s, r.energy_j, std::nullopt};
-  };
-  hooks.accuracy = [&](const SubnetConfig& s) { return by_subnet.at(s.hash())->accuracy; };
-  Profiler prof(po, hooks);
-  Profile p = prof.run(make_tasks(subnets, settings, "gpu"));
-  for (auto& q : p.points) {
-    q.level = by_subnet.at(q.subnet.hash())->level;
-    q.accuracy_source = AccuracySource::Published;
-  }
-  sim->restore();
-  return p.points;
-}
 
 struct Run {
   TelemetrySummary s;

@@ -89,6 +89,59 @@ inline dynn::StepResult infer(dynn::RuntimeManager& m, int app = 0) {
   return m.infer(&in, 1, 3, p.subnet.r, p.subnet.r, logits(), 1000, app);
 }
 
+inline const std::vector<int64_t> kCpuKhz = {115200, 729600, 1190400, 1907200};
+inline const char* kCpuKnobs[] = {"cpufreq.policy0.freq", "cpufreq.policy2.freq", "cpufreq.policy4.freq"};
+
+// Levels x 15 GPU x 4 CPU frequencies (the three CPU policies together), profiled on the
+// simulator with dynn::Profiler: latency and whole-board energy per inference.
+inline std::vector<dynn::OperatingPoint> profile_grid(const std::vector<dynn::OperatingPoint>& levels) {
+  using namespace dynn;
+  auto sim = xavier();
+  sim->apply({{"device", 0}});
+  std::vector<std::pair<std::string, SubnetConfig>> subnets;
+  std::map<size_t, const OperatingPoint*> by_subnet;
+  for (const auto& p : levels) {
+    subnets.emplace_back(p.id, p.subnet);
+    by_subnet[p.subnet.hash()] = &p;
+  }
+  std::vector<std::pair<std::string, HardwareSetting>> settings;
+  for (int64_t g : sim->knob("gpu.freq").values())
+    for (int64_t c : kCpuKhz) {
+      HardwareSetting hs{{"gpu.freq", g}};
+      for (const char* k : kCpuKnobs) hs[k] = c;
+      settings.emplace_back(fmt::format("gpu{}_cpu{}", g / 1000000, c / 1000), hs);
+    }
+  ProfilerOptions po;
+  po.warmup = 1;
+  po.repetitions = 3;
+  po.device_name = "jetson-xavier-nx (simulated)";
+  ProfilerHooks hooks;
+  hooks.prepare = [&](const ProfileTask& t) { sim->apply(t.hardware); };
+  hooks.measure = [&](const ProfileTask& t) {
+    auto r = sim->simulate_work(by_subnet.at(t.subnet.hash())->latency_ms, "gpu");
+    sim->advance(0.02);  // a gap like the frames have, so the thermal state stays comparable
+    return Measurement{r.latency_s, r.energy_j, std::nullopt};
+  };
+  hooks.accuracy = [&](const SubnetConfig& s) { return by_subnet.at(s.hash())->accuracy; };
+  Profiler prof(po, hooks);
+  Profile p = prof.run(make_tasks(subnets, settings, "gpu"));
+  for (auto& q : p.points) {
+    q.level = by_subnet.at(q.subnet.hash())->level;
+    q.accuracy_source = AccuracySource::Published;
+  }
+  sim->restore();
+  return p.points;
+}
+
+
+inline void write_text_file_or_warn(const std::string& path, const std::string& text) {
+  try {
+    dynn::write_text_file(path, text);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "warning: {}\n", e.what());
+  }
+}
+
 // A table printed as Markdown.
 struct Table {
   std::vector<std::string> header;

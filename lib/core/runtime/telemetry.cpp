@@ -323,23 +323,28 @@ std::string SvgChart::render() const {
       }
       if (s.style == Style::Dots) {
         // Thin out very long series so the file stays small.
-        size_t stride = std::max<size_t>(1, m / 6000);
+        // Zero-length segments with round caps: a dot each, a dozen bytes per point.
+        size_t stride = std::max<size_t>(1, m / 4000);
+        std::string d;
         for (size_t i = 0; i < m; i += stride)
           if (std::isfinite(s.y[i]) && std::isfinite(s.x[i]))
-            o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"1.3\" fill=\"{}\"/>", X(s.x[i]), Y(std::min(std::max(s.y[i], y0), y1)), color);
-        o += "\n";
+            d += fmt::format("M{:.1f},{:.1f}h0", X(s.x[i]), Y(std::min(std::max(s.y[i], y0), y1)));
+        if (!d.empty())
+          o += fmt::format("<path d=\"{}\" stroke=\"{}\" stroke-width=\"2.6\" stroke-linecap=\"round\" fill=\"none\"/>\n", d, color);
         continue;
       }
       std::string path;
       bool pen = false;
       double prev_y = NAN;
-      size_t stride = std::max<size_t>(1, m / 8000);
+      size_t stride = s.style == Style::Step ? 1 : std::max<size_t>(1, m / 3000);
       for (size_t i = 0; i < m; i += stride) {
         double x = s.x[i], y = s.y[i];
         if (!std::isfinite(x) || !std::isfinite(y)) {
           pen = false;
           continue;
         }
+        // A step series only needs a vertex where the value changes (and the last one).
+        if (pen && s.style == Style::Step && i + 1 < m && std::isfinite(s.y[i + 1]) && y == s.y[i - 1] && y == s.y[i + 1]) continue;
         double yy = Y(std::min(std::max(y, y0), y1));
         if (!pen) {
           path += fmt::format("M{:.1f},{:.1f}", X(x), yy);
