@@ -132,6 +132,9 @@ struct OfaMbv3Supernet::Impl {
 
   std::shared_ptr<const ofa::Prepared> get_or_prepare(const SubnetConfig& cfg);
   void evict_to_budget();
+  // Under mutex: removes cfg's prepared plan (built with outdated BN statistics); true when cfg
+  // is the current sub-network, which the caller then re-prepares.
+  bool drop_plan(const SubnetConfig& cfg);
 };
 
 }  // namespace dynn

@@ -68,6 +68,17 @@ std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const Subn
   return p;
 }
 
+bool OfaMbv3Supernet::Impl::drop_plan(const SubnetConfig& cfg) {
+  auto it = index.find(cfg);
+  if (it != index.end()) {
+    cached_bytes -= (*it->second)->bytes;
+    lru.erase(it->second);
+    index.erase(it);
+  }
+  auto cur = std::atomic_load(&current);
+  return cur && cur->cfg == cfg;
+}
+
 void OfaMbv3Supernet::Impl::evict_to_budget() {
   // Never evict the current sub-network nor the newest one (about to become current, or just
   // prepared on request), even if one alone exceeds the budget. An evicted plan stays alive while
@@ -256,17 +267,9 @@ void OfaMbv3Supernet::set_bn_stats(const SubnetConfig& cfg, const BnStats& stats
   {
     std::lock_guard<std::mutex> lock(m_impl->mutex);
     m_impl->bn_stats[canon] = ov;
-    // Drop a prepared plan built with other statistics.
-    auto it = m_impl->index.find(canon);
-    if (it != m_impl->index.end()) {
-      m_impl->cached_bytes -= (*it->second)->bytes;
-      m_impl->lru.erase(it->second);
-      m_impl->index.erase(it);
-    }
-    auto cur = std::atomic_load(&m_impl->current);
-    was_current = cur && cur->cfg == canon;
+    was_current = m_impl->drop_plan(canon);
   }
-  if (was_current) set_subnet(canon);
+  if (was_current) set_subnet(canon);  // re-prepare with the new statistics
 }
 
 bool OfaMbv3Supernet::has_bn_stats(const SubnetConfig& cfg) const {
@@ -279,14 +282,7 @@ void OfaMbv3Supernet::clear_bn_stats(const SubnetConfig& cfg) {
   {
     std::lock_guard<std::mutex> lock(m_impl->mutex);
     if (!m_impl->bn_stats.erase(cfg)) return;
-    auto it = m_impl->index.find(cfg);
-    if (it != m_impl->index.end()) {
-      m_impl->cached_bytes -= (*it->second)->bytes;
-      m_impl->lru.erase(it->second);
-      m_impl->index.erase(it);
-    }
-    auto cur = std::atomic_load(&m_impl->current);
-    was_current = cur && cur->cfg == cfg;
+    was_current = m_impl->drop_plan(cfg);
   }
   if (was_current) set_subnet(cfg);
 }
