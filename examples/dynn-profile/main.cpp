@@ -12,6 +12,9 @@
 
 #include "dynn/error.hpp"
 #include "dynn/profile.hpp"
+#ifdef DYNN_PROFILE_HAVE_MODEL
+#include "model_profile.hpp"
+#endif
 
 #if __has_include("dynn/platform/simulated.hpp")
 #include "dynn/platform/simulated.hpp"
@@ -52,8 +55,11 @@ const char* kSearchHelp = R"(dynn-profile search --predictor PTH (--table DIR | 
   --seed S --population P --generations G --mutate-prob M --resolutions 160,176,...
   --width W             width multiplier for MACs (default 1.2)
 )";
-const char* kProfileHelp = R"(dynn-profile profile (--config C ... | --levels FILE) --cpu-table DIR [--gpu-table DIR] [options]
-  Profiles on the simulated board (SimulatedPlatform, latency model from the tables).
+const char* kProfileHelp = R"(dynn-profile profile (--config C ... | --levels FILE) (--weights FILE | --random W | --cpu-table DIR [--gpu-table DIR]) [options]
+  With --weights (an OFA checkpoint) or --random W (a random supernet of width W): measures the real
+  LibTorch supernet on this machine (CPU); --threads N sets its intra-op threads, --lut-out DIR with
+  --resolutions R,R,... also times every layer into a look-up table.
+  Otherwise profiles on the simulated board (SimulatedPlatform, latency model from the tables):
   --board NAME          xavier-nx (default) | odroid-xu3
   --device cpu|gpu      where inference runs (default gpu when a GPU table is given)
   --setting NAME=K=V,K=V  a hardware setting (knob values), repeatable; default: as the board is
@@ -251,6 +257,27 @@ HardwareSetting parse_setting(const std::string& s) {
 
 int cmd_profile(const Args& a) {
   if (a.has("help")) return std::printf("%s", kProfileHelp), 0;
+  if (a.has("weights") || a.has("random")) {
+#ifdef DYNN_PROFILE_HAVE_MODEL
+    ModelProfileOptions o;
+    o.weights = a.get("weights");
+    o.width = a.num("random", 1.0);
+    o.threads = static_cast<int>(a.num("threads", 0));
+    o.subnets = subnets(a);
+    o.profiler.warmup = static_cast<int>(a.num("warmup", 5));
+    o.profiler.repetitions = static_cast<int>(a.num("reps", 30));
+    o.profiler.outlier_k = a.num("outlier-k", 5);
+    o.profiler.output_path = a.get("out");
+    o.profiler.progress_bar = !a.has("no-progress");
+    o.predictor = a.get("predictor");
+    o.lut_out = a.get("lut-out");
+    if (!o.lut_out.empty())
+      for (double r : num_list(a.get("resolutions", "224"), "resolutions")) o.lut_resolutions.push_back(static_cast<int>(r));
+    return profile_model(o);
+#else
+    throw Error(ErrorCode::Unsupported, "profile: this build has no LibTorch model (configure with DYNN_WITH_TORCH=ON)");
+#endif
+  }
 #ifndef DYNN_PROFILE_HAVE_SIM
   throw Error(ErrorCode::Unsupported, "profile: this build has no simulated platform; profile real models through the C++ API");
 #else
@@ -339,7 +366,7 @@ int main(int argc, char** argv) {
     if (cmd == "profile")
       return cmd_profile(parse(argc, argv,
                                with({"cpu-table", "gpu-table", "board", "device", "setting", "warmup", "reps", "outlier-k", "out",
-                                     "lut-out", "noise", "predictor"}),
+                                     "lut-out", "noise", "predictor", "weights", "random", "threads", "resolutions"}),
                                {"help", "no-progress"}));
     std::fprintf(stderr, "dynn-profile: unknown subcommand '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;

@@ -67,8 +67,11 @@ class OfaMbv3Supernet final : public DynamicModel {
              size_t capacity) override;
   // As infer(), and reports the sub-network this inference ran on (it may differ from a
   // current_subnet() read just before, when another thread switched in between).
+  // layer_seconds (optional; CPU and the fast engine only) receives each layer's wall time in the
+  // order of the OFA latency look-up tables: first conv, first block, each active block, final
+  // expand, pooling, feature mix, classifier (LatencyTable::network_layers).
   void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity,
-             SubnetConfig* ran);
+             SubnetConfig* ran, std::vector<double>* layer_seconds = nullptr);
 
   void set_num_threads(int n) override;
   int num_threads() const override;

@@ -105,7 +105,8 @@ struct Prepared {
 std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w, const SubnetConfig& cfg,
                                          const std::shared_ptr<const BnOverride>& stats, bool reference,
                                          bool use_prepacked);
-at::Tensor prepared_forward(const Prepared& p, const at::Tensor& x);
+// layer_seconds (CPU, fast engine): wall time of each layer in look-up-table order.
+at::Tensor prepared_forward(const Prepared& p, const at::Tensor& x, std::vector<double>* layer_seconds = nullptr);
 bool prepacked_available();
 
 }  // namespace dynn::ofa

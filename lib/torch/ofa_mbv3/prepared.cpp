@@ -4,6 +4,8 @@
 // ops are absent (other builds, CUDA).
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "dynn/error.hpp"
@@ -201,19 +203,36 @@ std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w
   return p;
 }
 
-at::Tensor prepared_forward(const Prepared& p, const at::Tensor& input) {
-  if (p.reference) return reference_forward(*p.weights, p.cfg, input, p.stats.get());
+at::Tensor prepared_forward(const Prepared& p, const at::Tensor& input, std::vector<double>* layer_seconds) {
+  if (p.reference) {
+    if (layer_seconds)
+      throw Error(ErrorCode::Unsupported, "per-layer timing needs the fast engine (the reference engine is unfused)");
+    return reference_forward(*p.weights, p.cfg, input, p.stats.get());
+  }
   // oneDNN contexts are created lazily per input shape and are not documented as re-entrant:
   // inferences on one prepared sub-network run one at a time (different ones run concurrently).
   std::lock_guard<std::mutex> lock(p.run_mutex);
+  // Per-layer wall time in the look-up-table order (Conv, first block, blocks, Conv_1, AvgPool2D,
+  // Conv_2, Logits); CPU ops are synchronous, so a timestamp after each layer is exact.
+  using Clock = std::chrono::steady_clock;
+  auto last = Clock::now();
+  auto mark = [&] {
+    if (!layer_seconds) return;
+    const auto now = Clock::now();
+    layer_seconds->push_back(std::chrono::duration<double>(now - last).count());
+    last = now;
+  };
+  if (layer_seconds) layer_seconds->clear();
   const bool pp = p.use_prepacked;
   at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
   at::Tensor y = run_conv(*p.first, x, pp);
   at::hardswish_(y);
+  mark();
   at::Tensor t = run_conv(*p.b0_dw, y, pp);
   t = run_conv(*p.b0_pw, t, pp);
   t.add_(y);
   y = t;
+  mark();
   for (const auto& b : p.blocks) {
     at::Tensor h = run_conv(*b.expand, y, pp);
     if (b.hswish) at::hardswish_(h);
@@ -229,13 +248,19 @@ at::Tensor prepared_forward(const Prepared& p, const at::Tensor& input) {
     h = run_conv(*b.proj, h, pp);
     if (b.shortcut) h.add_(y);
     y = h;
+    mark();
   }
   y = run_conv(*p.fe, y, pp);
   at::hardswish_(y);
+  mark();
   at::Tensor f = y.mean({2, 3});
+  mark();
   f = fc(f, p.fm_w, at::Tensor());
   at::hardswish_(f);
-  return fc(f, p.cls_w, p.cls_b);
+  mark();
+  at::Tensor out = fc(f, p.cls_w, p.cls_b);
+  mark();
+  return out;
 }
 
 }  // namespace dynn::ofa

@@ -170,7 +170,7 @@ void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h,
 }
 
 void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
-                            size_t capacity, SubnetConfig* ran) {
+                            size_t capacity, SubnetConfig* ran, std::vector<double>* layer_seconds) {
   auto p = std::atomic_load(&m_impl->current);
   if (ran) *ran = p->cfg;
   if (!input || !logits) throw Error(ErrorCode::InvalidArgument, "infer: input and logits must not be null");
@@ -187,7 +187,9 @@ void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h,
   at::Tensor y;
   {
     c10::NoGradGuard no_grad;
-    y = ofa::prepared_forward(*p, x);
+    if (layer_seconds && !m_impl->dev.is_cpu())
+      throw Error(ErrorCode::Unsupported, "per-layer timing is implemented for the CPU only");
+    y = ofa::prepared_forward(*p, x, layer_seconds);
   }
   y = y.to(at::kCPU).contiguous();
   std::memcpy(logits, y.data_ptr<float>(), need * sizeof(float));

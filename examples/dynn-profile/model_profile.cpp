@@ -1,0 +1,120 @@
+// dynn-profile profile --weights/--random: real latency of the LibTorch supernet on this machine,
+// as a Profile and, layer by layer, as a look-up table in the OFA/Dynamic-OFA format.
+#include "model_profile.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+#include "dynn/ofa_mbv3.hpp"
+
+using namespace dynn;
+
+namespace {
+
+std::string cpu_name() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto c = line.find(':');
+      if (c != std::string::npos) return line.substr(c + 2);
+    }
+  return "unknown CPU";
+}
+
+double run_once(OfaMbv3Supernet& net, const SubnetConfig& cfg, std::vector<float>& in, std::vector<float>& out,
+                std::vector<double>* layers = nullptr) {
+  const auto t0 = std::chrono::steady_clock::now();
+  net.infer(in.data(), 1, 3, cfg.r, cfg.r, out.data(), out.size(), nullptr, layers);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The nine uniform sub-networks (every k x e, depth 4) run every layer a table at r has: each
+// stage's first block and later blocks for every (k, e), plus the fixed layers.
+LatencyTable measure_table(OfaMbv3Supernet& net, const std::vector<int>& resolutions, const ProfilerOptions& po) {
+  const double w = net.arch().width_mult;
+  LatencyTable table(w, po.device_name);
+  for (int r : resolutions) {
+    std::map<std::string, std::vector<double>> samples;  // key -> ms (blocks with one key pooled)
+    for (int k : {3, 5, 7})
+      for (int e : {3, 4, 6}) {
+        const SubnetConfig cfg = SubnetConfig::uniform(k, e, 4, r);
+        const auto layers = table.network_layers(cfg);
+        net.set_subnet(cfg);
+        std::vector<float> in(static_cast<size_t>(3 * r * r), 0.5f), out(static_cast<size_t>(net.num_classes()));
+        std::vector<double> secs;
+        for (int i = 0; i < po.warmup; ++i) run_once(net, cfg, in, out);
+        for (int i = 0; i < po.repetitions; ++i) {
+          run_once(net, cfg, in, out, &secs);
+          if (secs.size() != layers.size())
+            throw Error(ErrorCode::Internal, fmt::format("timed {} layers, the table format has {}", secs.size(), layers.size()));
+          for (size_t j = 0; j < layers.size(); ++j) samples[layers[j].key()].push_back(secs[j] * 1e3);
+        }
+      }
+    for (const auto& [key, ms] : samples) {
+      const SampleStats st = summarize_samples(ms, po.outlier_k);
+      table.set(r, key, LutEntry{static_cast<int64_t>(st.kept), st.mean_ms, st.std_ms});
+    }
+    const size_t expected = table.all_layers(r).size();
+    if (table.table(r).size() != expected)
+      throw Error(ErrorCode::Internal, fmt::format("measured {} layers at r={}, the table needs {}", table.table(r).size(), r, expected));
+    fmt::print(stderr, "look-up table r={}: {} layers measured\n", r, expected);
+  }
+  return table;
+}
+
+}  // namespace
+
+int profile_model(const ModelProfileOptions& o) {
+  SupernetOptions so;
+  so.num_threads = o.threads;
+  auto net = o.weights.empty() ? OfaMbv3Supernet::random(o.width, 1, so) : OfaMbv3Supernet::load(o.weights, so);
+  const double w = net->arch().width_mult;
+  if (w <= 0) throw Error(ErrorCode::Unsupported, "profile: the checkpoint's widths match no standard width multiplier");
+  ProfilerOptions po = o.profiler;
+  po.device_name = fmt::format("{}, {} threads (LibTorch, dynn fast engine)", cpu_name(), net->num_threads());
+  po.supernet = ofa_mbv3::supernet_name(w);
+  po.notes = o.weights.empty() ? fmt::format("random-initialised w{} supernet (latency only)", w) : "weights: " + o.weights;
+
+  std::vector<float> in, out(static_cast<size_t>(net->num_classes()));
+  ProfilerHooks h;
+  h.prepare = [&](const ProfileTask& t) {
+    net->set_subnet(t.subnet);  // prepares it: not part of the timed inferences
+    in.assign(static_cast<size_t>(3 * t.subnet.r * t.subnet.r), 0.5f);
+  };
+  h.measure = [&](const ProfileTask& t) { return Measurement{run_once(*net, t.subnet, in, out)}; };
+  std::optional<AccuracyPredictor> pred;
+  if (!o.predictor.empty()) {
+    pred = AccuracyPredictor::load(o.predictor);
+    h.accuracy = [&](const SubnetConfig& c) { return pred->predict(c); };
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  Profiler prof(po, h);
+  const Profile p = prof.run(make_tasks(o.subnets, {{"", HardwareSetting{}}}, "cpu"));
+  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print("{}\n{:<10} {:>10} {:>10} {:>10}  {}\n", po.device_name, "id", "median ms", "p90 ms", "MMACs", "sub-network");
+  for (const auto& op : p.points)
+    fmt::print("{:<10} {:>10.3f} {:>10.3f} {:>10.1f}  {}\n", op.id, op.latency_ms, op.latency_p90_ms, op.macs / 1e6,
+               op.subnet.to_string());
+  fmt::print("profiled {} operating points in {:.1f} s ({:.2f} s per point, {} warm-up + {} timed inferences each)\n",
+             p.points.size(), total_s, total_s / static_cast<double>(std::max<size_t>(1, p.points.size())), po.warmup,
+             po.repetitions);
+  if (!o.lut_out.empty()) {
+    const auto t1 = std::chrono::steady_clock::now();
+    const LatencyTable table = measure_table(*net, o.lut_resolutions, po);
+    table.save_dir(o.lut_out);
+    fmt::print("wrote a look-up table ({} resolutions) to {} in {:.1f} s\n", table.resolutions().size(), o.lut_out,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());
+    // How well the per-layer sum predicts the whole network here.
+    for (const auto& op : p.points)
+      if (table.covers(op.subnet.r))
+        fmt::print("  {}: table predicts {:.3f} ms, measured {:.3f} ms (ratio {:.2f})\n", op.id, table.predict_ms(op.subnet),
+                   op.latency_ms, table.predict_ms(op.subnet) / op.latency_ms);
+  }
+  return 0;
+}
