@@ -9,12 +9,18 @@
 // between the apps that run on the CPU (disjoint affinity masks, moved towards the app that
 // misses its target) and arbitrates shared frequency knobs (the highest request wins, so no app
 // is slowed by another's choice).
+// Threads: different apps may call infer()/decide()/report() from different threads at the same
+// time (the manager serialises its own bookkeeping and knob writes; the inferences run in
+// parallel). Add every app before the threads start. One app must not be driven from two threads
+// at once, and telemetry(app) must not be
+// read while that app is stepping.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -111,7 +117,8 @@ class RuntimeManager {
   StepResult end_step(App& a, double start_s, double latency_ms, double energy_mj, double e0_j);
   void apply(App& a);
   void rebalance();
-  double read_energy_j();
+  double read_energy_j();  // caller holds m_mutex
+  double energy_now();     // takes m_mutex
 
   std::shared_ptr<Platform> m_platform;
   ManagerOptions m_opt;
@@ -122,7 +129,8 @@ class RuntimeManager {
   Knob* m_affinity = nullptr;
   Knob* m_threads = nullptr;
   double m_last_rebalance = -1e300;
-  std::unordered_map<Knob*, int64_t> m_written;  // last value the manager wrote to each knob
+  std::unordered_map<Knob*, int64_t> m_written;
+  std::mutex m_mutex;  // last value the manager wrote to each knob
 };
 
 // A DynamicModel whose inference is a callback: the simulator (the callback runs

@@ -101,6 +101,7 @@ RuntimeManager::App& RuntimeManager::app(int id) {
 const RuntimeManager::App& RuntimeManager::app(int id) const { return const_cast<RuntimeManager*>(this)->app(id); }
 
 int RuntimeManager::add_app(AppOptions o) {
+  std::lock_guard<std::mutex> lock(m_mutex);
   if (o.points.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}' has no operating points", o.name));
   if (!o.controller) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}' has no controller", o.name));
   o.targets.validate();
@@ -185,12 +186,14 @@ const std::string& RuntimeManager::app_name(int id) const { return app(id).name;
 
 void RuntimeManager::set_targets(const Targets& t, int id) {
   t.validate();
+  std::lock_guard<std::mutex> lock(m_mutex);
   app(id).targets = t;
 }
 const Targets& RuntimeManager::targets(int id) const { return app(id).targets; }
 
 std::unique_ptr<Controller> RuntimeManager::set_controller(std::unique_ptr<Controller> c, int id) {
   if (!c) throw Error(ErrorCode::InvalidArgument, "RuntimeManager: set_controller: null controller");
+  std::lock_guard<std::mutex> lock(m_mutex);
   App& a = app(id);
   c->bind(a.ctx);
   std::swap(a.controller, c);
@@ -209,6 +212,11 @@ const OperatingPoint& RuntimeManager::point(int index, int id) const {
   if (index < 0 || static_cast<size_t>(index) >= a.ctx.points.size())
     throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': no point {}", a.name, index));
   return a.ctx.points[static_cast<size_t>(index)];
+}
+
+double RuntimeManager::energy_now() {
+  std::lock_guard<std::mutex> lock(m_mutex);  // sensors are shared between the apps' threads
+  return read_energy_j();
 }
 
 double RuntimeManager::read_energy_j() {
@@ -323,6 +331,7 @@ void RuntimeManager::apply(App& a) {
 }
 
 void RuntimeManager::begin_step(App& a) {
+  std::lock_guard<std::mutex> lock(m_mutex);  // platform knobs and the other apps' requests are shared
   double t0 = steady_us();
   if (m_apps.size() > 1 && m_platform->now() - m_last_rebalance >= m_opt.rebalance_period_s) {
     rebalance();
@@ -341,6 +350,7 @@ void RuntimeManager::begin_step(App& a) {
 }
 
 StepResult RuntimeManager::end_step(App& a, double start_s, double latency_ms, double energy_mj, double e0_j) {
+  std::lock_guard<std::mutex> lock(m_mutex);
   double t0 = steady_us();
   StepResult r;
   r.latency_ms = latency_ms;
@@ -403,7 +413,7 @@ StepResult RuntimeManager::infer(const float* input, int64_t n, int64_t c, int64
     if (a.current_point < 0 || a.ctx.points[static_cast<size_t>(a.current_point)].subnet != p.subnet) a.model->set_subnet(p.subnet);
     a.current_point = a.decision.point;
   }
-  double e0 = read_energy_j();
+  double e0 = energy_now();
   double t0 = m_platform->now();
   a.model->infer(input, n, c, h, w, logits, capacity);
   double t1 = m_platform->now();
@@ -425,7 +435,7 @@ const Decision& RuntimeManager::decide(int id) {
   begin_step(a);
   a.current_point = a.decision.point;
   a.pending = true;
-  a.pending_e0 = read_energy_j();
+  a.pending_e0 = energy_now();
   a.pending_start = m_platform->now();
   return a.decision;
 }

@@ -1,3 +1,6 @@
+#include <mutex>
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "dynn/error.hpp"
@@ -253,4 +256,41 @@ TEST_CASE("manager: cores divided between CPU apps and moved towards the one tha
   CHECK(__builtin_popcountll(m.core_mask(light)) >= 1);
   auto tail = m.telemetry(heavy).summary(m.telemetry(heavy).size() - 20);
   CHECK(tail.within_target == 1);
+}
+
+TEST_CASE("manager: two apps step from two threads at once", "[runtime]") {
+  auto plat = std::make_shared<Platform>("threads");  // wall clock
+  plat->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"gpu.freq", "MHz", "", KnobType::Numeric, {100, 1000}, {}, {}, {}}, 1000));
+  double energy = 0;
+  std::mutex em;
+  plat->add_sensor(std::make_unique<FunctionSensor>("energy.total", "J", SensorKind::Counter, "", [&] {
+    std::lock_guard<std::mutex> l(em);
+    return energy += 0.001;
+  }));
+  RuntimeManager m(plat);
+  auto app = [&](const char* name, const char* ctl) {
+    AppOptions a;
+    a.name = name;
+    a.model = std::make_shared<CallbackModel>([](const SubnetConfig&, const std::string&, int) {
+      volatile double x = 0;
+      for (int i = 0; i < 2000; ++i) x = x + i;
+    });
+    a.points = test::dofa_points();
+    a.controller = make_controller(ctl);
+    a.targets.latency_ms = 50;
+    return a;
+  };
+  int a0 = m.add_app(app("a", "powersave"));
+  int a1 = m.add_app(app("b", "pareto"));
+  auto loop = [&](int id) {
+    std::vector<float> lg(1000);
+    float px = 0;
+    for (int i = 0; i < 300; ++i) m.infer(&px, 1, 3, 224, 224, lg.data(), lg.size(), id);
+  };
+  std::thread t0(loop, a0), t1(loop, a1);
+  t0.join();
+  t1.join();
+  CHECK(m.telemetry(a0).size() == 300);
+  CHECK(m.telemetry(a1).size() == 300);
+  CHECK(m.telemetry(a1).rows().back().energy_mj > 0);
 }
