@@ -2,7 +2,7 @@
 """Export static OFA MobileNetV3 w1.0 sub-networks to ONNX for the ONNX Runtime comparison.
 
 Builds each sub-network in plain PyTorch from the supernet checkpoint (prefix-sliced weights,
-kernel transforms 7->5->3 with M^T, unfused BN, SE, h_swish via F.hardswish), checks it against
+kernel transforms 7->5->3 with M^T, BN, SE, h_swish via F.hardswish or --ops ofa), checks it against
 the fixture golden logits where a case with the same sub-network exists, and writes
 <out>/<name>.onnx (opset 13, batch 1, eval mode) plus <name>_input.f32 / <name>_logits.f32 (PyTorch
 output on a fixed random input) for the runtime side to check against.
@@ -32,6 +32,24 @@ NETS = {
 }
 
 STAGE_WIDTHS = [24, 40, 80, 112, 160]
+
+# --ops ofa: the OFA modules' literal arithmetic (Hswish = x * relu6(x + 3) / 6, Hsigmoid = relu6(x + 3) / 6,
+# global pooling = mean(3).mean(2)), i.e. what exporting OFA's own nn.Modules gives; --ops torch (default)
+# uses F.hardswish / F.hardsigmoid / adaptive_avg_pool2d, which export as HardSigmoid(+Mul) or HardSwish
+# (opset >= 14) and GlobalAveragePool.
+OPS = {"style": "torch"}
+
+
+def hswish(x):
+    return x * F.relu6(x + 3.0) / 6.0 if OPS["style"] == "ofa" else F.hardswish(x)
+
+
+def hsigmoid(x):
+    return F.relu6(x + 3.0) / 6.0 if OPS["style"] == "ofa" else F.hardsigmoid(x)
+
+
+def gpool(x):
+    return x.mean(3, keepdim=True).mean(2, keepdim=True) if OPS["style"] == "ofa" else F.adaptive_avg_pool2d(x, 1)
 STAGE_STRIDES = [2, 2, 2, 1, 2]
 STAGE_HSWISH = [False, False, True, True, True]
 STAGE_SE = [False, True, False, True, True]
@@ -99,18 +117,17 @@ class SE(nn.Module):
         self.expand = conv_from(get(sd, f"{prefix}.fc.expand.weight")[:mid, :sm], bias=get(sd, f"{prefix}.fc.expand.bias")[:mid])
 
     def forward(self, x):
-        # Global pooling as one GlobalAveragePool node (the reference's mean(3).mean(2) differs by ~1e-8).
-        z = F.adaptive_avg_pool2d(x, 1)
+        z = gpool(x)
         z = F.relu(self.reduce(z))
-        return x * F.hardsigmoid(self.expand(z))
+        return x * hsigmoid(self.expand(z))
 
 
 class MBBlock(nn.Module):
-    def __init__(self, sd, idx, cin, cout, k, e, stride, hswish, se, shortcut):
+    def __init__(self, sd, idx, cin, cout, k, e, stride, use_hswish, se, shortcut):
         super().__init__()
         p = f"blocks.{idx}.conv"
         mid = make_divisible(round(cin * e), 8)
-        self.act = F.hardswish if hswish else F.relu
+        self.act = hswish if use_hswish else F.relu
         self.expand = conv_from(get(sd, f"{p}.inverted_bottleneck.conv.conv.weight")[:mid, :cin])
         self.expand_bn = bn_from(sd, f"{p}.inverted_bottleneck.bn.bn", mid)
         self.dw = conv_from(active_dw_kernel(sd, f"{p}.depth_conv", k, mid), stride=stride, groups=mid)
@@ -155,13 +172,13 @@ class StaticSubnet(nn.Module):
             self.classifier.bias.copy_(get(sd, "classifier.linear.bias"))
 
     def forward(self, x):
-        x = F.hardswish(self.first_bn(self.first(x)))
+        x = hswish(self.first_bn(self.first(x)))
         x = self.b0_pw_bn(self.b0_pw(F.relu(self.b0_dw_bn(self.b0_dw(x))))) + x
         for b in self.blocks:
             x = b(x)
-        x = F.hardswish(self.final_bn(self.final(x)))
-        x = F.adaptive_avg_pool2d(x, 1)
-        x = F.hardswish(self.mix(x))
+        x = hswish(self.final_bn(self.final(x)))
+        x = gpool(x)
+        x = hswish(self.mix(x))
         return self.classifier(torch.flatten(x, 1))
 
 
@@ -202,7 +219,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "models"))
     ap.add_argument("--nets", default=",".join(NETS), help="comma-separated subset of " + ",".join(NETS))
     ap.add_argument("--opset", type=int, default=13)
+    ap.add_argument("--ops", choices=("torch", "ofa"), default="torch",
+                    help="torch: F.hardswish/hardsigmoid + GlobalAveragePool (default); ofa: OFA's literal arithmetic")
     args = ap.parse_args()
+    OPS["style"] = args.ops
 
     if not os.path.isfile(args.weights):
         sys.exit(f"weights file not found: {args.weights}")
