@@ -128,6 +128,7 @@ class RuntimeManager {
   Sensor* m_temp = nullptr;
   Knob* m_affinity = nullptr;
   Knob* m_threads = nullptr;
+  CallbackKnob* m_bound_threads = nullptr;  // "threads" bound to the first app's model by this manager
   double m_last_rebalance = -1e300;
   std::unordered_map<Knob*, int64_t> m_written;
   std::mutex m_mutex;  // last value the manager wrote to each knob

@@ -85,12 +85,14 @@ RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, AppOptions ap
 }
 
 RuntimeManager::~RuntimeManager() {
-  if (!m_opt.restore_on_destroy || !m_platform) return;
-  try {
-    m_platform->restore();
-  } catch (const std::exception& e) {
-    log(LogLevel::Error, std::string("runtime manager: restoring knobs failed: ") + e.what());
+  if (m_opt.restore_on_destroy && m_platform) {
+    try {
+      m_platform->restore();  // the models are still alive here, so bound knobs restore through them
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, std::string("runtime manager: restoring knobs failed: ") + e.what());
+    }
   }
+  if (m_bound_threads) m_bound_threads->unbind();  // the model goes with this manager
 }
 
 RuntimeManager::App& RuntimeManager::app(int id) {
@@ -110,6 +112,17 @@ int RuntimeManager::add_app(AppOptions o) {
   auto a = std::make_unique<App>();
   a->name = o.name;
   a->model = std::move(o.model);
+  // The platform's "threads" knob is a placeholder until someone binds it: make it drive the first
+  // app's model, so a controller's thread count reaches LibTorch (restored and unbound on exit).
+  if (a->model && m_threads && !m_bound_threads) {
+    auto* cb = dynamic_cast<CallbackKnob*>(m_threads);
+    if (cb && !cb->bound()) {
+      DynamicModel* model = a->model.get();
+      cb->bind([model] { return static_cast<int64_t>(model->num_threads()); },
+               [model](int64_t v) { model->set_num_threads(static_cast<int>(v)); });
+      m_bound_threads = cb;
+    }
+  }
   a->controller = std::move(o.controller);
   a->targets = o.targets;
   a->min_cores = std::max(1, o.min_cores);

@@ -294,3 +294,30 @@ TEST_CASE("manager: two apps step from two threads at once", "[runtime]") {
   CHECK(m.telemetry(a1).size() == 300);
   CHECK(m.telemetry(a1).rows().back().energy_mj > 0);
 }
+
+TEST_CASE("manager: the platform's threads knob drives the model while the manager runs", "[runtime]") {
+  auto platform = std::shared_ptr<Platform>(Platform::detect());  // this machine: threads is a callback knob
+  Knob& threads = platform->knob("threads");
+  if (threads.max_value().value_or(1) < 2) {
+    WARN("one CPU: cannot tell thread counts apart, test skipped");
+    return;
+  }
+  auto model = std::make_shared<CallbackModel>([](const SubnetConfig&, const std::string&, int) {});
+  model->set_num_threads(1);
+  {
+    AppOptions a;
+    a.model = model;
+    a.points = test::dofa_points();
+    for (auto& p : a.points) p.device = "cpu";
+    a.controller = make_controller("fixed", "{}");
+    a.knobs = {"threads"};
+    RuntimeManager m(platform, std::move(a));
+    CHECK(threads.get() == 1);  // reads the model
+    threads.set(2);
+    CHECK(model->num_threads() == 2);  // writes reach the model
+  }
+  CHECK(model->num_threads() == 1);  // restored through the model when the manager went
+  threads.set(2);
+  CHECK(model->num_threads() == 1);  // and unbound: the knob no longer touches it
+  platform->restore();
+}
