@@ -4,7 +4,9 @@
 # sub-networks at batch 1 and 8, switching) against PyTorch eager (and ONNX Runtime CUDA where its
 # CUDA provider exists), all in one run. Results go to $OUT (default ./gpu-out).
 #   Optional: .gpu-deps/root/usr (Eigen, fmt, nlohmann-json, Catch2 unpacked from Debian packages,
-#   for machines without them) and .gpu-deps/shared (the fixture subset of ../shared).
+#   for machines without them; copied to /usr/local), .gpu-deps/tj/usr (libturbojpeg, whose
+#   pkg-config file names /usr; copied to /usr without overwriting) and .gpu-deps/shared (the
+#   fixture subset of ../shared).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
@@ -13,6 +15,7 @@ exec > >(tee -a "$OUT/gpu_log.txt") 2>&1
 SHARED=${DYNN_SHARED_DIR:-$PWD/../shared}
 [ -d .gpu-deps/shared ] && SHARED=$PWD/.gpu-deps/shared
 [ -d .gpu-deps/root/usr ] && cp -rn .gpu-deps/root/usr/. /usr/local/
+[ -d .gpu-deps/tj/usr ] && cp -rn .gpu-deps/tj/usr/. /usr/
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
 TORCH_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 t0=$(date +%s)
