@@ -15,6 +15,10 @@
 
 namespace dynn {
 
+namespace ofa {
+struct Weights;
+}
+
 struct SupernetOptions {
   std::string device = "cpu";
   int num_threads = 0;                       // 0: leave the process setting as it is
@@ -102,6 +106,7 @@ class OfaMbv3Supernet final : public DynamicModel {
 
  private:
   explicit OfaMbv3Supernet(std::unique_ptr<Impl> impl);
+  static std::unique_ptr<OfaMbv3Supernet> create(std::shared_ptr<ofa::Weights> w, const SupernetOptions& opts);
   std::unique_ptr<Impl> m_impl;
 };
 

@@ -108,15 +108,18 @@ std::unique_ptr<OfaMbv3Supernet::Impl> make_impl(std::shared_ptr<ofa::Weights> w
 }
 }  // namespace
 
-std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::from_state_dict(const StateDict& sd, const SupernetOptions& opts) {
-  auto w = ofa::weights_from_state_dict(sd, SearchSpace::ofa_mbv3());
+std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::create(std::shared_ptr<ofa::Weights> w, const SupernetOptions& opts) {
   std::unique_ptr<OfaMbv3Supernet> net(new OfaMbv3Supernet(make_impl(std::move(w), opts)));
   if (opts.num_threads > 0) net->set_num_threads(opts.num_threads);
-  const std::string device = opts.device;
+  // The first plan is built on the CPU, then moved: set_device re-prepares the current sub-network.
   net->m_impl->opts.device = "cpu";
   net->set_subnet(SubnetConfig::largest(224));
-  if (device != "cpu") net->set_device(device);
+  if (opts.device != "cpu") net->set_device(opts.device);
   return net;
+}
+
+std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::from_state_dict(const StateDict& sd, const SupernetOptions& opts) {
+  return create(ofa::weights_from_state_dict(sd, SearchSpace::ofa_mbv3()), opts);
 }
 
 std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::load(const std::string& path, const SupernetOptions& opts) {
@@ -124,14 +127,7 @@ std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::load(const std::string& path, 
 }
 
 std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::random(double width_mult, uint64_t seed, const SupernetOptions& opts) {
-  auto w = ofa::random_weights(width_mult, seed, SearchSpace::ofa_mbv3());
-  std::unique_ptr<OfaMbv3Supernet> net(new OfaMbv3Supernet(make_impl(std::move(w), opts)));
-  if (opts.num_threads > 0) net->set_num_threads(opts.num_threads);
-  const std::string device = opts.device;
-  net->m_impl->opts.device = "cpu";
-  net->set_subnet(SubnetConfig::largest(224));
-  if (device != "cpu") net->set_device(device);
-  return net;
+  return create(ofa::random_weights(width_mult, seed, SearchSpace::ofa_mbv3()), opts);
 }
 
 const SearchSpace& OfaMbv3Supernet::search_space() const { return m_impl->space; }
