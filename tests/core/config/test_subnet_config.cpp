@@ -72,3 +72,39 @@ TEST_CASE("blocks skipped by depth do not matter for equality and hashing", "[co
   CHECK_FALSE(a.block_active(2));
   CHECK_FALSE(a.block_active(20));
 }
+
+TEST_CASE("mutated config texts never crash: valid configs or a clear InvalidArgument", "[config][fuzz]") {
+  const std::vector<std::string> seeds = {
+      SubnetConfig::largest(224).to_json(), SubnetConfig::uniform(5, 4, 3, 176).to_string(),
+      R"({"wid": null, "ks": [3,5,7,3,5,7,3,5,7,3,5,7,3,5,7,3,5,7,3,5], "e": [3,4,6,3,4,6,3,4,6,3,4,6,3,4,6,3,4,6,3,4], "d": [2,3,4,2,3], "r": [160]})"};
+  const std::string alphabet = "{}[]\",:0123456789-.eE ksdrwimage_nul\\ \x01\xff";
+  uint64_t state = 12345;
+  auto rnd = [&](uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<size_t>((state >> 33) % n);
+  };
+  size_t valid = 0, rejected = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string t = seeds[rnd(seeds.size())];
+    const int edits = 1 + static_cast<int>(rnd(4));
+    for (int k = 0; k < edits && !t.empty(); ++k) {
+      const size_t pos = rnd(t.size());
+      switch (rnd(3)) {
+        case 0: t[pos] = alphabet[rnd(alphabet.size())]; break;
+        case 1: t.erase(pos, 1 + rnd(3)); break;
+        default: t.insert(pos, 1, alphabet[rnd(alphabet.size())]); break;
+      }
+    }
+    try {
+      const SubnetConfig c = SubnetConfig::parse(t);
+      REQUIRE_NOTHROW(c.validate());  // whatever parses is a valid config
+      ++valid;
+    } catch (const dynn::Error& e) {
+      REQUIRE(e.code() == dynn::ErrorCode::InvalidArgument);
+      REQUIRE(std::string(e.what()).size() > 10);
+      ++rejected;
+    }
+  }
+  CHECK(rejected > 1000);
+  CHECK(valid + rejected == 20000);
+}
