@@ -63,11 +63,16 @@ std::unique_ptr<Controller> make_dynamic_ofa(const DynamicOfaOptions& o);
 // seen after one inference) and lowered with gain_down (slow, the hysteresis). freq_knob: when
 // given, the profiled latency is rescaled to the knob's current value with a compute-bound
 // fraction (point hardware value, else the knob's maximum, is the profiled frequency).
+// Points on different devices (CPU/GPU placement) have their own g: interference on one device
+// does not inflate the other's predictions. A device not in use gets no measurements, so its g
+// relaxes towards 1 by idle_decay per step: a device left because it slowed down is tried again
+// after roughly 1/idle_decay steps (one probe; if it is still slow, g jumps back at once).
 struct ParetoOptions {
   double margin = 0.02;
   double jitter_k = 3;
   double gain_up = 1.0;
   double gain_down = 0.15;
+  double idle_decay = 0.02;
   std::string freq_knob;
   double compute_fraction = 0.85;
   bool accuracy_first = false;  // true: never go under the accuracy floor to meet the latency
@@ -100,6 +105,7 @@ struct EnergyOptions {
   double jitter_k = 3;
   double gain_up = 1.0;
   double gain_down = 0.15;
+  double idle_decay = 0.02;  // per device, as in "pareto"
   double energy_gain = 0.2;  // EWMA gain of the energy correction
 };
 std::unique_ptr<Controller> make_energy(const EnergyOptions& o);

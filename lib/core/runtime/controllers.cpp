@@ -299,6 +299,15 @@ struct FreqScale {
 };
 
 // ------------------------------------------------------------------------------------- pareto
+// Corrections of the devices the last inference did not run on relax towards 1 (see
+// ParetoOptions::idle_decay): they get no measurements, so their last state ages out.
+void relax_idle_devices(int last_point, const std::vector<int>& dev, double rate, std::vector<double>& g) {
+  if (g.size() < 2) return;
+  const int used = last_point >= 0 && last_point < static_cast<int>(dev.size()) ? dev[static_cast<size_t>(last_point)] : -1;
+  for (size_t d = 0; d < g.size(); ++d)
+    if (static_cast<int>(d) != used) g[d] += rate * (1.0 - g[d]);
+}
+
 class ParetoController : public Controller {
  public:
   explicit ParetoController(ParetoOptions o) : m_o(std::move(o)) {}
@@ -316,56 +325,78 @@ class ParetoController : public Controller {
     m_lat.clear();
     m_acc.clear();
     m_pow.clear();
+    m_dev.clear();
+    std::vector<std::string> devices;
     for (const auto& p : ctx.points) {
+      // One online correction per device: a co-runner on the GPU does not slow the CPU points.
+      auto d = std::find(devices.begin(), devices.end(), p.device);
+      m_dev.push_back(static_cast<int>(d - devices.begin()));
+      if (d == devices.end()) devices.push_back(p.device);
       m_lat.push_back(p.latency_ms);
       m_acc.push_back(p.accuracy);
       m_pow.push_back(p.power_w ? *p.power_w : (p.energy_mj && p.latency_ms > 0 ? *p.energy_mj / p.latency_ms : NAN));
     }
+    m_g.assign(devices.size(), 1.0);
+    m_var.assign(devices.size(), 0.0);
+    m_budget.assign(devices.size(), INFINITY);
     reset();
   }
   void reset() override {
-    m_g = 1.0;
-    m_var = 0;
+    std::fill(m_g.begin(), m_g.end(), 1.0);
+    std::fill(m_var.begin(), m_var.end(), 0.0);
   }
   void step(const Observation& obs, Decision& out) override {
+    relax_idle_devices(obs.last_point, m_dev, m_o.idle_decay, m_g);
     if (std::isfinite(obs.last_latency_ms) && obs.last_point >= 0 && obs.last_point < static_cast<int>(m_lat.size())) {
       double pred = m_lat[obs.last_point] * m_scale.factor(obs.last_point, obs);
+      const size_t dv = static_cast<size_t>(m_dev[obs.last_point]);
       if (pred > 0) {
         // Relative residual against the prediction in force, before correcting: the jitter.
-        double r = obs.last_latency_ms / (pred * m_g) - 1;
+        double r = obs.last_latency_ms / (pred * m_g[dv]) - 1;
         // A rise beyond the jitter band is a step change (interference): follow it at once; a
         // rise within the band is noise: follow it slowly, like a fall.
-        double band = m_o.jitter_k * std::sqrt(m_var);
-        correct(m_g, obs.last_latency_ms / pred, r > band ? m_o.gain_up : m_o.gain_down, m_o.gain_down);
-        m_var += 0.05 * (std::min(r * r, 0.04) - m_var);  // capped: a step change is not jitter
+        double band = m_o.jitter_k * std::sqrt(m_var[dv]);
+        correct(m_g[dv], obs.last_latency_ms / pred, r > band ? m_o.gain_up : m_o.gain_down, m_o.gain_down);
+        m_var[dv] += 0.05 * (std::min(r * r, 0.04) - m_var[dv]);  // capped: a step change is not jitter
       }
     }
     const Targets& t = obs.targets;
-    double margin = std::min(0.5, std::max(m_o.margin, m_o.jitter_k * std::sqrt(m_var)));
-    double budget = t.has_latency() ? t.latency_ms * (1 - margin) : INFINITY;
+    // The margin follows each device's own jitter.
+    for (size_t d = 0; d < m_var.size(); ++d) {
+      const double margin = std::min(0.5, std::max(m_o.margin, m_o.jitter_k * std::sqrt(m_var[d])));
+      m_budget[d] = t.has_latency() ? t.latency_ms * (1 - margin) : INFINITY;
+    }
     int chosen = -1, fastest = -1, fastest_floor = -1;
     double best_fast = INFINITY, best_fast_floor = INFINITY;
     for (int p : m_order) {
       if (t.has_power() && std::isfinite(m_pow[p]) && m_pow[p] > t.power_w) continue;
-      double pred = m_lat[p] * m_scale.factor(p, obs) * m_g;
+      double pred = m_lat[p] * m_scale.factor(p, obs) * m_g[static_cast<size_t>(m_dev[p])];
       bool floor_ok = !t.has_accuracy() || m_acc[p] >= t.accuracy;
       if (pred < best_fast) best_fast = pred, fastest = p;
       if (floor_ok && pred < best_fast_floor) best_fast_floor = pred, fastest_floor = p;
-      if (pred <= budget && (floor_ok || !m_o.accuracy_first) && chosen < 0) chosen = p;
+      if (pred <= m_budget[static_cast<size_t>(m_dev[p])] && (floor_ok || !m_o.accuracy_first) && chosen < 0) chosen = p;
     }
     if (chosen < 0) chosen = (m_o.accuracy_first && fastest_floor >= 0) ? fastest_floor : fastest;
     if (chosen < 0) chosen = m_order.front();  // every point is over the power cap
     out.point = chosen;
   }
-  std::string state_json() const override { return nlohmann::json{{"correction", m_g}, {"jitter", std::sqrt(m_var)}}.dump(); }
+  std::string state_json() const override {
+    std::vector<double> jitter;
+    for (double v : m_var) jitter.push_back(std::sqrt(v));
+    // One entry per device, in order of first appearance among the points.
+    return nlohmann::json{{"correction", m_g.size() == 1 ? nlohmann::json(m_g[0]) : nlohmann::json(m_g)},
+                          {"jitter", jitter.size() == 1 ? nlohmann::json(jitter[0]) : nlohmann::json(jitter)}}
+        .dump();
+  }
 
  private:
   ParetoOptions m_o;
-  double m_var = 0;
   FreqScale m_scale;
   std::vector<int> m_order;
   std::vector<double> m_lat, m_acc, m_pow;
-  double m_g = 1.0;
+  std::vector<int> m_dev;           // device index of each point
+  std::vector<double> m_g, m_var;   // online correction and jitter, per device
+  std::vector<double> m_budget;     // latency budget of this step, per device
 };
 
 // ----------------------------------------------------------------------------------- feedback
@@ -417,72 +448,101 @@ class EnergyController : public Controller {
     m_lat.assign(n, 0);
     m_e.assign(n, 0);
     m_acc.assign(n, 0);
+    m_dev.assign(n, 0);
+    std::vector<std::string> devices;
     for (size_t i = 0; i < n; ++i) {
       const auto& p = ctx.points[i];
       double e = p.energy_mj ? *p.energy_mj : (p.power_w ? *p.power_w * p.latency_ms : NAN);
       if (!std::isfinite(e) || e <= 0)
         bad("energy", fmt::format("point '{}' (index {}) has neither energy_mj nor power_w; profile energy first (profile_grid)", p.id, i));
       for (const auto& kv : p.hardware) require_knob(ctx, kv.first, "energy");
+      // Online corrections are kept per device: interference on the GPU does not slow the CPU.
+      auto d = std::find(devices.begin(), devices.end(), p.device);
+      m_dev[i] = static_cast<int>(d - devices.begin());
+      if (d == devices.end()) devices.push_back(p.device);
       m_lat[i] = p.latency_ms;
       m_e[i] = e;
       m_acc[i] = p.accuracy;
     }
-    // Least energy first; equal energy: more accurate, then faster. Corrections are global, so
-    // the order holds and a step is a scan to the first feasible point.
-    m_order.resize(n);
-    std::iota(m_order.begin(), m_order.end(), 0);
-    std::stable_sort(m_order.begin(), m_order.end(), [&](int a, int b) {
-      if (m_e[a] != m_e[b]) return m_e[a] < m_e[b];
-      if (m_acc[a] != m_acc[b]) return m_acc[a] > m_acc[b];
-      return m_lat[a] < m_lat[b];
-    });
+    m_gl.assign(devices.size(), 1.0);
+    m_ge.assign(devices.size(), 1.0);
+    m_var.assign(devices.size(), 0.0);
+    // Per device, least energy first (equal energy: more accurate, then faster). A device's
+    // corrections scale all its points alike, so within a device this order holds and a step is a
+    // scan to each device's first feasible point.
+    m_order.assign(devices.size(), {});
+    for (size_t i = 0; i < n; ++i) m_order[static_cast<size_t>(m_dev[i])].push_back(static_cast<int>(i));
+    for (auto& ord : m_order)
+      std::stable_sort(ord.begin(), ord.end(), [&](int a, int b) {
+        if (m_e[a] != m_e[b]) return m_e[a] < m_e[b];
+        if (m_acc[a] != m_acc[b]) return m_acc[a] > m_acc[b];
+        return m_lat[a] < m_lat[b];
+      });
     reset();
   }
   void reset() override {
-    m_gl = m_ge = 1.0;
-    m_var = 0;
+    std::fill(m_gl.begin(), m_gl.end(), 1.0);
+    std::fill(m_ge.begin(), m_ge.end(), 1.0);
+    std::fill(m_var.begin(), m_var.end(), 0.0);
   }
   void step(const Observation& obs, Decision& out) override {
     int lp = obs.last_point;
+    relax_idle_devices(lp, m_dev, m_o.idle_decay, m_gl);
+    relax_idle_devices(lp, m_dev, m_o.idle_decay, m_ge);
     if (lp >= 0 && lp < static_cast<int>(m_lat.size())) {
+      const size_t d = static_cast<size_t>(m_dev[static_cast<size_t>(lp)]);
       if (std::isfinite(obs.last_latency_ms) && m_lat[lp] > 0) {
-        double r = obs.last_latency_ms / (m_lat[lp] * m_gl) - 1;
-        double band = m_o.jitter_k * std::sqrt(m_var);
-        correct(m_gl, obs.last_latency_ms / m_lat[lp], r > band ? m_o.gain_up : m_o.gain_down, m_o.gain_down);
-        m_var += 0.05 * (std::min(r * r, 0.04) - m_var);
+        double r = obs.last_latency_ms / (m_lat[lp] * m_gl[d]) - 1;
+        double band = m_o.jitter_k * std::sqrt(m_var[d]);
+        correct(m_gl[d], obs.last_latency_ms / m_lat[lp], r > band ? m_o.gain_up : m_o.gain_down, m_o.gain_down);
+        m_var[d] += 0.05 * (std::min(r * r, 0.04) - m_var[d]);
       }
-      if (std::isfinite(obs.last_energy_mj) && m_e[lp] > 0) correct(m_ge, obs.last_energy_mj / m_e[lp], m_o.energy_gain, m_o.energy_gain);
+      if (std::isfinite(obs.last_energy_mj) && m_e[lp] > 0)
+        correct(m_ge[d], obs.last_energy_mj / m_e[lp], m_o.energy_gain, m_o.energy_gain);
     }
     const Targets& t = obs.targets;
-    double margin = std::min(0.5, std::max(m_o.margin, m_o.jitter_k * std::sqrt(m_var)));
     int pick = -1;
     for (int pass = 0; pass < 4 && pick < 0; ++pass) {
       // 0: everything; 1: no energy budget; 2: no margin either; 3: no accuracy floor (margin back).
-      double budget = !t.has_latency() ? INFINITY : t.latency_ms * (pass == 2 ? 1.0 : 1 - margin);
-      for (int p : m_order) {
-        double lat = m_lat[p] * m_gl, e = m_e[p] * m_ge;
-        if (lat > budget) continue;
-        if (t.has_power() && e / lat > t.power_w) continue;
-        if (pass < 3 && t.has_accuracy() && m_acc[p] < t.accuracy) continue;
-        if (pass < 1 && t.has_energy() && e > t.energy_mj) continue;
-        pick = p;
-        break;
+      // Least corrected energy among the feasible points; ties: more accurate, then faster.
+      double best_e = INFINITY, best_acc = -INFINITY, best_lat = INFINITY;
+      for (size_t d = 0; d < m_order.size(); ++d) {
+        const double margin = std::min(0.5, std::max(m_o.margin, m_o.jitter_k * std::sqrt(m_var[d])));
+        const double budget = !t.has_latency() ? INFINITY : t.latency_ms * (pass == 2 ? 1.0 : 1 - margin);
+        for (int p : m_order[d]) {
+          const double lat = m_lat[p] * m_gl[d], e = m_e[p] * m_ge[d];
+          if (lat > budget) continue;
+          if (t.has_power() && e / lat > t.power_w) continue;
+          if (pass < 3 && t.has_accuracy() && m_acc[p] < t.accuracy) continue;
+          if (pass < 1 && t.has_energy() && e > t.energy_mj) continue;
+          if (e < best_e || (e == best_e && (m_acc[p] > best_acc || (m_acc[p] == best_acc && lat < best_lat)))) {
+            best_e = e, best_acc = m_acc[p], best_lat = lat;
+            pick = p;
+          }
+          break;  // this device's first feasible point is its least-energy one
+        }
       }
     }
-    if (pick < 0) {  // nothing meets the latency: the fastest
+    if (pick < 0) {  // nothing meets the latency: the fastest as corrected now
       double best = INFINITY;
-      for (size_t p = 0; p < m_lat.size(); ++p)
-        if (m_lat[p] < best) best = m_lat[p], pick = static_cast<int>(p);
+      for (size_t p = 0; p < m_lat.size(); ++p) {
+        const double lat = m_lat[p] * m_gl[static_cast<size_t>(m_dev[p])];
+        if (lat < best) best = lat, pick = static_cast<int>(p);
+      }
     }
     out.point = pick;
   }
-  std::string state_json() const override { return nlohmann::json{{"latency_correction", m_gl}, {"energy_correction", m_ge}}.dump(); }
+  std::string state_json() const override {
+    auto one = [](const std::vector<double>& v) { return v.size() == 1 ? nlohmann::json(v[0]) : nlohmann::json(v); };
+    return nlohmann::json{{"latency_correction", one(m_gl)}, {"energy_correction", one(m_ge)}}.dump();
+  }
 
  private:
   EnergyOptions m_o;
   std::vector<double> m_lat, m_e, m_acc;
-  std::vector<int> m_order;
-  double m_gl = 1, m_ge = 1, m_var = 0;
+  std::vector<int> m_dev;                // device index of each point
+  std::vector<std::vector<int>> m_order;  // per device: points by energy
+  std::vector<double> m_gl, m_ge, m_var;  // per device: latency and energy corrections, jitter
 };
 
 }  // namespace
@@ -537,6 +597,7 @@ void register_builtin_controllers(ControllerRegistry& r) {
     o.jitter_k = p.number("jitter_k", o.jitter_k, 0, 100);
     o.gain_up = p.number("gain_up", o.gain_up, 0, 1);
     o.gain_down = p.number("gain_down", o.gain_down, 0, 1);
+    o.idle_decay = p.number("idle_decay", o.idle_decay, 0, 1);
     o.freq_knob = p.text("freq_knob", "");
     o.compute_fraction = p.number("compute_fraction", o.compute_fraction, 0, 1);
     o.accuracy_first = p.boolean("accuracy_first", o.accuracy_first);
@@ -558,6 +619,7 @@ void register_builtin_controllers(ControllerRegistry& r) {
     o.gain_up = p.number("gain_up", o.gain_up, 0, 1);
     o.gain_down = p.number("gain_down", o.gain_down, 0, 1);
     o.energy_gain = p.number("energy_gain", o.energy_gain, 0, 1);
+    o.idle_decay = p.number("idle_decay", o.idle_decay, 0, 1);
     return make_energy(o);
   });
 }

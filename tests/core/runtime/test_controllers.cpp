@@ -382,3 +382,27 @@ TEST_CASE("energy: relaxes the margin before the accuracy floor", "[runtime]") {
   d.obs.targets.latency_ms = 50;  // now only the floor can go
   CHECK(d.next(59.5, -1, 600) == 0);
 }
+
+TEST_CASE("energy: corrections are per device, so GPU interference moves it to the CPU", "[runtime]") {
+  auto cpu = test::level_points({10.0}, {0.77}, "cpu");
+  auto gpu = test::level_points({6.0}, {0.77}, "gpu");
+  cpu[0].energy_mj = 100.0;
+  gpu[0].energy_mj = 50.0;
+  gpu[0].id = "G0";
+  gpu[0].subnet = SubnetConfig::uniform(5, 4, 3, 192);
+  auto ctl = make_controller("energy", "{}");
+  Targets t;
+  t.latency_ms = 12;
+  test::Driver d(*ctl, test::context_of({cpu[0], gpu[0]}), t);
+  CHECK(d.first() == 1);        // the GPU point: less energy, fits
+  CHECK(d.next(6.0, -1, 50.0) == 1);
+  int p = d.next(24.0, -1, 200.0);  // a co-runner makes the GPU 4x slower
+  for (int i = 0; i < 3 && p != 0; ++i) p = d.next(24.0, -1, 200.0);
+  CHECK(p == 0);                // the CPU point's own prediction was not inflated
+  CHECK(d.next(10.0, -1, 100.0) == 0);
+  int back = -1;  // the GPU's correction ages out while it is idle: it is probed again later
+  for (int i = 0; i < 300 && back < 0; ++i)
+    if (d.next(10.0, -1, 100.0) == 1) back = i;
+  CHECK(back > 5);
+  CHECK(back < 200);
+}

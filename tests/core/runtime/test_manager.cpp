@@ -321,3 +321,51 @@ TEST_CASE("manager: the platform's threads knob drives the model while the manag
   CHECK(model->num_threads() == 1);  // and unbound: the knob no longer touches it
   platform->restore();
 }
+
+TEST_CASE("manager: pareto moves inference between GPU and CPU points as the GPU slows down", "[runtime]") {
+  // Placement as a knob: every point carries its device; the manager moves the model before the
+  // switch. Virtual time: the GPU runs a sub-network in 6 ms until a co-runner makes it 4x slower.
+  auto clock = std::make_shared<VirtualClock>();
+  auto platform = std::make_shared<Platform>("toy", clock);
+  double gpu_slowdown = 1;
+  std::vector<std::string> devices_run;
+  auto model = std::make_shared<CallbackModel>([&](const SubnetConfig&, const std::string& device, int) {
+    devices_run.push_back(device);
+    clock->sleep((device == "gpu" ? 6.0 * gpu_slowdown : 10.0) / 1000.0);
+  });
+  AppOptions a;
+  a.model = model;
+  auto cpu = test::level_points({10.0}, {0.75}, "cpu");
+  auto gpu = test::level_points({6.0}, {0.78}, "gpu");
+  gpu[0].id = "G0";
+  gpu[0].subnet = SubnetConfig::uniform(5, 4, 3, 192);
+  a.points = {cpu[0], gpu[0]};
+  a.controller = make_controller("pareto", "{}");
+  a.targets.latency_ms = 12;
+  RuntimeManager m(platform, std::move(a));
+  for (int i = 0; i < 5; ++i) run(m);
+  CHECK(model->device() == "gpu");  // the more accurate point fits: GPU
+  gpu_slowdown = 4;                 // 24 ms on the GPU now
+  int steps_to_cpu = -1;
+  for (int i = 0; i < 10; ++i) {
+    run(m);
+    if (model->device() == "cpu") {
+      steps_to_cpu = i + 1;
+      break;
+    }
+  }
+  INFO("inferences until the manager moved to the CPU: " << steps_to_cpu);
+  CHECK(steps_to_cpu >= 1);
+  CHECK(steps_to_cpu <= 3);
+  for (int i = 0; i < 5; ++i) CHECK(run(m).met);  // 10 ms on the CPU meets 12 ms
+  CHECK(devices_run.back() == "cpu");
+  // The co-runner leaves: the idle GPU's correction ages out, one probe finds it fast again.
+  gpu_slowdown = 1;
+  devices_run.clear();
+  for (int i = 0; i < 200; ++i) run(m);
+  CHECK(model->device() == "gpu");
+  const auto first_gpu = std::find(devices_run.begin(), devices_run.end(), "gpu") - devices_run.begin();
+  INFO("inferences on the CPU before the GPU was tried again: " << first_gpu);
+  CHECK(first_gpu > 5);    // not at once: the slow-down is remembered for a while
+  CHECK(first_gpu < 150);  // but not forever
+}
