@@ -1,39 +1,18 @@
 #include "dynn/profile/levels.hpp"
 
-#include <cmath>
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "dynn/error.hpp"
 #include "dynn/ofa_mbv3_arch.hpp"
+#include "json_file.hpp"
 
 namespace dynn {
 
 using nlohmann::json;
 
 namespace {
-
-[[noreturn]] void bad(const std::string& where, const std::string& what) {
-  throw Error(ErrorCode::Parse, fmt::format("levels JSON: {}: {}", where, what));
-}
-
-const json& require(const json& o, const char* key, const std::string& where) {
-  auto it = o.find(key);
-  if (it == o.end()) bad(where, fmt::format("missing field '{}'", key));
-  return *it;
-}
-
-double number(const json& o, const char* key, const std::string& where, double lo, double hi) {
-  const json& v = require(o, key, where);
-  if (!v.is_number()) bad(where + "." + key, fmt::format("expected a number, got {}", v.dump()));
-  const double x = v.get<double>();
-  if (!std::isfinite(x) || x < lo || x > hi) bad(where + "." + key, fmt::format("value {} outside [{}, {}]", x, lo, hi));
-  return x;
-}
-
+const json_file::Fields F{"levels JSON"};
 }  // namespace
 
 LevelSet LevelSet::from_json(const std::string& text) {
@@ -43,50 +22,42 @@ LevelSet LevelSet::from_json(const std::string& text) {
   } catch (const json::exception& e) {
     throw Error(ErrorCode::Parse, fmt::format("levels JSON: not valid JSON ({})", e.what()));
   }
-  if (!j.is_object()) bad("top level", fmt::format("expected an object, got {}", j.type_name()));
+  if (!j.is_object()) F.bad("top level", fmt::format("expected an object, got {}", j.type_name()));
   LevelSet s;
-  const json& sn = require(j, "supernet", "top level");
-  if (!sn.is_string()) bad("supernet", "expected a string");
+  const json& sn = F.require(j, "supernet", "top level");
+  if (!sn.is_string()) F.bad("supernet", "expected a string");
   s.supernet = sn.get<std::string>();
   ofa_mbv3::width_mult_from_name(s.supernet);  // validates the name
   if (auto it = j.find("source"); it != j.end()) {
-    if (!it->is_string()) bad("source", "expected a string");
+    if (!it->is_string()) F.bad("source", "expected a string");
     s.source = it->get<std::string>();
   }
-  const json& lv = require(j, "levels", "top level");
-  if (!lv.is_array()) bad("levels", fmt::format("expected an array, got {}", lv.type_name()));
+  const json& lv = F.require(j, "levels", "top level");
+  if (!lv.is_array()) F.bad("levels", fmt::format("expected an array, got {}", lv.type_name()));
   for (size_t i = 0; i < lv.size(); ++i) {
     const std::string where = fmt::format("levels[{}]", i);
     const json& e = lv[i];
-    if (!e.is_object()) bad(where, fmt::format("expected an object, got {}", e.type_name()));
+    if (!e.is_object()) F.bad(where, fmt::format("expected an object, got {}", e.type_name()));
     Level L;
-    const json& num = require(e, "level", where);
+    const json& num = F.require(e, "level", where);
     if (!num.is_number_integer() || num.get<int64_t>() < 0 || num.get<int64_t>() > 1000)
-      bad(where + ".level", fmt::format("expected a level number 0..1000, got {}", num.dump()));
+      F.bad(where + ".level", fmt::format("expected a level number 0..1000, got {}", num.dump()));
     L.level = static_cast<int>(num.get<int64_t>());
-    const json& arch = require(e, "arch", where);
+    const json& arch = F.require(e, "arch", where);
     try {
       L.subnet = SubnetConfig::from_json(arch.dump());
     } catch (const Error& err) {
-      bad(where + ".arch", err.what());
+      F.bad(where + ".arch", err.what());
     }
-    L.top1_percent = number(e, "top1_percent", where, 0, 100);
-    L.latency_ms = number(e, "latency_ms", where, 0, 1e9);
+    L.top1_percent = F.number(e, "top1_percent", where, 0, 100);
+    L.latency_ms = F.number(e, "latency_ms", where, 0, 1e9);
     s.levels.push_back(std::move(L));
   }
   return s;
 }
 
 LevelSet LevelSet::load(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(ErrorCode::NotFound, fmt::format("levels: cannot open '{}'", path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  try {
-    return from_json(ss.str());
-  } catch (const Error& e) {
-    throw Error(e.code(), fmt::format("{}: {}", path, e.what()));
-  }
+  return json_file::load(path, "levels", [](const std::string& text) { return from_json(text); });
 }
 
 std::string LevelSet::to_json() const {
@@ -101,12 +72,7 @@ std::string LevelSet::to_json() const {
   return j.dump(1);
 }
 
-void LevelSet::save(const std::string& path) const {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw Error(ErrorCode::Io, fmt::format("levels: cannot write '{}'", path));
-  f << to_json() << '\n';
-  if (!f) throw Error(ErrorCode::Io, fmt::format("levels: write to '{}' failed", path));
-}
+void LevelSet::save(const std::string& path) const { json_file::write_text(path, to_json(), "levels"); }
 
 std::vector<OperatingPoint> LevelSet::to_operating_points(const std::string& device) const {
   const ofa_mbv3::Arch arch = ofa_mbv3::Arch::for_supernet(supernet);

@@ -1,15 +1,12 @@
 #include "dynn/profile/profile.hpp"
 
-#include <cmath>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "dynn/error.hpp"
+#include "json_file.hpp"
 
 namespace dynn {
 
@@ -99,82 +96,63 @@ json point_to_json(const OperatingPoint& p) {
   return j;
 }
 
-[[noreturn]] void bad(const std::string& where, const std::string& what) {
-  throw Error(ErrorCode::Parse, fmt::format("profile JSON: {}: {}", where, what));
-}
-
-const json& require(const json& obj, const char* key, const std::string& where) {
-  auto it = obj.find(key);
-  if (it == obj.end()) bad(where, fmt::format("missing field '{}'", key));
-  return *it;
-}
+const json_file::Fields F{"profile JSON"};
 
 std::string get_string(const json& obj, const char* key, const std::string& where) {
-  const json& v = require(obj, key, where);
-  if (!v.is_string()) bad(where + "." + key, fmt::format("expected a string, got {}", v.type_name()));
+  const json& v = F.require(obj, key, where);
+  if (!v.is_string()) F.bad(where + "." + key, fmt::format("expected a string, got {}", v.type_name()));
   return v.get<std::string>();
-}
-
-double get_number(const json& v, const std::string& where, double lo, double hi) {
-  if (!v.is_number()) bad(where, fmt::format("expected a number, got {}", v.type_name()));
-  const double x = v.get<double>();
-  if (!std::isfinite(x) || x < lo || x > hi) bad(where, fmt::format("value {} outside [{}, {}]", x, lo, hi));
-  return x;
-}
-
-double get_number(const json& obj, const char* key, const std::string& where, double lo, double hi) {
-  return get_number(require(obj, key, where), where + "." + key, lo, hi);
 }
 
 std::optional<double> get_opt_number(const json& obj, const char* key, const std::string& where, double lo, double hi) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return std::nullopt;
-  return get_number(*it, where + "." + key, lo, hi);
+  return F.number(*it, where + "." + key, lo, hi);
 }
 
 OperatingPoint point_from_json(const json& j, size_t index) {
   const std::string where = fmt::format("points[{}]", index);
-  if (!j.is_object()) bad(where, fmt::format("expected an object, got {}", j.type_name()));
+  if (!j.is_object()) F.bad(where, fmt::format("expected an object, got {}", j.type_name()));
   static const char* known[] = {"id", "subnet", "device", "hardware", "latency_ms", "latency_p90_ms", "power_w",
                                 "energy_mj", "accuracy", "accuracy_source", "macs", "level"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool ok = false;
     for (const char* k : known) ok = ok || it.key() == k;
-    if (!ok) bad(where, fmt::format("unknown field '{}'", it.key()));
+    if (!ok) F.bad(where, fmt::format("unknown field '{}'", it.key()));
   }
   OperatingPoint p;
   p.id = get_string(j, "id", where);
-  if (p.id.empty()) bad(where + ".id", "must not be empty");
+  if (p.id.empty()) F.bad(where + ".id", "must not be empty");
   const std::string wid = fmt::format("{} (id '{}')", where, p.id);
-  const json& sub = require(j, "subnet", wid);
+  const json& sub = F.require(j, "subnet", wid);
   try {
     p.subnet = SubnetConfig::from_json(sub.dump());
   } catch (const Error& e) {
-    bad(wid + ".subnet", e.what());
+    F.bad(wid + ".subnet", e.what());
   }
   p.device = get_string(j, "device", wid);
-  const json& hw = require(j, "hardware", wid);
-  if (!hw.is_object()) bad(wid + ".hardware", fmt::format("expected an object of knob -> integer, got {}", hw.type_name()));
+  const json& hw = F.require(j, "hardware", wid);
+  if (!hw.is_object()) F.bad(wid + ".hardware", fmt::format("expected an object of knob -> integer, got {}", hw.type_name()));
   for (auto it = hw.begin(); it != hw.end(); ++it) {
-    if (!it->is_number_integer()) bad(wid + ".hardware." + it.key(), fmt::format("expected an integer, got {}", it->dump()));
+    if (!it->is_number_integer()) F.bad(wid + ".hardware." + it.key(), fmt::format("expected an integer, got {}", it->dump()));
     p.hardware[it.key()] = it->get<int64_t>();
   }
-  p.latency_ms = get_number(j, "latency_ms", wid, 0, 1e9);
-  p.latency_p90_ms = get_number(j, "latency_p90_ms", wid, 0, 1e9);
+  p.latency_ms = F.number(j, "latency_ms", wid, 0, 1e9);
+  p.latency_p90_ms = F.number(j, "latency_p90_ms", wid, 0, 1e9);
   p.power_w = get_opt_number(j, "power_w", wid, 0, 1e6);
   p.energy_mj = get_opt_number(j, "energy_mj", wid, 0, 1e12);
-  p.accuracy = get_number(j, "accuracy", wid, 0, 1);
+  p.accuracy = F.number(j, "accuracy", wid, 0, 1);
   const std::string src = get_string(j, "accuracy_source", wid);
   try {
     p.accuracy_source = accuracy_source_from_name(src);
   } catch (const Error& e) {
-    bad(wid + ".accuracy_source", e.what());
+    F.bad(wid + ".accuracy_source", e.what());
   }
-  p.macs = get_number(j, "macs", wid, 0, 1e15);
+  p.macs = F.number(j, "macs", wid, 0, 1e15);
   if (auto it = j.find("level"); it != j.end()) {
-    if (!it->is_number_integer()) bad(wid + ".level", fmt::format("expected an integer, got {}", it->dump()));
+    if (!it->is_number_integer()) F.bad(wid + ".level", fmt::format("expected an integer, got {}", it->dump()));
     const auto lv = it->get<int64_t>();
-    if (lv < -1 || lv > 1000000) bad(wid + ".level", fmt::format("value {} out of range", lv));
+    if (lv < -1 || lv > 1000000) F.bad(wid + ".level", fmt::format("value {} out of range", lv));
     p.level = static_cast<int>(lv);
   }
   return p;
@@ -202,11 +180,11 @@ Profile Profile::from_json(const std::string& text) {
   } catch (const json::exception& e) {
     throw Error(ErrorCode::Parse, fmt::format("profile JSON: not valid JSON ({})", e.what()));
   }
-  if (!j.is_object()) bad("top level", fmt::format("expected an object, got {}", j.type_name()));
+  if (!j.is_object()) F.bad("top level", fmt::format("expected an object, got {}", j.type_name()));
   const std::string fmt_name = get_string(j, "format", "top level");
-  if (fmt_name != "dynn-profile") bad("format", fmt::format("'{}' is not 'dynn-profile'", fmt_name));
-  const json& ver = require(j, "version", "top level");
-  if (!ver.is_number_integer()) bad("version", fmt::format("expected an integer, got {}", ver.dump()));
+  if (fmt_name != "dynn-profile") F.bad("format", fmt::format("'{}' is not 'dynn-profile'", fmt_name));
+  const json& ver = F.require(j, "version", "top level");
+  if (!ver.is_number_integer()) F.bad("version", fmt::format("expected an integer, got {}", ver.dump()));
   if (ver.get<int64_t>() != kFormatVersion)
     throw Error(ErrorCode::Unsupported, fmt::format("profile JSON: version {} is not supported (this build reads version {})",
                                                     ver.get<int64_t>(), kFormatVersion));
@@ -214,19 +192,19 @@ Profile Profile::from_json(const std::string& text) {
     const auto& k = it.key();
     if (k != "format" && k != "version" && k != "device_name" && k != "supernet" && k != "created" && k != "notes" &&
         k != "points")
-      bad("top level", fmt::format("unknown field '{}'", k));
+      F.bad("top level", fmt::format("unknown field '{}'", k));
   }
   Profile p;
   p.device_name = get_string(j, "device_name", "top level");
   p.supernet = get_string(j, "supernet", "top level");
   p.created = get_string(j, "created", "top level");
   if (j.contains("notes")) p.notes = get_string(j, "notes", "top level");
-  const json& pts = require(j, "points", "top level");
-  if (!pts.is_array()) bad("points", fmt::format("expected an array, got {}", pts.type_name()));
+  const json& pts = F.require(j, "points", "top level");
+  if (!pts.is_array()) F.bad("points", fmt::format("expected an array, got {}", pts.type_name()));
   p.points.reserve(pts.size());
   for (size_t i = 0; i < pts.size(); ++i) {
     OperatingPoint op = point_from_json(pts[i], i);
-    if (p.find(op.id)) bad(fmt::format("points[{}].id", i), fmt::format("duplicate id '{}'", op.id));
+    if (p.find(op.id)) F.bad(fmt::format("points[{}].id", i), fmt::format("duplicate id '{}'", op.id));
     p.points.push_back(std::move(op));
   }
   return p;
@@ -240,28 +218,11 @@ void Profile::save(const std::string& path) const {
     copy_if_needed.created = now_iso8601();
     self = &copy_if_needed;
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(ErrorCode::Io, fmt::format("profile: cannot write '{}'", tmp));
-    f << self->to_json() << '\n';
-    if (!f) throw Error(ErrorCode::Io, fmt::format("profile: write to '{}' failed", tmp));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error(ErrorCode::Io, fmt::format("profile: cannot rename '{}' to '{}': {}", tmp, path, ec.message()));
+  json_file::write_text(path, self->to_json(), "profile");
 }
 
 Profile Profile::load(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(ErrorCode::NotFound, fmt::format("profile: cannot open '{}'", path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  try {
-    return from_json(ss.str());
-  } catch (const Error& e) {
-    throw Error(e.code(), fmt::format("{}: {}", path, e.what()));
-  }
+  return json_file::load(path, "profile", [](const std::string& text) { return from_json(text); });
 }
 
 std::string Profile::now_iso8601() {

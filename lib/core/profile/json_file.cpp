@@ -1,0 +1,56 @@
+#include "json_file.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+
+namespace dynn::json_file {
+
+std::string read_text(const std::string& path, const char* what) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(ErrorCode::NotFound, fmt::format("{}: cannot open '{}'", what, path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void write_text(const std::string& path, const std::string& text, const char* what) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error(ErrorCode::Io, fmt::format("{}: cannot write '{}'", what, tmp));
+    f << text << '\n';
+    if (!f) throw Error(ErrorCode::Io, fmt::format("{}: write to '{}' failed", what, tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(ErrorCode::Io, fmt::format("{}: cannot rename '{}' to '{}': {}", what, tmp, path, ec.message()));
+}
+
+void Fields::bad(const std::string& where, const std::string& what) const {
+  throw Error(ErrorCode::Parse, fmt::format("{}: {}: {}", format, where, what));
+}
+
+const nlohmann::json& Fields::require(const nlohmann::json& obj, const char* key, const std::string& where) const {
+  auto it = obj.find(key);
+  if (it == obj.end()) bad(where, fmt::format("missing field '{}'", key));
+  return *it;
+}
+
+double Fields::number(const nlohmann::json& v, const std::string& where, double lo, double hi) const {
+  if (!v.is_number()) bad(where, fmt::format("expected a number, got {} {}", v.type_name(), v.dump().substr(0, 40)));
+  const double x = v.get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi) bad(where, fmt::format("value {} outside [{}, {}]", x, lo, hi));
+  return x;
+}
+
+double Fields::number(const nlohmann::json& obj, const char* key, const std::string& where, double lo, double hi) const {
+  return number(require(obj, key, where), where + "." + key, lo, hi);
+}
+
+}  // namespace dynn::json_file
