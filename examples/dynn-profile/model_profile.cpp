@@ -87,7 +87,11 @@ int profile_model(const ModelProfileOptions& o) {
     net->set_subnet(t.subnet);  // prepares it: not part of the timed inferences
     in.assign(static_cast<size_t>(3 * t.subnet.r * t.subnet.r), 0.5f);
   };
-  h.measure = [&](const ProfileTask& t) { return Measurement{run_once(*net, t.subnet, in, out)}; };
+  h.measure = [&](const ProfileTask& t) {
+    Measurement m;  // no energy sensor is read here: latency only
+    m.seconds = run_once(*net, t.subnet, in, out);
+    return m;
+  };
   std::optional<AccuracyPredictor> pred;
   if (!o.predictor.empty()) {
     pred = AccuracyPredictor::load(o.predictor);
