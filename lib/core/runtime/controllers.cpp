@@ -299,14 +299,60 @@ struct FreqScale {
 };
 
 // ------------------------------------------------------------------------------------- pareto
-// Corrections of the devices the last inference did not run on relax towards 1 (see
-// ParetoOptions::idle_decay): they get no measurements, so their last state ages out.
-void relax_idle_devices(int last_point, const std::vector<int>& dev, double rate, std::vector<double>& g) {
-  if (g.size() < 2) return;
-  const int used = last_point >= 0 && last_point < static_cast<int>(dev.size()) ? dev[static_cast<size_t>(last_point)] : -1;
-  for (size_t d = 0; d < g.size(); ++d)
-    if (static_cast<int>(d) != used) g[d] += rate * (1.0 - g[d]);
-}
+// The online latency correction of "pareto" and "energy", kept per device (CPU/GPU placement: a
+// co-runner on the GPU does not slow the CPU points). g = measured / predicted: a rise beyond the
+// jitter band is a step change (interference) and is followed at once (gain_up), a rise within
+// the band is noise and is followed slowly, like a fall (gain_down). A device the last inference
+// did not run on gets no measurement, so its g relaxes towards 1 (idle_decay) and it is tried again.
+struct DeviceCorrection {
+  std::vector<int> dev;  // device index of each point
+  std::vector<double> g, var;
+
+  // Returns the number of devices.
+  size_t bind(const std::vector<OperatingPoint>& points) {
+    std::vector<std::string> devices;
+    dev.clear();
+    for (const auto& p : points) {
+      auto d = std::find(devices.begin(), devices.end(), p.device);
+      dev.push_back(static_cast<int>(d - devices.begin()));
+      if (d == devices.end()) devices.push_back(p.device);
+    }
+    g.assign(devices.size(), 1.0);
+    var.assign(devices.size(), 0.0);
+    return devices.size();
+  }
+  void reset() {
+    std::fill(g.begin(), g.end(), 1.0);
+    std::fill(var.begin(), var.end(), 0.0);
+  }
+  size_t device(int point) const { return static_cast<size_t>(dev[static_cast<size_t>(point)]); }
+  bool valid(int point) const { return point >= 0 && point < static_cast<int>(dev.size()); }
+  // Ages the corrections `v` (g, or another per-device factor) of the devices not used by point.
+  void relax_idle(int point, double rate, std::vector<double>& v) const {
+    if (v.size() < 2) return;
+    const size_t used = valid(point) ? device(point) : v.size();
+    for (size_t d = 0; d < v.size(); ++d)
+      if (d != used) v[d] += rate * (1.0 - v[d]);
+  }
+  // Learns from `measured` ms for `point`, whose prediction before correction was `pred` ms.
+  void observe(int point, double measured, double pred, double jitter_k, double gain_up, double gain_down) {
+    if (!valid(point) || !std::isfinite(measured) || !(pred > 0)) return;
+    const size_t d = device(point);
+    const double r = measured / (pred * g[d]) - 1;  // residual against the prediction in force: the jitter
+    const double band = jitter_k * std::sqrt(var[d]);
+    correct(g[d], measured / pred, r > band ? gain_up : gain_down, gain_down);
+    var[d] += 0.05 * (std::min(r * r, 0.04) - var[d]);  // capped: a step change is not jitter
+  }
+  // Latency budget on device d: target * (1 - max(margin, jitter_k * its jitter)), m <= 0.5.
+  double budget(size_t d, const Targets& t, double margin, double jitter_k) const {
+    const double m = std::min(0.5, std::max(margin, jitter_k * std::sqrt(var[d])));
+    return t.has_latency() ? t.latency_ms * (1 - m) : INFINITY;
+  }
+  // {"<key>": g} with one device, else a list in order of first appearance among the points.
+  static nlohmann::json per_device(const std::vector<double>& v) {
+    return v.size() == 1 ? nlohmann::json(v[0]) : nlohmann::json(v);
+  }
+};
 
 class ParetoController : public Controller {
  public:
@@ -325,56 +371,31 @@ class ParetoController : public Controller {
     m_lat.clear();
     m_acc.clear();
     m_pow.clear();
-    m_dev.clear();
-    std::vector<std::string> devices;
     for (const auto& p : ctx.points) {
-      // One online correction per device: a co-runner on the GPU does not slow the CPU points.
-      auto d = std::find(devices.begin(), devices.end(), p.device);
-      m_dev.push_back(static_cast<int>(d - devices.begin()));
-      if (d == devices.end()) devices.push_back(p.device);
       m_lat.push_back(p.latency_ms);
       m_acc.push_back(p.accuracy);
       m_pow.push_back(p.power_w ? *p.power_w : (p.energy_mj && p.latency_ms > 0 ? *p.energy_mj / p.latency_ms : NAN));
     }
-    m_g.assign(devices.size(), 1.0);
-    m_var.assign(devices.size(), 0.0);
-    m_budget.assign(devices.size(), INFINITY);
+    m_budget.assign(m_corr.bind(ctx.points), INFINITY);
     reset();
   }
-  void reset() override {
-    std::fill(m_g.begin(), m_g.end(), 1.0);
-    std::fill(m_var.begin(), m_var.end(), 0.0);
-  }
+  void reset() override { m_corr.reset(); }
   void step(const Observation& obs, Decision& out) override {
-    relax_idle_devices(obs.last_point, m_dev, m_o.idle_decay, m_g);
-    if (std::isfinite(obs.last_latency_ms) && obs.last_point >= 0 && obs.last_point < static_cast<int>(m_lat.size())) {
-      double pred = m_lat[obs.last_point] * m_scale.factor(obs.last_point, obs);
-      const size_t dv = static_cast<size_t>(m_dev[obs.last_point]);
-      if (pred > 0) {
-        // Relative residual against the prediction in force, before correcting: the jitter.
-        double r = obs.last_latency_ms / (pred * m_g[dv]) - 1;
-        // A rise beyond the jitter band is a step change (interference): follow it at once; a
-        // rise within the band is noise: follow it slowly, like a fall.
-        double band = m_o.jitter_k * std::sqrt(m_var[dv]);
-        correct(m_g[dv], obs.last_latency_ms / pred, r > band ? m_o.gain_up : m_o.gain_down, m_o.gain_down);
-        m_var[dv] += 0.05 * (std::min(r * r, 0.04) - m_var[dv]);  // capped: a step change is not jitter
-      }
-    }
+    m_corr.relax_idle(obs.last_point, m_o.idle_decay, m_corr.g);
+    if (m_corr.valid(obs.last_point))
+      m_corr.observe(obs.last_point, obs.last_latency_ms, m_lat[obs.last_point] * m_scale.factor(obs.last_point, obs),
+                     m_o.jitter_k, m_o.gain_up, m_o.gain_down);
     const Targets& t = obs.targets;
-    // The margin follows each device's own jitter.
-    for (size_t d = 0; d < m_var.size(); ++d) {
-      const double margin = std::min(0.5, std::max(m_o.margin, m_o.jitter_k * std::sqrt(m_var[d])));
-      m_budget[d] = t.has_latency() ? t.latency_ms * (1 - margin) : INFINITY;
-    }
+    for (size_t d = 0; d < m_budget.size(); ++d) m_budget[d] = m_corr.budget(d, t, m_o.margin, m_o.jitter_k);
     int chosen = -1, fastest = -1, fastest_floor = -1;
     double best_fast = INFINITY, best_fast_floor = INFINITY;
     for (int p : m_order) {
       if (t.has_power() && std::isfinite(m_pow[p]) && m_pow[p] > t.power_w) continue;
-      double pred = m_lat[p] * m_scale.factor(p, obs) * m_g[static_cast<size_t>(m_dev[p])];
+      double pred = m_lat[p] * m_scale.factor(p, obs) * m_corr.g[m_corr.device(p)];
       bool floor_ok = !t.has_accuracy() || m_acc[p] >= t.accuracy;
       if (pred < best_fast) best_fast = pred, fastest = p;
       if (floor_ok && pred < best_fast_floor) best_fast_floor = pred, fastest_floor = p;
-      if (pred <= m_budget[static_cast<size_t>(m_dev[p])] && (floor_ok || !m_o.accuracy_first) && chosen < 0) chosen = p;
+      if (pred <= m_budget[m_corr.device(p)] && (floor_ok || !m_o.accuracy_first) && chosen < 0) chosen = p;
     }
     if (chosen < 0) chosen = (m_o.accuracy_first && fastest_floor >= 0) ? fastest_floor : fastest;
     if (chosen < 0) chosen = m_order.front();  // every point is over the power cap
@@ -382,10 +403,8 @@ class ParetoController : public Controller {
   }
   std::string state_json() const override {
     std::vector<double> jitter;
-    for (double v : m_var) jitter.push_back(std::sqrt(v));
-    // One entry per device, in order of first appearance among the points.
-    return nlohmann::json{{"correction", m_g.size() == 1 ? nlohmann::json(m_g[0]) : nlohmann::json(m_g)},
-                          {"jitter", jitter.size() == 1 ? nlohmann::json(jitter[0]) : nlohmann::json(jitter)}}
+    for (double v : m_corr.var) jitter.push_back(std::sqrt(v));
+    return nlohmann::json{{"correction", DeviceCorrection::per_device(m_corr.g)}, {"jitter", DeviceCorrection::per_device(jitter)}}
         .dump();
   }
 
@@ -394,9 +413,8 @@ class ParetoController : public Controller {
   FreqScale m_scale;
   std::vector<int> m_order;
   std::vector<double> m_lat, m_acc, m_pow;
-  std::vector<int> m_dev;           // device index of each point
-  std::vector<double> m_g, m_var;   // online correction and jitter, per device
-  std::vector<double> m_budget;     // latency budget of this step, per device
+  DeviceCorrection m_corr;
+  std::vector<double> m_budget;  // latency budget of this step, per device
 };
 
 // ----------------------------------------------------------------------------------- feedback
@@ -448,30 +466,23 @@ class EnergyController : public Controller {
     m_lat.assign(n, 0);
     m_e.assign(n, 0);
     m_acc.assign(n, 0);
-    m_dev.assign(n, 0);
-    std::vector<std::string> devices;
     for (size_t i = 0; i < n; ++i) {
       const auto& p = ctx.points[i];
       double e = p.energy_mj ? *p.energy_mj : (p.power_w ? *p.power_w * p.latency_ms : NAN);
       if (!std::isfinite(e) || e <= 0)
         bad("energy", fmt::format("point '{}' (index {}) has neither energy_mj nor power_w; profile energy first (profile_grid)", p.id, i));
       for (const auto& kv : p.hardware) require_knob(ctx, kv.first, "energy");
-      // Online corrections are kept per device: interference on the GPU does not slow the CPU.
-      auto d = std::find(devices.begin(), devices.end(), p.device);
-      m_dev[i] = static_cast<int>(d - devices.begin());
-      if (d == devices.end()) devices.push_back(p.device);
       m_lat[i] = p.latency_ms;
       m_e[i] = e;
       m_acc[i] = p.accuracy;
     }
-    m_gl.assign(devices.size(), 1.0);
-    m_ge.assign(devices.size(), 1.0);
-    m_var.assign(devices.size(), 0.0);
+    const size_t devices = m_corr.bind(ctx.points);  // latency correction per device, as "pareto"
+    m_ge.assign(devices, 1.0);                         // and the energy correction beside it
     // Per device, least energy first (equal energy: more accurate, then faster). A device's
     // corrections scale all its points alike, so within a device this order holds and a step is a
     // scan to each device's first feasible point.
-    m_order.assign(devices.size(), {});
-    for (size_t i = 0; i < n; ++i) m_order[static_cast<size_t>(m_dev[i])].push_back(static_cast<int>(i));
+    m_order.assign(devices, {});
+    for (size_t i = 0; i < n; ++i) m_order[m_corr.device(static_cast<int>(i))].push_back(static_cast<int>(i));
     for (auto& ord : m_order)
       std::stable_sort(ord.begin(), ord.end(), [&](int a, int b) {
         if (m_e[a] != m_e[b]) return m_e[a] < m_e[b];
@@ -481,24 +492,17 @@ class EnergyController : public Controller {
     reset();
   }
   void reset() override {
-    std::fill(m_gl.begin(), m_gl.end(), 1.0);
+    m_corr.reset();
     std::fill(m_ge.begin(), m_ge.end(), 1.0);
-    std::fill(m_var.begin(), m_var.end(), 0.0);
   }
   void step(const Observation& obs, Decision& out) override {
-    int lp = obs.last_point;
-    relax_idle_devices(lp, m_dev, m_o.idle_decay, m_gl);
-    relax_idle_devices(lp, m_dev, m_o.idle_decay, m_ge);
-    if (lp >= 0 && lp < static_cast<int>(m_lat.size())) {
-      const size_t d = static_cast<size_t>(m_dev[static_cast<size_t>(lp)]);
-      if (std::isfinite(obs.last_latency_ms) && m_lat[lp] > 0) {
-        double r = obs.last_latency_ms / (m_lat[lp] * m_gl[d]) - 1;
-        double band = m_o.jitter_k * std::sqrt(m_var[d]);
-        correct(m_gl[d], obs.last_latency_ms / m_lat[lp], r > band ? m_o.gain_up : m_o.gain_down, m_o.gain_down);
-        m_var[d] += 0.05 * (std::min(r * r, 0.04) - m_var[d]);
-      }
+    const int lp = obs.last_point;
+    m_corr.relax_idle(lp, m_o.idle_decay, m_corr.g);
+    m_corr.relax_idle(lp, m_o.idle_decay, m_ge);
+    if (m_corr.valid(lp)) {
+      m_corr.observe(lp, obs.last_latency_ms, m_lat[lp], m_o.jitter_k, m_o.gain_up, m_o.gain_down);
       if (std::isfinite(obs.last_energy_mj) && m_e[lp] > 0)
-        correct(m_ge[d], obs.last_energy_mj / m_e[lp], m_o.energy_gain, m_o.energy_gain);
+        correct(m_ge[m_corr.device(lp)], obs.last_energy_mj / m_e[lp], m_o.energy_gain, m_o.energy_gain);
     }
     const Targets& t = obs.targets;
     int pick = -1;
@@ -507,10 +511,10 @@ class EnergyController : public Controller {
       // Least corrected energy among the feasible points; ties: more accurate, then faster.
       double best_e = INFINITY, best_acc = -INFINITY, best_lat = INFINITY;
       for (size_t d = 0; d < m_order.size(); ++d) {
-        const double margin = std::min(0.5, std::max(m_o.margin, m_o.jitter_k * std::sqrt(m_var[d])));
-        const double budget = !t.has_latency() ? INFINITY : t.latency_ms * (pass == 2 ? 1.0 : 1 - margin);
+        const double budget = pass == 2 ? (t.has_latency() ? t.latency_ms : INFINITY)
+                                        : m_corr.budget(d, t, m_o.margin, m_o.jitter_k);
         for (int p : m_order[d]) {
-          const double lat = m_lat[p] * m_gl[d], e = m_e[p] * m_ge[d];
+          const double lat = m_lat[p] * m_corr.g[d], e = m_e[p] * m_ge[d];
           if (lat > budget) continue;
           if (t.has_power() && e / lat > t.power_w) continue;
           if (pass < 3 && t.has_accuracy() && m_acc[p] < t.accuracy) continue;
@@ -526,23 +530,24 @@ class EnergyController : public Controller {
     if (pick < 0) {  // nothing meets the latency: the fastest as corrected now
       double best = INFINITY;
       for (size_t p = 0; p < m_lat.size(); ++p) {
-        const double lat = m_lat[p] * m_gl[static_cast<size_t>(m_dev[p])];
+        const double lat = m_lat[p] * m_corr.g[m_corr.device(static_cast<int>(p))];
         if (lat < best) best = lat, pick = static_cast<int>(p);
       }
     }
     out.point = pick;
   }
   std::string state_json() const override {
-    auto one = [](const std::vector<double>& v) { return v.size() == 1 ? nlohmann::json(v[0]) : nlohmann::json(v); };
-    return nlohmann::json{{"latency_correction", one(m_gl)}, {"energy_correction", one(m_ge)}}.dump();
+    return nlohmann::json{{"latency_correction", DeviceCorrection::per_device(m_corr.g)},
+                          {"energy_correction", DeviceCorrection::per_device(m_ge)}}
+        .dump();
   }
 
  private:
   EnergyOptions m_o;
   std::vector<double> m_lat, m_e, m_acc;
-  std::vector<int> m_dev;                // device index of each point
+  DeviceCorrection m_corr;                // latency correction and jitter, per device
+  std::vector<double> m_ge;               // energy correction, per device
   std::vector<std::vector<int>> m_order;  // per device: points by energy
-  std::vector<double> m_gl, m_ge, m_var;  // per device: latency and energy corrections, jitter
 };
 
 }  // namespace
