@@ -136,6 +136,7 @@ struct OfaMbv3Supernet::Impl {
   // Under mutex: removes cfg's prepared plan (built with outdated BN statistics); true when cfg
   // is the current sub-network, which the caller then re-prepares.
   bool drop_plan(const SubnetConfig& cfg);
+  void drop_all_plans();  // under mutex; plans in use by inferences stay alive until they end
 };
 
 }  // namespace dynn

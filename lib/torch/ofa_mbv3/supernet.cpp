@@ -68,6 +68,12 @@ std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const Subn
   return p;
 }
 
+void OfaMbv3Supernet::Impl::drop_all_plans() {
+  lru.clear();
+  index.clear();
+  cached_bytes = 0;
+}
+
 bool OfaMbv3Supernet::Impl::drop_plan(const SubnetConfig& cfg) {
   auto it = index.find(cfg);
   if (it != index.end()) {
@@ -155,9 +161,7 @@ bool OfaMbv3Supernet::is_prepared(const SubnetConfig& cfg) const {
 
 void OfaMbv3Supernet::clear_cache() {
   std::lock_guard<std::mutex> lock(m_impl->mutex);
-  m_impl->lru.clear();
-  m_impl->index.clear();
-  m_impl->cached_bytes = 0;
+  m_impl->drop_all_plans();
 }
 
 void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
@@ -209,9 +213,7 @@ void OfaMbv3Supernet::set_device(const std::string& device) {
     m_impl->weights = w;
     m_impl->dev = dev;
     m_impl->opts.device = device;
-    m_impl->lru.clear();
-    m_impl->index.clear();
-    m_impl->cached_bytes = 0;
+    m_impl->drop_all_plans();  // they were built for the old device
     for (auto& [cfg, st] : m_impl->bn_stats) {
       auto moved = std::make_shared<ofa::BnOverride>();
       for (const auto& [m, v] : *st) moved->emplace_back(m.to(dev), v.to(dev));
