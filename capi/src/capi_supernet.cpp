@@ -149,6 +149,19 @@ DYNN_API dynn_status dynn_supernet_get_subnet(const dynn_supernet* net, dynn_sub
   });
 }
 
+DYNN_API dynn_status dynn_supernet_infer_config(dynn_supernet* net, const dynn_subnet* cfg, const float* input, int64_t n,
+                                                int64_t c, int64_t h, int64_t w, float* logits, size_t capacity,
+                                                size_t* written) {
+  return guard([&] {
+    DYNN_CHECK_ARG(net, "dynn_supernet_infer_config: net is NULL");
+    DYNN_CHECK_ARG(input, "dynn_supernet_infer_config: input is NULL");
+    DYNN_CHECK_ARG(logits, "dynn_supernet_infer_config: logits is NULL");
+    net->net->infer_subnet(to_config(cfg, "dynn_supernet_infer_config"), input, n, c, h, w, logits, capacity);
+    if (written) *written = static_cast<size_t>(n) * static_cast<size_t>(net->net->num_classes());
+    return DYNN_OK;
+  });
+}
+
 DYNN_API dynn_status dynn_supernet_set_threads(dynn_supernet* net, int n) {
   return guard([&] {
     DYNN_CHECK_ARG(net, "dynn_supernet_set_threads: net is NULL");
@@ -162,8 +175,7 @@ DYNN_API dynn_status dynn_supernet_get_threads(const dynn_supernet* net, int* ou
   return guard([&] {
     DYNN_CHECK_ARG(net, "dynn_supernet_get_threads: net is NULL");
     DYNN_CHECK_ARG(out, "dynn_supernet_get_threads: out is NULL");
-    int n = net->net->num_threads();
-    *out = n > 0 ? n : dynn::get_num_threads();
+    *out = net->net->num_threads();
     return DYNN_OK;
   });
 }

@@ -38,8 +38,9 @@ class DynamicModel {
   virtual void prepare(const std::vector<SubnetConfig>& cfgs) = 0;
 
   // Runs the current sub-network on an NCHW float32 batch (h == w == current resolution, c == 3).
-  // Writes n * num_classes() logits. Throws Error(InvalidArgument) on shape mismatch,
-  // Error(BufferTooSmall) when capacity < needed.
+  // Writes n * num_classes() logits. Throws Error(InvalidArgument) on shape mismatch or on an
+  // input holding NaN or inf (refused before any work, by every engine), Error(BufferTooSmall)
+  // when capacity < needed.
   virtual void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
                      size_t capacity) = 0;
 

@@ -76,7 +76,14 @@ class OfaMbv3Supernet final : public DynamicModel {
   // expand, pooling, feature mix, classifier (LatencyTable::network_layers).
   void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity,
              SubnetConfig* ran, std::vector<double>* layer_seconds = nullptr);
+  // Runs sub-network cfg (preparing it if needed) without switching: the input is checked against
+  // cfg, so a thread that sized its input for cfg is never hit by another thread's set_subnet to a
+  // different resolution. Safe concurrently with set_subnet, infer and other infer_subnet calls.
+  void infer_subnet(const SubnetConfig& cfg, const float* input, int64_t n, int64_t c, int64_t h, int64_t w,
+                    float* logits, size_t capacity, std::vector<double>* layer_seconds = nullptr);
 
+  // LibTorch's intra-op thread pool is process-wide: set_num_threads sets it for every supernet of
+  // the process, and num_threads() reports the count in force.
   void set_num_threads(int n) override;
   int num_threads() const override;
   void set_device(const std::string& device) override;

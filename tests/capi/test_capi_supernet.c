@@ -92,6 +92,11 @@ static void misuse(void) {
   EXPECT(dynn_supernet_infer(net, in, 1, 3, 128, 128, out, 1000, &written) == DYNN_OK);
   EXPECT(written == 1000);
   EXPECT(isfinite(out[0]) && isfinite(out[999]));
+  in[5000] = NAN; /* non-finite pixels are refused, never turned into normal-looking logits */
+  EXPECT_ERR(dynn_supernet_infer(net, in, 1, 3, 128, 128, out, 1000, &written), DYNN_EINVAL);
+  EXPECT(strstr(dynn_last_error(), "non-finite") != NULL);
+  in[5000] = INFINITY;
+  EXPECT_ERR(dynn_supernet_infer(net, in, 1, 3, 128, 128, out, 1000, &written), DYNN_EINVAL);
   dynn_supernet_free(net);
   dynn_supernet_free(NULL);
 }
@@ -163,6 +168,28 @@ static void structs_and_stats(void) {
   EXPECT_ERR(dynn_supernet_prepare_configs(net, NULL, 2), DYNN_EINVAL);
   EXPECT_ERR(dynn_supernet_prepare_configs(NULL, cfgs, 2), DYNN_EINVAL);
   EXPECT(dynn_supernet_prepare_configs(net, cfgs, 2) == DYNN_OK);
+  {
+    /* infer_config runs the named sub-network (160) whatever is current (176), without switching. */
+    float* x = (float*)calloc(3 * 176 * 176, sizeof(float));
+    float* y = (float*)malloc(1000 * sizeof(float));
+    size_t w = 0;
+    EXPECT(x && y);
+    if (x && y) {
+      EXPECT(dynn_supernet_set_subnet_config(net, &cfgs[1]) == DYNN_OK);
+      EXPECT(dynn_supernet_infer_config(net, &a, x, 1, 3, 160, 160, y, 1000, &w) == DYNN_OK);
+      EXPECT(w == 1000 && isfinite(y[0]));
+      EXPECT(dynn_supernet_get_subnet(net, &b) == DYNN_OK);
+      EXPECT(b.r == 176);
+      EXPECT_ERR(dynn_supernet_infer_config(net, &a, x, 1, 3, 176, 176, y, 1000, &w), DYNN_EINVAL);
+      EXPECT_ERR(dynn_supernet_infer_config(net, NULL, x, 1, 3, 160, 160, y, 1000, &w), DYNN_EINVAL);
+      EXPECT_ERR(dynn_supernet_infer_config(NULL, &a, x, 1, 3, 160, 160, y, 1000, &w), DYNN_EINVAL);
+      EXPECT_ERR(dynn_supernet_infer_config(net, &a, NULL, 1, 3, 160, 160, y, 1000, &w), DYNN_EINVAL);
+      EXPECT_ERR(dynn_supernet_infer_config(net, &a, x, 1, 3, 160, 160, NULL, 1000, &w), DYNN_EINVAL);
+      EXPECT_ERR(dynn_supernet_infer_config(net, &a, x, 1, 3, 160, 160, y, 10, &w), DYNN_EBUFS);
+    }
+    free(x);
+    free(y);
+  }
 
   EXPECT_ERR(dynn_supernet_set_threads(net, 0), DYNN_EINVAL);
   EXPECT_ERR(dynn_supernet_set_threads(NULL, 1), DYNN_EINVAL);

@@ -136,7 +136,9 @@ DYNN_API int dynn_supernet_num_classes(const dynn_supernet* net);
 
 /* Runs the current sub-network on input [n,c,h,w] (NCHW float32, normalised; c == 3, h == w ==
  * the sub-network's resolution) and writes n*num_classes logits. capacity is the logits buffer
- * size in floats; *written (optional) receives the count. Buffers are the caller's. */
+ * size in floats; *written (optional) receives the count. Buffers are the caller's. An input
+ * holding NaN or inf is DYNN_EINVAL (checked before any work). When another thread may switch to
+ * another resolution meanwhile, use dynn_supernet_infer_config. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_infer(dynn_supernet* net, const float* input, int64_t n, int64_t c,
                                                         int64_t h, int64_t w, float* logits, size_t capacity,
                                                         size_t* written);
@@ -196,8 +198,17 @@ DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_set_subnet_config(dynn_superne
 DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_prepare_configs(dynn_supernet* net, const dynn_subnet* cfgs, size_t count);
 /* The sub-network in force now. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_get_subnet(const dynn_supernet* net, dynn_subnet* out);
+/* As dynn_supernet_infer, on sub-network cfg (prepared first if needed) instead of the current one,
+ * without switching: the input is checked against cfg, so another thread's switch to a different
+ * resolution never makes this call fail. Safe concurrently with every other supernet call but
+ * free and set_device. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_infer_config(dynn_supernet* net, const dynn_subnet* cfg,
+                                                               const float* input, int64_t n, int64_t c, int64_t h,
+                                                               int64_t w, float* logits, size_t capacity,
+                                                               size_t* written);
 
-/* Intra-op threads of this supernet's backend (1..1024). One thread per handle. */
+/* Intra-op threads of the backend (1..1024). LibTorch's pool is process-wide: setting it on one
+ * handle sets it for every supernet of the process, and get reports the count in force. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_set_threads(dynn_supernet* net, int n);
 DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_get_threads(const dynn_supernet* net, int* out);
 /* Moves the supernet to "cpu" or "cuda:N" (DYNN_EUNSUPPORTED when the build has no CUDA). No

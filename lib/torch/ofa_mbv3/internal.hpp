@@ -119,7 +119,6 @@ struct OfaMbv3Supernet::Impl {
   std::shared_ptr<const ofa::Weights> cpu_weights;
   std::shared_ptr<const ofa::Weights> weights;  // on the current device
   at::Device dev = at::kCPU;
-  int threads = 0;
 
   // Switching: inferences atomically load the current plan.
   std::shared_ptr<const ofa::Prepared> current;
@@ -137,6 +136,9 @@ struct OfaMbv3Supernet::Impl {
   // is the current sub-network, which the caller then re-prepares.
   bool drop_plan(const SubnetConfig& cfg);
   void drop_all_plans();  // under mutex; plans in use by inferences stay alive until they end
+  // Checks the arguments against plan p (shape, capacity, finite input) and runs it.
+  void run(const ofa::Prepared& p, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
+           size_t capacity, std::vector<double>* layer_seconds) const;
 };
 
 }  // namespace dynn

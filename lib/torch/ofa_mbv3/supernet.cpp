@@ -1,6 +1,9 @@
 // OfaMbv3Supernet: loading, the prepared-sub-network cache, switching, BN statistics.
 #include <ATen/Parallel.h>
 
+#include <cmath>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "dynn/error.hpp"
@@ -169,38 +172,71 @@ void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h,
   infer(input, n, c, h, w, logits, capacity, nullptr);
 }
 
-void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
-                            size_t capacity, SubnetConfig* ran, std::vector<double>* layer_seconds) {
-  auto p = std::atomic_load(&m_impl->current);
-  if (ran) *ran = p->cfg;
+namespace {
+// Non-finite input pixels: both engines refuse them the same way, before any work (the fast
+// engine's clamps would otherwise turn NaN into normal-looking logits). One vectorisable pass:
+// x * 0 is 0 for finite x and NaN for NaN or inf.
+void check_finite_input(const float* x, size_t count) {
+  float acc = 0.f;
+  for (size_t i = 0; i < count; ++i) acc += x[i] * 0.f;
+  if (acc == 0.f) return;
+  size_t bad = 0, first = count;
+  for (size_t i = 0; i < count; ++i)
+    if (!std::isfinite(x[i])) {
+      if (first == count) first = i;
+      ++bad;
+    }
+  throw Error(ErrorCode::InvalidArgument,
+              fmt::format("infer: input holds {} non-finite value(s) (NaN or inf), the first at index {} ({})", bad, first,
+                          x[first]));
+}
+}  // namespace
+
+void OfaMbv3Supernet::Impl::run(const Prepared& p, const float* input, int64_t n, int64_t c, int64_t h, int64_t w,
+                                float* logits, size_t capacity, std::vector<double>* layer_seconds) const {
   if (!input || !logits) throw Error(ErrorCode::InvalidArgument, "infer: input and logits must not be null");
   if (n < 1 || n > 4096) throw Error(ErrorCode::InvalidArgument, fmt::format("infer: batch size {} outside 1..4096", n));
   if (c != 3) throw Error(ErrorCode::InvalidArgument, fmt::format("infer: input has {} channels, the supernet needs 3", c));
-  if (h != p->cfg.r || w != p->cfg.r)
+  if (h != p.cfg.r || w != p.cfg.r)
     throw Error(ErrorCode::InvalidArgument,
-                fmt::format("infer: input is {}x{} but the current sub-network runs at resolution {}x{}", h, w, p->cfg.r, p->cfg.r));
-  const size_t need = static_cast<size_t>(n) * static_cast<size_t>(num_classes());
+                fmt::format("infer: input is {}x{} but sub-network {} runs at resolution {}x{}", h, w, p.cfg.to_string(),
+                            p.cfg.r, p.cfg.r));
+  const size_t classes = static_cast<size_t>(cpu_weights->arch.num_classes);
+  const size_t need = static_cast<size_t>(n) * classes;
   if (capacity < need)
     throw Error(ErrorCode::BufferTooSmall, fmt::format("infer: logits buffer holds {} floats, {} needed", capacity, need));
+  if (layer_seconds && !dev.is_cpu()) throw Error(ErrorCode::Unsupported, "per-layer timing is implemented for the CPU only");
+  check_finite_input(input, static_cast<size_t>(n * c * h * w));
   at::Tensor x = at::from_blob(const_cast<float*>(input), {n, c, h, w}, at::kFloat);
-  if (!m_impl->dev.is_cpu()) x = x.to(m_impl->dev);
+  if (!dev.is_cpu()) x = x.to(dev);
   at::Tensor y;
   {
     c10::NoGradGuard no_grad;
-    if (layer_seconds && !m_impl->dev.is_cpu())
-      throw Error(ErrorCode::Unsupported, "per-layer timing is implemented for the CPU only");
-    y = ofa::prepared_forward(*p, x, layer_seconds);
+    y = ofa::prepared_forward(p, x, layer_seconds);
   }
   y = y.to(at::kCPU).contiguous();
   std::memcpy(logits, y.data_ptr<float>(), need * sizeof(float));
 }
 
-void OfaMbv3Supernet::set_num_threads(int n) {
-  dynn::set_num_threads(n);
-  m_impl->threads = n;
+void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
+                            size_t capacity, SubnetConfig* ran, std::vector<double>* layer_seconds) {
+  auto p = std::atomic_load(&m_impl->current);
+  if (ran) *ran = p->cfg;
+  m_impl->run(*p, input, n, c, h, w, logits, capacity, layer_seconds);
 }
 
-int OfaMbv3Supernet::num_threads() const { return m_impl->threads > 0 ? m_impl->threads : at::get_num_threads(); }
+void OfaMbv3Supernet::infer_subnet(const SubnetConfig& cfg, const float* input, int64_t n, int64_t c, int64_t h,
+                                   int64_t w, float* logits, size_t capacity, std::vector<double>* layer_seconds) {
+  cfg.validate(m_impl->space);
+  auto p = m_impl->get_or_prepare(cfg);  // the plan stays alive for this call even if evicted meanwhile
+  m_impl->run(*p, input, n, c, h, w, logits, capacity, layer_seconds);
+}
+
+// LibTorch's intra-op pool is process-wide: every supernet of the process runs with the last count
+// set, so num_threads() reports the count in force, not the one this handle asked for.
+void OfaMbv3Supernet::set_num_threads(int n) { dynn::set_num_threads(n); }
+
+int OfaMbv3Supernet::num_threads() const { return dynn::get_num_threads(); }
 
 void OfaMbv3Supernet::set_device(const std::string& device) {
   const at::Device dev = parse_device(device);

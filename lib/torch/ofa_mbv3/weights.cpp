@@ -82,8 +82,17 @@ class KeyTable {
                   fmt::format("checkpoint: '{}' has shape {} but the supernet needs {}", original(canon),
                               td.shape_string(), shape_str(expected)));
     m_map.at(canon).used = true;
-    return to_tensor(td);
+    at::Tensor t = to_tensor(td);
+    // A NaN or inf weight would give normal-looking logits in the fast engine (its clamps and max()
+    // drop NaN), so a checkpoint with one is refused here rather than run.
+    if (!at::isfinite(t).all().item<bool>())
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("checkpoint: '{}' holds {} non-finite value(s) (NaN or inf)", original(canon),
+                              (~at::isfinite(t)).sum().item<int64_t>()));
+    return t;
   }
+
+  std::string original_name(const std::string& canon) const { return original(canon); }
 
   const TensorData& find(const std::string& canon) const {
     auto it = m_map.find(canon);
@@ -133,6 +142,10 @@ Bn take_bn(KeyTable& t, const std::string& prefix, int64_t c) {
   bn.bias = t.take(prefix + ".bias", {c});
   bn.mean = t.take(prefix + ".running_mean", {c});
   bn.var = t.take(prefix + ".running_var", {c});
+  if ((bn.var < 0).any().item<bool>())
+    throw Error(ErrorCode::InvalidArgument, fmt::format("checkpoint: '{}' has {} negative variance(s)",
+                                                        t.original_name(prefix + ".running_var"),
+                                                        (bn.var < 0).sum().item<int64_t>()));
   return bn;
 }
 

@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 
 #include <atomic>
+#include <limits>
 #include <thread>
 
 #include "dynn/error.hpp"
@@ -86,13 +87,16 @@ TEST_CASE("switching while another thread infers: each inference finishes on the
   std::vector<SubnetConfig> cfgs;
   for (auto* c : same_r) cfgs.push_back(c->cfg);
   net->prepare(cfgs);
-  // Expected output for (config j, input i): the fixture when i == j, else the exact reference.
+  // Expected output for (config j, input i): the same engine's output without a concurrent switch
+  // (fixture exactness is checked elsewhere; a cross pair such as the largest sub-network on another
+  // case's input can have logits of 2e5 whose fast/reference gap exceeds the relative tolerance).
   std::vector<std::vector<std::vector<float>>> expect(same_r.size(), std::vector<std::vector<float>>(same_r.size()));
   for (size_t j = 0; j < same_r.size(); ++j)
     for (size_t i = 0; i < same_r.size(); ++i) {
       const auto* c = same_r[i];
-      at::Tensor x = at::from_blob(const_cast<float*>(c->input.data()), c->input_shape, at::kFloat);
-      expect[j][i] = i == j ? c->logits : to_vec(forward_reference(*net, cfgs[j], x));
+      expect[j][i].resize(static_cast<size_t>(c->input_shape[0]) * 1000);
+      net->infer_subnet(cfgs[j], c->input.data(), c->input_shape[0], 3, 224, 224, expect[j][i].data(), expect[j][i].size());
+      if (i == j) check_logits(expect[j][i], c->logits, 1000, "fixture " + std::to_string(i));
     }
   std::atomic<bool> stop{false};
   std::atomic<int> switches{0};
@@ -340,5 +344,105 @@ TEST_CASE("Dynamic-OFA per-level BN statistics fit the w1.2 sub-networks of thei
     const auto x = random_input(1, cfg.r, l);
     at::Tensor xt = at::from_blob(const_cast<float*>(x.data()), {1, 3, cfg.r, cfg.r}, at::kFloat);
     check_logits(run(*net, x, {1, 3, cfg.r, cfg.r}), to_vec(forward_reference(*net, cfg, xt)), 1000, "level stats");
+  }
+}
+
+TEST_CASE("non-finite input pixels are refused the same way by both engines", "[supernet]") {
+  for (const char* engine : {"fast", "reference"}) {
+    INFO(engine);
+    SupernetOptions o;
+    o.engine = engine;
+    auto net = OfaMbv3Supernet::random(1.0, 2, o);
+    net->set_subnet(SubnetConfig::smallest(128));
+    std::vector<float> y(2000, 7.f);
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                      -std::numeric_limits<float>::infinity()}) {
+      auto x = random_input(2, 128, 3);
+      x[3 * 128 * 128 + 77] = bad;  // second image
+      CHECK_THAT(msg_of([&] { net->infer(x.data(), 2, 3, 128, 128, y.data(), y.size()); }, ErrorCode::InvalidArgument),
+                 Catch::Contains("non-finite") && Catch::Contains(std::to_string(3 * 128 * 128 + 77)));
+      CHECK(y[0] == 7.f);  // nothing written
+    }
+    const auto x = random_input(1, 128, 3);
+    CHECK_NOTHROW(net->infer(x.data(), 1, 3, 128, 128, y.data(), y.size()));
+  }
+}
+
+TEST_CASE("infer_subnet runs the named sub-network while another thread switches resolution", "[supernet]") {
+  auto net = OfaMbv3Supernet::random(1.0, 5);
+  const SubnetConfig a = mixed_config(3, 128), b = mixed_config(4, 160);
+  net->prepare({a, b});
+  const auto xa = random_input(1, 128, 9);
+  std::vector<float> expect(1000), y(1000);
+  net->infer_subnet(a, xa.data(), 1, 3, 128, 128, expect.data(), expect.size());
+  net->set_subnet(b);
+  std::atomic<bool> stop{false};
+  std::atomic<int> switches{0};
+  std::thread switcher([&] {
+    while (!stop) {
+      net->set_subnet(switches % 2 ? a : b);
+      ++switches;
+    }
+  });
+  int failures = 0;
+  for (int i = 0; i < 40; ++i) {
+    try {
+      net->infer_subnet(a, xa.data(), 1, 3, 128, 128, y.data(), y.size());
+      if (y != expect) ++failures;
+    } catch (const Error&) {
+      ++failures;
+    }
+  }
+  stop = true;
+  switcher.join();
+  CHECK(failures == 0);
+  CHECK(switches.load() > 10);
+  // The current sub-network is whatever the switcher left; infer_subnet did not change it.
+  const SubnetConfig cur = net->current_subnet();
+  CHECK((cur == a || cur == b));
+  // Arguments are checked against the named sub-network.
+  CHECK_THAT(msg_of([&] { net->infer_subnet(b, xa.data(), 1, 3, 128, 128, y.data(), y.size()); }, ErrorCode::InvalidArgument),
+             Catch::Contains("128x128") && Catch::Contains("160"));
+  SubnetConfig bad = a;
+  bad.ks[0] = 4;
+  msg_of([&] { net->infer_subnet(bad, xa.data(), 1, 3, 128, 128, y.data(), y.size()); }, ErrorCode::InvalidArgument);
+}
+
+TEST_CASE("the thread count reported is the one in force (LibTorch's pool is process-wide)", "[supernet]") {
+  auto a = OfaMbv3Supernet::random(1.0, 1), b = OfaMbv3Supernet::random(1.0, 1);
+  a->set_num_threads(1);
+  CHECK(a->num_threads() == 1);
+  b->set_num_threads(2);
+  CHECK(b->num_threads() == 2);
+  CHECK(a->num_threads() == 2);  // the truth, not the count a asked for
+  CHECK(get_num_threads() == 2);
+  a->set_num_threads(1);
+}
+
+TEST_CASE("checkpoints with non-finite weights or negative BN variances are refused, naming the key",
+          "[shared][supernet]") {
+  const StateDict sd = load_checkpoint(dynn::test::shared_path("fixtures/ofa_mbv3_w1.0/supernet.pth").string());
+  auto poisoned = [&](const std::string& key_part, float value, size_t at) {
+    StateDict s = sd;
+    for (auto& [k, t] : s.entries)
+      if (k.find(key_part) != std::string::npos) {
+        auto v = t.to_float();
+        v[at % v.size()] = value;
+        t = TensorData::from_float(t.shape, v);
+        return std::make_pair(k, s);
+      }
+    FAIL("no key contains " << key_part);
+    return std::make_pair(std::string(), s);
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (auto [part, value] : std::vector<std::pair<std::string, float>>{{"running_var", nan},
+                                                                       {"blocks.5.conv.depth_conv.bn.bn.running_var", -1.f},
+                                                                       {"first_conv.conv.weight", inf},
+                                                                       {"classifier.linear.bias", nan},
+                                                                       {"running_mean", -inf}}) {
+    INFO(part << " = " << value);
+    auto [key, s] = poisoned(part, value, 3);
+    const auto m = msg_of([&] { OfaMbv3Supernet::from_state_dict(s); }, ErrorCode::InvalidArgument);
+    CHECK_THAT(m, Catch::Contains(key) && (Catch::Contains("non-finite") || Catch::Contains("negative variance")));
   }
 }
