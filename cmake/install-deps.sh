@@ -8,6 +8,7 @@ PKGS=(
   libtorch-dev            # LibTorch 1.13.1, CPU
   libopenblas0-pthread    # without it Debian's LibTorch falls back to reference BLAS (~30x slower GEMM)
   libeigen3-dev libfmt-dev catch2 nlohmann-json3-dev libturbojpeg0-dev
+  libjpeg62-turbo-dev     # libjpeg API: the fallback decoder for JPEGs the TurboJPEG API refuses
   python3-pil python3-numpy  # test-time only: the Pillow reference of the image pipeline test
 )
 

@@ -2,21 +2,27 @@
 // where ../shared is, and building the supernet and its sub-networks from options.
 #pragma once
 
+#include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "dynn/error.hpp"
+#include "dynn/parse.hpp"
 
 namespace demo {
 
@@ -39,18 +45,24 @@ struct Args {
       if (has_eq) value = key.substr(eq + 1), key = key.substr(0, eq);
       if (flags.count(key)) {
         if (has_eq) throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("option --{} takes no value", key));
+        if (opts.count(key)) throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("option --{} given twice", key));
         opts[key].push_back("1");
       } else if (with_value.count(key)) {
         if (!has_eq) {
           if (i + 1 >= argc) throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("option --{} needs a value", key));
           value = argv[++i];
         }
+        if (opts.count(key) && !repeatable(key))
+          throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("option --{} given twice ('{}' and '{}')", key, opts[key].back(), value));
         opts[key].push_back(value);
       } else {
         throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("unknown option --{} (see --help)", key));
       }
     }
   }
+  // Options that may be given several times (a list); any other repeated option is an error, so a
+  // second value never silently wins.
+  static bool repeatable(const std::string& k) { return k == "subnet" || k == "config" || k == "setting"; }
   bool has(const std::string& k) const { return opts.count(k) > 0; }
   std::string get(const std::string& k, const std::string& def = "") const {
     auto it = opts.find(k);
@@ -60,26 +72,92 @@ struct Args {
     auto it = opts.find(k);
     return it == opts.end() ? std::vector<std::string>{} : it->second;
   }
+  // Checked numbers: the whole value, finite, in range; the error names the option.
   double number(const std::string& k, double def, double lo, double hi) const {
-    if (!has(k)) return def;
-    std::string s = get(k);
-    size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != s.size() || !(v >= lo && v <= hi))
-      throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("--{} {}: expected a number in [{}, {}]", k, s, lo, hi));
-    return v;
+    return has(k) ? dynn::parse_double(get(k), "--" + k, lo, hi) : def;
   }
   int integer(const std::string& k, int def, int lo, int hi) const {
-    double v = number(k, def, lo, hi);
-    if (v != static_cast<int>(v)) throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("--{} {}: expected an integer", k, get(k)));
-    return static_cast<int>(v);
+    return has(k) ? static_cast<int>(dynn::parse_int(get(k), "--" + k, lo, hi)) : def;
   }
+  // --threads and the like: 1 .. the CPUs this process may run on (more only oversubscribes).
+  int threads(const std::string& k) const;
 };
+
+// CPUs this process may run on (its affinity mask), at least 1.
+inline int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+inline int Args::threads(const std::string& k) const {
+  const int n = usable_cpus();
+  return has(k) ? static_cast<int>(dynn::parse_int(get(k), "--" + k + " (threads, this process may use " + std::to_string(n) + " CPUs)", 1, n)) : n;
+}
+
+// Output paths are checked before any expensive work, so a typo or a read-only place does not cost
+// a whole run. Checked by doing: a file is opened for writing (without truncating an existing one;
+// a new one is removed again), a folder is created.
+inline void check_output_file(const std::string& path, const std::string& option) {
+  namespace fs = std::filesystem;
+  auto bad = [&](const std::string& why) {
+    throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("{} '{}': {}", option, path, why));
+  };
+  if (path.empty()) bad("empty path");
+  std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) bad("exists and is not a regular file");
+  const bool existed = fs::exists(path, ec);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK | (existed ? O_APPEND : O_CREAT | O_EXCL), 0644);
+  if (fd < 0) bad(fmt::format("cannot be written: {}", std::strerror(errno)));
+  ::close(fd);
+  if (!existed) ::unlink(path.c_str());
+}
+inline void check_output_dir(const std::string& path, const std::string& option) {
+  namespace fs = std::filesystem;
+  auto bad = [&](const std::string& why) {
+    throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("{} '{}': {}", option, path, why));
+  };
+  if (path.empty()) bad("empty path");
+  std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_directory(path, ec)) bad("exists and is not a folder");
+  fs::create_directories(path, ec);
+  if (ec) bad(fmt::format("cannot create it: {}", ec.message()));
+  const std::string probe = (fs::path(path) / ".dynn-write-test").string();
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0 && errno != EEXIST) bad(fmt::format("cannot write in it: {}", std::strerror(errno)));
+  if (fd >= 0) ::close(fd), ::unlink(probe.c_str());
+}
+
+// Exit statuses of every example binary: 0 success; 2 bad options or unusable input (a file that
+// cannot be read or parsed, no readable image at all); 1 any other failure.
+constexpr int kExitInput = 2, kExitFailure = 1;
+inline int exit_code(const std::exception& e) {
+  if (const auto* d = dynamic_cast<const dynn::Error*>(&e)) {
+    switch (d->code()) {
+      case dynn::ErrorCode::InvalidArgument:
+      case dynn::ErrorCode::NotFound:
+      case dynn::ErrorCode::Parse:
+      case dynn::ErrorCode::Io:
+      case dynn::ErrorCode::PermissionDenied:
+      case dynn::ErrorCode::Unsupported:
+        return kExitInput;
+      default:
+        return kExitFailure;
+    }
+  }
+  return kExitFailure;
+}
+// Runs a tool's body: "<tool>: error: <message>" on stderr and the status above on failure.
+template <class Body>
+int run_tool(const char* tool, Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "\n%s: error: %s\n", tool, e.what());
+    return exit_code(e);
+  }
+}
 
 // ../shared as configured at build time; DYNN_SHARED_DIR overrides. "" when absent.
 inline std::string shared_dir() {

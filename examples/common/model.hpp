@@ -70,7 +70,7 @@ inline dynn::SubnetConfig parse_subnet(const std::string& spec, const dynn::Leve
     int r = 224;
     if (s.size() > name.size()) {
       if (s[name.size()] != '@') throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("sub-network '{}': expected {}@<r>", s, name));
-      r = std::stoi(s.substr(name.size() + 1));
+      r = static_cast<int>(dynn::parse_int(s.substr(name.size() + 1), fmt::format("sub-network '{}': resolution", s), 1, 100000));
     }
     return r;
   };
@@ -82,7 +82,7 @@ inline dynn::SubnetConfig parse_subnet(const std::string& spec, const dynn::Leve
   if (low.size() > 1 && low[0] == 'l' && low.find_first_not_of("0123456789", 1) == std::string::npos) num = low.substr(1);
   if (low.rfind("level", 0) == 0 && low.size() > 5 && low.find_first_not_of("0123456789", 5) == std::string::npos) num = low.substr(5);
   if (!num.empty()) {
-    int idx = std::stoi(num);
+    const int idx = static_cast<int>(dynn::parse_int(num, fmt::format("sub-network '{}': level", spec), 0, 1000000));
     for (const auto& l : levels.levels)
       if (l.level == idx) {
         if (level) *level = idx;

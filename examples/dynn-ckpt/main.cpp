@@ -2,41 +2,45 @@
 // LibTorch, and optionally re-save it as a zip container.
 //   dynn-ckpt <file> [--values N] [--convert out.pth]
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
+#include "../common/cli.hpp"
 #include "dynn/checkpoint.hpp"
 #include "dynn/error.hpp"
 
+namespace {
+const char* kUsage =
+    "usage: dynn-ckpt <checkpoint> [--values N] [--convert out.pth]\n"
+    "Lists key, dtype, shape and location of every tensor of a torch.save file\n"
+    "(zip or legacy container); --values prints the first N values of each;\n"
+    "--convert writes the state dict as a torch.save zip archive.\n"
+    "Exit status: 0 ok, 2 bad usage or unreadable checkpoint, 1 other errors.\n";
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    std::printf("usage: dynn-ckpt <checkpoint> [--values N] [--convert out.pth]\n"
-                "Lists key, dtype, shape and location of every tensor of a torch.save file\n"
-                "(zip or legacy container); --values prints the first N values of each;\n"
-                "--convert writes the state dict as a torch.save zip archive.\n");
-    return argc < 2 ? 2 : 0;
-  }
-  int values = 0;
-  std::string convert;
-  for (int i = 2; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--values") && i + 1 < argc) values = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--convert") && i + 1 < argc) convert = argv[++i];
-    else {
-      std::fprintf(stderr, "dynn-ckpt: unknown argument '%s' (see --help)\n", argv[i]);
-      return 2;
+  return demo::run_tool("dynn-ckpt", [&] {
+    demo::Args a(argc, argv, {"values", "convert"}, {"help"});
+    if (a.has("help")) {
+      std::printf("%s", kUsage);
+      return 0;
     }
-  }
-  try {
+    if (a.positional.size() != 1) {
+      std::fprintf(stderr, "%s", kUsage);
+      throw dynn::Error(dynn::ErrorCode::InvalidArgument,
+                        a.positional.empty() ? "no checkpoint given" : fmt::format("one checkpoint expected, got {}", a.positional.size()));
+    }
+    const std::string path = a.positional[0];
+    const int values = a.integer("values", 0, 0, 1 << 30);
+    const std::string convert = a.get("convert");
+    if (a.has("convert")) demo::check_output_file(convert, "--convert");
     dynn::CheckpointInfo info;
-    const dynn::StateDict sd = dynn::load_checkpoint(argv[1], &info);
-    std::printf("%s: %s container, %s, %zu tensors\n", argv[1], info.container.c_str(),
+    const dynn::StateDict sd = dynn::load_checkpoint(path, &info);
+    std::printf("%s: %s container, %s, %zu tensors\n", path.c_str(), info.container.c_str(),
                 info.wrapped ? "under 'state_dict'" : "bare state dict", sd.size());
     int64_t total = 0;
     for (const auto& [key, t] : sd.entries) {
       total += t.numel();
-      std::printf("%-70s %-8s %-18s %s", key.c_str(), dynn::dtype_name(t.dtype), t.shape_string().c_str(),
-                  t.location.c_str());
+      std::printf("%-70s %-8s %-18s %s", key.c_str(), dynn::dtype_name(t.dtype), t.shape_string().c_str(), t.location.c_str());
       if (values > 0) {
         const auto v = t.to_double();
         for (size_t k = 0; k < v.size() && k < static_cast<size_t>(values); ++k) std::printf(" %.6g", v[k]);
@@ -48,9 +52,6 @@ int main(int argc, char** argv) {
       dynn::save_checkpoint(convert, sd);
       std::printf("wrote %s\n", convert.c_str());
     }
-  } catch (const dynn::Error& e) {
-    std::fprintf(stderr, "dynn-ckpt: %s (%s)\n", e.what(), dynn::error_code_name(e.code()));
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -37,7 +37,7 @@ options:
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return demo::run_tool("dynn-classify", [&] {
     demo::Args a(argc, argv, {"weights", "subnet", "levels", "bn-stats", "top", "threads", "seed", "json"}, {"help", "no-progress"});
     if (a.has("help")) {
       std::cout << kUsage;
@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
     }
     if (a.positional.empty()) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "no images given (see --help)");
     const int top = a.integer("top", 5, 1, 1000);
-    const int threads = a.integer("threads", static_cast<int>(std::thread::hardware_concurrency()), 1, 1024);
+    const int threads = a.threads("threads");
+    if (a.has("json")) demo::check_output_file(a.get("json"), "--json");
     auto levels = demo::load_levels(a.get("levels"));
     int level = -1;
     dynn::SubnetConfig cfg = demo::parse_subnet(a.get("subnet", "L5"), levels.set, &level);
@@ -95,9 +96,10 @@ int main(int argc, char** argv) {
     std::cout << "\n" << t.str();
     if (model.random) std::cout << "note: random weights (no --weights): the classes above are not meaningful\n";
     if (a.has("json")) dynn::write_text_file(a.get("json"), out.dump(1) + "\n");
-    return loader.stats().loaded > 0 ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::cerr << "dynn-classify: error: " << e.what() << "\n";
-    return 2;
-  }
+    if (loader.stats().loaded == 0) {
+      std::cerr << fmt::format("dynn-classify: error: none of the {} image(s) could be read\n", ds.size());
+      return demo::kExitInput;
+    }
+    return 0;
+  });
 }

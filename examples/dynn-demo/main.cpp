@@ -76,7 +76,8 @@ struct Encoded {
   int label = -1;
 };
 
-std::vector<Encoded> generate_images(int count, uint64_t seed) {
+std::vector<Encoded> generate_images(int count, uint64_t seed, bool progress) {
+  demo::Progress bar("generate images", static_cast<size_t>(count), progress && count > 200);
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0, 1);
   std::normal_distribution<double> noise(0, 10);
@@ -110,6 +111,7 @@ std::vector<Encoded> generate_images(int count, uint64_t seed) {
       }
     }
     out.push_back({fmt::format("synthetic_{:03d}.jpg", i), dynn::encode_jpeg(img, 90), i % 10});
+    bar.update(static_cast<size_t>(i + 1));
   }
   return out;
 }
@@ -217,7 +219,7 @@ std::string fmt_ms(double v) { return std::isfinite(v) ? fmt::format("{:.1f}", v
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return demo::run_tool("dynn-demo", [&] {
     demo::Args a(argc, argv,
                  {"platform", "weights", "images", "gt", "levels", "bn-stats", "controller", "controller-params", "steps", "targets", "threads",
                   "out", "seed", "write-images", "count", "accuracy-floor"},
@@ -233,7 +235,8 @@ int main(int argc, char** argv) {
 
     if (a.has("write-images")) {
       fs::path dir = a.get("write-images");
-      auto imgs = generate_images(count, seed);
+      demo::check_output_dir(dir.string(), "--write-images");
+      auto imgs = generate_images(count, seed, !a.has("quiet"));
       for (const auto& e : imgs) {
         fs::path sub = dir / fmt::format("class{:03d}", e.label);
         fs::create_directories(sub);
@@ -253,9 +256,29 @@ int main(int argc, char** argv) {
     const size_t steps = static_cast<size_t>(a.integer("steps", sim ? 600 : 1200, 8, 10000000));
     const bool quiet = a.has("quiet");
     const bool compute = !(sim && a.has("no-compute"));
-    const int ncpu = std::max(1u, std::thread::hardware_concurrency());
-    const int max_threads = a.integer("threads", ncpu, 1, 1024);
+    const int ncpu = demo::usable_cpus();
+    const int max_threads = a.threads("threads");
     const fs::path out = a.get("out", "dynn-demo-out");
+    // Every option is checked before the model is built and calibrated (tens of seconds).
+    demo::check_output_dir(out.string(), "--out");
+    std::vector<double> targets;
+    if (a.has("targets")) {
+      const std::string s = a.get("targets");
+      for (size_t pos = 0; pos <= s.size();) {
+        size_t c = s.find(',', pos);
+        if (c == std::string::npos) c = s.size();
+        const std::string item = s.substr(pos, c - pos);
+        targets.push_back(dynn::parse_double(item, fmt::format("--targets item '{}' (latency in ms)", item), 1e-3, 1e6));
+        pos = c + 1;
+      }
+      if (targets.size() != 4) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "--targets needs four values (ms), one per phase");
+    }
+    const std::string cname = a.get("controller", sim ? "energy" : "pareto");
+    // A CPU shared with other processes jitters by tens of percent; pareto's default margin (3x the
+    // jitter) would then keep it far below the target, so the demo uses 1.5x unless told otherwise.
+    const std::string cparams = a.get("controller-params", cname == "pareto" && !sim ? R"({"jitter_k": 1.5})" : "{}");
+    auto controller = dynn::make_controller(cname, cparams);  // unknown names and bad parameters fail here
+    const double accuracy_floor = a.number("accuracy-floor", 0.77, 0, 1);
     auto t_start = std::chrono::steady_clock::now();
 
     // ---- model, levels, images
@@ -279,7 +302,7 @@ int main(int argc, char** argv) {
                                                      : has_class_dirs ? dynn::ImageDataset::from_folder(p)
                                                                       : dynn::ImageDataset::from_paths({p}));
     } else {
-      generated = generate_images(count, seed);
+      generated = generate_images(count, seed, !quiet);
     }
     const bool labelled = dataset && dataset->labelled() && !model.random && model.net && model.net->num_classes() == 1000;
 
@@ -423,28 +446,7 @@ int main(int argc, char** argv) {
       lo = std::min(lo, nl - 1), hi = std::min(hi, nl - 1);
       return 0.5 * (fastest_per_level[lo] + fastest_per_level[hi]);
     };
-    std::vector<double> targets{1.15 * fastest_per_level[nl - 1], between(2, 3), between(2, 3), between(3, 4)};
-    if (a.has("targets")) {
-      targets.clear();
-      std::string s = a.get("targets");
-      for (size_t pos = 0; pos <= s.size();) {
-        size_t c = s.find(',', pos);
-        if (c == std::string::npos) c = s.size();
-        std::string item = s.substr(pos, c - pos);
-        size_t used = 0;
-        double v = 0;
-        try {
-          v = std::stod(item, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != item.size() || !(v > 0 && v < 1e6))
-          throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("--targets: '{}' is not a latency in ms", item));
-        targets.push_back(v);
-        pos = c + 1;
-      }
-      if (targets.size() != 4) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "--targets needs four values (ms), one per phase");
-    }
+    if (targets.empty()) targets = {1.15 * fastest_per_level[nl - 1], between(2, 3), between(2, 3), between(3, 4)};
     const bool interference = !a.has("no-interference");
     std::vector<Phase> phases{{"relaxed", targets[0], false},
                               {"tight", targets[1], false},
@@ -453,20 +455,16 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < 4; ++i) phases[i].begin = steps * i / 4, phases[i].end = steps * (i + 1) / 4;
 
     // ---- runtime manager
-    const std::string cname = a.get("controller", sim ? "energy" : "pareto");
     dynn::AppOptions app;
     app.name = "classify";
     app.model = runner;
     app.points = points;
-    // A CPU shared with other processes jitters by tens of percent; pareto's default margin (3x the
-    // jitter) would then keep it far below the target, so the demo uses 1.5x unless told otherwise.
-    const std::string cparams = a.get("controller-params", cname == "pareto" && !sim ? R"({"jitter_k": 1.5})" : "{}");
-    app.controller = dynn::make_controller(cname, cparams);
+    app.controller = std::move(controller);
     app.knobs = knobs;
     app.targets.latency_ms = phases[0].target_ms;
     // On the simulator the energy controller minimises energy; an accuracy floor keeps it from
     // settling on the smallest level whenever that is cheapest (it drops the floor when infeasible).
-    if (sim) app.targets.accuracy = a.number("accuracy-floor", 0.77, 0, 1);
+    if (sim) app.targets.accuracy = accuracy_floor;
     dynn::ManagerOptions mo;
     mo.telemetry_reserve = steps;
     auto manager = std::make_unique<dynn::RuntimeManager>(platform, std::move(app), mo);
@@ -594,8 +592,5 @@ int main(int argc, char** argv) {
     if (threads_knob) threads_knob->unbind();
     if (affinity_knob) affinity_knob->unbind();
     return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "\ndynn-demo: error: " << e.what() << "\n";
-    return 2;
-  }
+  });
 }

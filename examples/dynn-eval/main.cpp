@@ -61,7 +61,7 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return demo::run_tool("dynn-eval", [&] {
     demo::Args a(argc, argv,
                  {"images", "gt", "limit", "subnet", "levels", "weights", "bn-stats", "calib", "calib-gt", "calib-images", "calib-batch",
                   "batch", "warmup", "threads", "seed", "json"},
@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
     if (!a.has("images")) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "--images DIR is required (see --help)");
     const int batch = a.integer("batch", 1, 1, 1024);
     const int warmup = a.integer("warmup", 3, 0, 1000);
-    const int threads = a.integer("threads", static_cast<int>(std::thread::hardware_concurrency()), 1, 1024);
+    const int threads = a.threads("threads");
+    if (a.has("json")) demo::check_output_file(a.get("json"), "--json");
     const bool progress = !a.has("no-progress");
     auto ds = open_dataset(a.get("images"), a.get("gt")).subset(static_cast<size_t>(a.integer("limit", 0, 0, 1 << 30)));
     if (!ds.labelled()) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "the images have no labels");
@@ -148,15 +149,19 @@ int main(int argc, char** argv) {
     demo::Table t{{"sub-network", "r", "BN", "images", "top-1", "top-5", "median ms", "p90 ms", "published top-1"}, {}};
     nlohmann::json js{{"supernet", model.description}, {"images", a.get("images")}, {"batch", batch}, {"threads", threads},
                       {"levels_origin", levels.origin}, {"results", nlohmann::json::array()}};
+    // A row without a single evaluated image has no figures: "-" in the table, null in the JSON.
+    auto figure = [](bool have, double v) { return have ? nlohmann::json(v) : nlohmann::json(); };
     for (const auto& r : rows) {
-      double n = r.images ? static_cast<double>(r.images) : 1.0;
+      const bool have = r.images > 0;
+      const double n = have ? static_cast<double>(r.images) : 1.0;
       std::string bn = r.calibrated ? "recalibrated" : r.level_bn ? "level stats" : "supernet";
-      t.rows.push_back({r.name, std::to_string(r.cfg.r), bn, std::to_string(r.images), demo::pct(static_cast<double>(r.top1) / n, 2),
-                        demo::pct(static_cast<double>(r.top5) / n, 2), fmt::format("{:.2f}", r.lat.median_ms), fmt::format("{:.2f}", r.lat.p90_ms),
-                        r.published >= 0 ? demo::pct(r.published, 2) : "-"});
+      t.rows.push_back({r.name, std::to_string(r.cfg.r), bn, std::to_string(r.images), have ? demo::pct(static_cast<double>(r.top1) / n, 2) : "-",
+                        have ? demo::pct(static_cast<double>(r.top5) / n, 2) : "-", have ? fmt::format("{:.2f}", r.lat.median_ms) : "-",
+                        have ? fmt::format("{:.2f}", r.lat.p90_ms) : "-", r.published >= 0 ? demo::pct(r.published, 2) : "-"});
       js["results"].push_back({{"name", r.name}, {"subnet", r.cfg.to_string()}, {"resolution", r.cfg.r}, {"bn", bn}, {"images", r.images},
-                               {"skipped", r.skipped}, {"top1", static_cast<double>(r.top1) / n}, {"top5", static_cast<double>(r.top5) / n},
-                               {"latency_median_ms", r.lat.median_ms}, {"latency_p90_ms", r.lat.p90_ms},
+                               {"skipped", r.skipped}, {"top1", figure(have, static_cast<double>(r.top1) / n)},
+                               {"top5", figure(have, static_cast<double>(r.top5) / n)}, {"latency_median_ms", figure(have, r.lat.median_ms)},
+                               {"latency_p90_ms", figure(have, r.lat.p90_ms)},
                                {"published_top1", r.published >= 0 ? nlohmann::json(r.published) : nlohmann::json()}});
     }
     std::cout << t.str();
@@ -166,9 +171,11 @@ int main(int argc, char** argv) {
               << "), quoted for comparison, not measured here\n";
     if (model.random) std::cout << "note: random weights (no --weights): accuracies above are chance level\n";
     if (a.has("json")) dynn::write_text_file(a.get("json"), js.dump(1) + "\n");
+    const bool any = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.images > 0; });
+    if (!any) {
+      std::cerr << fmt::format("dynn-eval: error: none of the {} image(s) in {} could be read\n", ds.size(), a.get("images"));
+      return demo::kExitInput;
+    }
     return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "dynn-eval: error: " << e.what() << "\n";
-    return 2;
-  }
+  });
 }

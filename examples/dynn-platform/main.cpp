@@ -5,6 +5,7 @@
 #include <iostream>
 #include <string>
 
+#include "../common/cli.hpp"
 #include "dynn/error.hpp"
 #include "dynn/platform.hpp"
 
@@ -16,40 +17,34 @@ void usage(std::FILE* f) {
                "  --root DIR     read sysfs/procfs under DIR instead of / (fake trees, chroots)\n"
                "  --sim NAME     describe a simulated board: xavier-nx, odroid-xu3\n"
                "  --no-nvml      do not load libnvidia-ml.so.1\n"
+               "  --nvml-writes  report NVML clock knobs as writable (they touch a shared GPU)\n"
                "  --help         this text\n"
-               "Reading never changes a setting. Exit status: 0 ok, 2 bad usage, 1 error.\n");
+               "Reading never changes a setting. Exit status: 0 ok, 2 bad usage or unreadable tree, 1 other errors.\n");
 }
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool json = false;
-  dynn::DetectOptions opt;
-  std::string sim;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
+  return demo::run_tool("dynn-platform", [&] {
+    demo::Args a(argc, argv, {"root", "sim"}, {"help", "json", "no-nvml", "nvml-writes"});
+    if (a.has("help")) {
       usage(stdout);
       return 0;
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--no-nvml") {
-      opt.use_nvml = false;
-    } else if ((a == "--root" || a == "--sim") && i + 1 < argc) {
-      (a == "--root" ? opt.root : sim) = argv[++i];
-    } else {
-      std::fprintf(stderr, "dynn-platform: unknown or incomplete argument '%s'\n", a.c_str());
-      usage(stderr);
-      return 2;
     }
-  }
-  try {
+    if (!a.positional.empty()) {
+      usage(stderr);
+      throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("unexpected argument '{}'", a.positional[0]));
+    }
+    if (a.has("sim") && (a.has("root") || a.has("no-nvml") || a.has("nvml-writes")))
+      throw dynn::Error(dynn::ErrorCode::InvalidArgument, "--sim describes a simulated board: --root, --no-nvml and --nvml-writes do not apply");
+    if (a.has("no-nvml") && a.has("nvml-writes")) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "--nvml-writes needs NVML (drop --no-nvml)");
+    dynn::DetectOptions opt;
+    if (a.has("root")) opt.root = a.get("root");
+    opt.use_nvml = !a.has("no-nvml");
+    opt.allow_nvml_writes = a.has("nvml-writes");
     std::unique_ptr<dynn::Platform> p;
-    if (!sim.empty()) p = dynn::SimulatedPlatform::create(sim);
+    if (a.has("sim")) p = dynn::SimulatedPlatform::create(a.get("sim"));
     else p = dynn::Platform::detect(opt);
-    std::cout << (json ? p->report_json() : p->report()) << std::endl;
-  } catch (const dynn::Error& e) {
-    std::fprintf(stderr, "dynn-platform: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    std::cout << (a.has("json") ? p->report_json() : p->report()) << std::endl;
+    return 0;
+  });
 }

@@ -2,7 +2,9 @@
 //   dynn-profile --help | <subcommand> --help
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -10,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "../common/cli.hpp"
 #include "dynn/error.hpp"
 #include "dynn/profile.hpp"
 #ifdef DYNN_PROFILE_HAVE_MODEL
@@ -71,62 +74,32 @@ const char* kProfileHelp = R"(dynn-profile profile (--config C ... | --levels FI
   --no-progress         no progress bar
 )";
 
-struct Args {
-  std::string cmd;
-  std::multimap<std::string, std::string> kv;
-  std::set<std::string> flags;
+using demo::Args;
 
-  bool has(const std::string& k) const { return kv.count(k) || flags.count(k); }
-  std::string get(const std::string& k, const std::string& def = "") const {
-    auto it = kv.find(k);
-    return it == kv.end() ? def : it->second;
-  }
-  std::vector<std::string> all(const std::string& k) const {
-    std::vector<std::string> v;
-    for (auto [a, b] = kv.equal_range(k); a != b; ++a) v.push_back(a->second);
-    return v;
-  }
-  double num(const std::string& k, double def) const {
-    if (!kv.count(k)) return def;
-    const std::string s = get(k);
-    char* end = nullptr;
-    const double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end) throw Error(ErrorCode::InvalidArgument, fmt::format("--{}: '{}' is not a number", k, s));
-    return v;
-  }
-};
-
-Args parse(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags) {
-  Args a;
-  a.cmd = argv[1];
-  for (int i = 2; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s.rfind("--", 0) != 0) throw Error(ErrorCode::InvalidArgument, fmt::format("unexpected argument '{}'", s));
-    s = s.substr(2);
-    if (flags.count(s)) {
-      a.flags.insert(s);
-    } else if (valued.count(s)) {
-      if (i + 1 >= argc) throw Error(ErrorCode::InvalidArgument, fmt::format("--{} needs a value", s));
-      a.kv.emplace(s, argv[++i]);
-    } else {
-      throw Error(ErrorCode::InvalidArgument, fmt::format("unknown option --{} for '{}' (see dynn-profile {} --help)", s, a.cmd, a.cmd));
-    }
-  }
-  return a;
-}
-
-std::vector<double> num_list(const std::string& s, const char* what) {
+// A comma-separated list of numbers, each checked like a single option value.
+std::vector<double> num_list(const std::string& s, const char* what, double lo, double hi) {
   std::vector<double> v;
   std::stringstream ss(s);
   std::string tok;
-  while (std::getline(ss, tok, ',')) {
-    char* end = nullptr;
-    const double x = std::strtod(tok.c_str(), &end);
-    if (tok.empty() || *end) throw Error(ErrorCode::InvalidArgument, fmt::format("--{}: '{}' is not a number", what, tok));
-    v.push_back(x);
-  }
+  while (std::getline(ss, tok, ',')) v.push_back(dynn::parse_double(tok, fmt::format("--{} item '{}'", what, tok), lo, hi));
   if (v.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("--{}: empty list", what));
   return v;
+}
+std::vector<int> int_list(const std::string& s, const char* what, int lo, int hi) {
+  std::vector<int> v;
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) v.push_back(static_cast<int>(dynn::parse_int(tok, fmt::format("--{} item '{}'", what, tok), lo, hi)));
+  if (v.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("--{}: empty list", what));
+  return v;
+}
+
+// Every output path is checked before the (possibly long) work starts.
+void check_outputs(const Args& a, std::initializer_list<const char*> files, std::initializer_list<const char*> dirs) {
+  for (const char* f : files)
+    if (a.has(f)) demo::check_output_file(a.get(f), fmt::format("--{}", f));
+  for (const char* d : dirs)
+    if (a.has(d)) demo::check_output_dir(a.get(d), fmt::format("--{}", d));
 }
 
 // Named sub-networks from --config / --levels.
@@ -146,7 +119,7 @@ std::vector<std::pair<std::string, SubnetConfig>> subnets(const Args& a, LevelSe
 int cmd_lut(const Args& a) {
   if (a.has("help")) return std::printf("%s", kLutHelp), 0;
   if (!a.has("table")) throw Error(ErrorCode::InvalidArgument, "lut: --table DIR is required");
-  const LatencyTable t = LatencyTable::load_dir(a.get("table"), a.num("width", 1.2));
+  const LatencyTable t = LatencyTable::load_dir(a.get("table"), a.number("width", 1.2, 0.1, 4));
   for (const auto& [name, c] : subnets(a)) {
     fmt::print("{}  {}  {:.3f} ms\n", name, c.to_string(), t.predict_ms(c));
     if (a.has("breakdown"))
@@ -157,7 +130,7 @@ int cmd_lut(const Args& a) {
 
 int cmd_predict(const Args& a) {
   if (a.has("help")) return std::printf("%s", kPredictHelp), 0;
-  const double w = a.num("width", 1.2);
+  const double w = a.number("width", 1.2, 0.1, 4);
   const ofa_mbv3::Arch arch(w);
   std::optional<AccuracyPredictor> pred;
   if (a.has("predictor")) pred = AccuracyPredictor::load(a.get("predictor"));
@@ -174,13 +147,21 @@ int cmd_search(const Args& a) {
   if (a.has("help")) return std::printf("%s", kSearchHelp), 0;
   if (!a.has("predictor")) throw Error(ErrorCode::InvalidArgument, "search: --predictor PTH is required");
   if (a.has("table") == a.has("macs")) throw Error(ErrorCode::InvalidArgument, "search: give exactly one of --table DIR or --macs");
-  const double w = a.num("width", 1.2);
-  const AccuracyPredictor pred = AccuracyPredictor::load(a.get("predictor"));
+  const double w = a.number("width", 1.2, 0.1, 4);
   EvolutionOptions o;
-  o.seed = static_cast<uint64_t>(a.num("seed", 1));
-  o.population_size = static_cast<int>(a.num("population", 100));
-  o.generations = static_cast<int>(a.num("generations", 500));
-  o.mutate_prob = a.num("mutate-prob", 0.1);
+  o.seed = static_cast<uint64_t>(a.integer("seed", 1, 0, 1 << 30));
+  o.population_size = a.integer("population", 100, 2, 1000000);
+  o.generations = a.integer("generations", 500, 1, 10000000);
+  o.mutate_prob = a.number("mutate-prob", 0.1, 0, 1);
+  const size_t level_count = static_cast<size_t>(a.integer("levels", 6, 1, 1000));
+  std::optional<double> constraint;
+  if (a.has("constraint")) constraint = a.number("constraint", 0, 0, 1e12);
+  std::vector<double> cons;
+  if (a.has("constraints")) cons = num_list(a.get("constraints"), "constraints", 0, 1e12);
+  std::vector<int> resolutions;
+  if (a.has("resolutions")) resolutions = int_list(a.get("resolutions"), "resolutions", 1, 100000);
+  check_outputs(a, {"out", "profile-out"}, {});
+  const AccuracyPredictor pred = AccuracyPredictor::load(a.get("predictor"));
   std::optional<LatencyTable> table;
   EfficiencyFn eff;
   if (a.has("table")) {
@@ -190,22 +171,16 @@ int cmd_search(const Args& a) {
   } else {
     eff = macs_efficiency(w);
   }
-  if (a.has("resolutions")) {
-    o.resolutions.clear();
-    for (double r : num_list(a.get("resolutions"), "resolutions")) o.resolutions.push_back(static_cast<int>(r));
-  }
+  if (!resolutions.empty()) o.resolutions = resolutions;
   const char* unit = table ? "ms" : "M MACs";
   EvolutionFinder f(eff, predictor_accuracy(pred), o);
-  if (a.has("constraint")) {
-    const Candidate c = f.search(a.num("constraint", 0));
+  if (constraint) {
+    const Candidate c = f.search(*constraint);
     fmt::print("best under {} {}: {}  cost {:.3f} {}  predicted top-1 {:.4f}  MACs {:.1f} M\n", a.get("constraint"), unit,
                c.subnet.to_string(), c.efficiency, unit, c.accuracy, ofa_mbv3::count_macs(c.subnet, w) / 1e6);
     return 0;
   }
-  std::vector<double> cons;
-  if (a.has("constraints")) {
-    cons = num_list(a.get("constraints"), "constraints");
-  } else {
+  if (cons.empty()) {
     double lo = 1e300, hi = 0;
     for (int r : o.resolutions) {
       lo = std::min(lo, eff(SubnetConfig::smallest(r)));
@@ -214,7 +189,7 @@ int cmd_search(const Args& a) {
     for (int i = 0; i < 12; ++i) cons.push_back(lo + (hi - lo) * (i + 1) / 12.0);
   }
   const auto front = pareto_search(f, cons);
-  const auto levels = select_levels(front, static_cast<size_t>(a.num("levels", 6)));
+  const auto levels = select_levels(front, level_count);
   fmt::print("front: {} sub-networks; levels:\n", front.size());
   fmt::print("{:>5} {:>10} {:>9} {:>9}  {}\n", "level", unit, "top-1", "MMACs", "config");
   LevelSet out;
@@ -246,11 +221,9 @@ HardwareSetting parse_setting(const std::string& s) {
   while (std::getline(ss, tok, ',')) {
     const auto eq = tok.find('=');
     if (eq == std::string::npos || eq == 0) throw Error(ErrorCode::InvalidArgument, fmt::format("--setting: '{}' is not knob=value", tok));
-    const std::string v = tok.substr(eq + 1);
-    char* end = nullptr;
-    const long long x = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end) throw Error(ErrorCode::InvalidArgument, fmt::format("--setting: value '{}' of '{}' is not an integer", v, tok.substr(0, eq)));
-    hw[tok.substr(0, eq)] = x;
+    const std::string knob = tok.substr(0, eq);
+    if (hw.count(knob)) throw Error(ErrorCode::InvalidArgument, fmt::format("--setting '{}': knob '{}' given twice", s, knob));
+    hw[knob] = dynn::parse_int(tok.substr(eq + 1), fmt::format("--setting: value of '{}'", knob), INT64_MIN, INT64_MAX);
   }
   return hw;
 }
@@ -261,18 +234,19 @@ int cmd_profile(const Args& a) {
 #ifdef DYNN_PROFILE_HAVE_MODEL
     ModelProfileOptions o;
     o.weights = a.get("weights");
-    o.width = a.num("random", 1.0);
-    o.threads = static_cast<int>(a.num("threads", 0));
+    o.width = a.number("random", 1.0, 0.25, 4);
+    o.threads = a.has("threads") ? a.threads("threads") : 0;
     o.subnets = subnets(a);
-    o.profiler.warmup = static_cast<int>(a.num("warmup", 5));
-    o.profiler.repetitions = static_cast<int>(a.num("reps", 30));
-    o.profiler.outlier_k = a.num("outlier-k", 5);
+    o.profiler.warmup = a.integer("warmup", 5, 0, 100000);
+    o.profiler.repetitions = a.integer("reps", 30, 1, 1000000);
+    o.profiler.outlier_k = a.number("outlier-k", 5, 0, 1e6);
+    check_outputs(a, {"out"}, {"lut-out"});
     o.profiler.output_path = a.get("out");
     o.profiler.progress_bar = !a.has("no-progress");
     o.predictor = a.get("predictor");
     o.lut_out = a.get("lut-out");
     if (!o.lut_out.empty())
-      for (double r : num_list(a.get("resolutions", "224"), "resolutions")) o.lut_resolutions.push_back(static_cast<int>(r));
+      o.lut_resolutions = int_list(a.get("resolutions", "224"), "resolutions", 1, 100000);
     return profile_model(o);
 #else
     throw Error(ErrorCode::Unsupported, "profile: this build has no LibTorch model (configure with DYNN_WITH_TORCH=ON)");
@@ -283,18 +257,19 @@ int cmd_profile(const Args& a) {
 #else
   if (!a.has("cpu-table")) throw Error(ErrorCode::InvalidArgument, "profile: --cpu-table DIR is required (latency model of the simulator)");
   SimOptions so;
-  so.latency_noise = a.num("noise", 0.02);
-  auto sim = SimulatedPlatform::create(a.get("board", "xavier-nx"), so);
-  sim->load_latency_tables(a.get("cpu-table"), a.get("gpu-table"));
-  const std::string device = a.get("device", a.has("gpu-table") ? "gpu" : "cpu");
+  so.latency_noise = a.number("noise", 0.02, 0, 10);
   std::vector<std::pair<std::string, HardwareSetting>> settings;
   int i = 0;
   for (const auto& s : a.all("setting")) settings.emplace_back(fmt::format("S{}", i++), parse_setting(s));
   if (settings.empty()) settings.emplace_back("", HardwareSetting{});
+  auto sim = SimulatedPlatform::create(a.get("board", "xavier-nx"), so);
+  sim->load_latency_tables(a.get("cpu-table"), a.get("gpu-table"));
+  const std::string device = a.get("device", a.has("gpu-table") ? "gpu" : "cpu");
   ProfilerOptions po;
-  po.warmup = static_cast<int>(a.num("warmup", 5));
-  po.repetitions = static_cast<int>(a.num("reps", 30));
-  po.outlier_k = a.num("outlier-k", 5);
+  po.warmup = a.integer("warmup", 5, 0, 100000);
+  po.repetitions = a.integer("reps", 30, 1, 1000000);
+  po.outlier_k = a.number("outlier-k", 5, 0, 1e6);
+  check_outputs(a, {"out"}, {"lut-out"});
   po.output_path = a.get("out");
   po.progress_bar = !a.has("no-progress");
   po.device_name = fmt::format("{} (simulated, {})", sim->profile().name, device);
@@ -346,9 +321,9 @@ int cmd_profile(const Args& a) {
 int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     std::printf("%s", kUsage);
-    return argc < 2 ? 2 : 0;
+    return argc < 2 ? demo::kExitInput : 0;
   }
-  try {
+  return demo::run_tool("dynn-profile", [&] {
     const std::string cmd = argv[1];
     const std::set<std::string> common = {"config", "levels", "width"};
     auto with = [&](std::initializer_list<const char*> extra) {
@@ -356,25 +331,23 @@ int main(int argc, char** argv) {
       for (auto* e : extra) s.insert(e);
       return s;
     };
-    if (cmd == "lut") return cmd_lut(parse(argc, argv, with({"table"}), {"help", "breakdown"}));
-    if (cmd == "predict") return cmd_predict(parse(argc, argv, with({"predictor"}), {"help"}));
+    // argv[1] is the subcommand; its options follow.
+    auto parse = [&](const std::set<std::string>& valued, const std::set<std::string>& flags) {
+      Args a(argc - 1, argv + 1, valued, flags);
+      if (!a.positional.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("unexpected argument '{}'", a.positional[0]));
+      return a;
+    };
+    if (cmd == "lut") return cmd_lut(parse(with({"table"}), {"help", "breakdown"}));
+    if (cmd == "predict") return cmd_predict(parse(with({"predictor"}), {"help"}));
     if (cmd == "search")
-      return cmd_search(parse(argc, argv,
-                              with({"predictor", "table", "constraint", "constraints", "levels", "out", "profile-out", "seed",
-                                    "population", "generations", "mutate-prob", "resolutions", "device"}),
+      return cmd_search(parse(with({"predictor", "table", "constraint", "constraints", "levels", "out", "profile-out", "seed", "population",
+                                    "generations", "mutate-prob", "resolutions", "device"}),
                               {"help", "macs"}));
     if (cmd == "profile")
-      return cmd_profile(parse(argc, argv,
-                               with({"cpu-table", "gpu-table", "board", "device", "setting", "warmup", "reps", "outlier-k", "out",
-                                     "lut-out", "noise", "predictor", "weights", "random", "threads", "resolutions"}),
+      return cmd_profile(parse(with({"cpu-table", "gpu-table", "board", "device", "setting", "warmup", "reps", "outlier-k", "out", "lut-out",
+                                     "noise", "predictor", "weights", "random", "threads", "resolutions"}),
                                {"help", "no-progress"}));
     std::fprintf(stderr, "dynn-profile: unknown subcommand '%s'\n\n%s", cmd.c_str(), kUsage);
-    return 2;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "dynn-profile: error (%s): %s\n", error_code_name(e.code()), e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "dynn-profile: error: %s\n", e.what());
-    return 1;
-  }
+    return demo::kExitInput;
+  });
 }

@@ -8,6 +8,7 @@
 #include "dynn/error.hpp"
 #include "dynn/log.hpp"
 #include "dynn/model.hpp"
+#include "dynn/parse.hpp"
 #include "dynn/ofa_mbv3_arch.hpp"
 #include "dynn/platform.hpp"
 #include "dynn/profile.hpp"

@@ -38,9 +38,13 @@ struct DecodeInfo {
 
 // Decodes a JPEG or binary PPM (P6) / PGM (P5, maxval 255) to RGB, as PIL.Image.open(f).convert('RGB').
 // `name` is only used in messages. Corrupt or truncated data, other formats (PNG is recognised
-// but not decoded) and images over 2^28 pixels throw Error(Parse / Unsupported) naming `name`.
+// but not decoded) and images over Pillow's decompression-bomb limit (178,956,970 pixels, checked from
+// the header before decoding) throw Error(Parse / Unsupported) naming `name`. JPEGs the TurboJPEG
+// API refuses (unusual sampling factors) are decoded through the libjpeg API.
 Image decode_image(const uint8_t* data, size_t size, const std::string& name = "<memory>", DecodeInfo* info = nullptr);
-Image load_image(const std::string& path, DecodeInfo* info = nullptr);  // Io when unreadable
+// NotFound when missing, PermissionDenied, InvalidArgument for a FIFO, device or folder (never
+// blocks) or a file over 256 MiB, Io on read errors.
+Image load_image(const std::string& path, DecodeInfo* info = nullptr);
 
 // The same, keeping the decoded colour space (1 channel gray, 3 RGB, 4 CMYK as Pillow's 'CMYK').
 Image decode_image_raw(const uint8_t* data, size_t size, const std::string& name = "<memory>", DecodeInfo* info = nullptr);

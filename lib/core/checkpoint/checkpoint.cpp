@@ -16,6 +16,7 @@
 
 #include "core/checkpoint/pickle.hpp"
 #include "core/checkpoint/zip.hpp"
+#include "core/io/file.hpp"
 #include "dynn/error.hpp"
 
 namespace dynn {
@@ -590,16 +591,7 @@ StateDict load_checkpoint(const std::string& path, CheckpointInfo* info) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     throw Error(ErrorCode::NotFound, fmt::format("checkpoint file '{}' does not exist", path));
-  if (std::filesystem::is_directory(path, ec))
-    throw Error(ErrorCode::Io, fmt::format("checkpoint path '{}' is a directory", path));
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) throw Error(ErrorCode::Io, fmt::format("cannot open checkpoint file '{}'", path));
-  const std::streamoff n = f.tellg();
-  if (n < 0) throw Error(ErrorCode::Io, fmt::format("cannot read the size of '{}'", path));
-  std::vector<uint8_t> buf(static_cast<size_t>(n));
-  f.seekg(0);
-  if (n > 0 && !f.read(reinterpret_cast<char*>(buf.data()), n))
-    throw Error(ErrorCode::Io, fmt::format("cannot read checkpoint file '{}'", path));
+  const std::vector<uint8_t> buf = io::read_file(path, io::kMaxCheckpointBytes, "checkpoint file");
   return load_any(buf.data(), buf.size(), path, info);
 }
 

@@ -2,6 +2,12 @@
 // Debian's Pillow uses, with Pillow's settings), and binary PPM/PGM.
 #include <turbojpeg.h>
 
+#include <csetjmp>
+#include <cstdio>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -10,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "core/io/file.hpp"
 #include "dynn/error.hpp"
 #include "dynn/image/image.hpp"
 
@@ -17,7 +24,9 @@ namespace dynn {
 
 namespace {
 
-constexpr int64_t kMaxPixels = int64_t{1} << 28;
+// Decompression-bomb limit, Pillow's: above 2 x MAX_IMAGE_PIXELS (89,478,485) Image.open refuses.
+// Checked from the header, before any pixel memory is allocated.
+constexpr int64_t kMaxPixels = 2 * int64_t{89478485};
 
 struct TjHandle {
   tjhandle h = nullptr;
@@ -32,15 +41,103 @@ struct TjHandle {
 void check_size(int64_t w, int64_t h, const std::string& name) {
   if (w < 1 || h < 1) throw Error(ErrorCode::Parse, fmt::format("image '{}': size {}x{} is empty", name, w, h));
   if (w * h > kMaxPixels)
-    throw Error(ErrorCode::Unsupported, fmt::format("image '{}': {}x{} pixels is more than the limit of {}", name, w, h, kMaxPixels));
+    throw Error(ErrorCode::Unsupported, fmt::format("image '{}': {}x{} = {} pixels is more than the decompression-bomb limit of {}", name,
+                                                    w, h, w * h, kMaxPixels));
+}
+
+// ---- libjpeg API: the fallback for JPEGs TurboJPEG's tj* API refuses (unusual chroma sampling
+// factors: "could not determine subsampling"), decoded as Pillow does (ISLOW DCT, default upsampling).
+struct JpegError {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX] = {};
+  bool truncated = false;
+  std::string warning;
+};
+
+[[noreturn]] void jpeg_fail(j_common_ptr c) {
+  auto* e = reinterpret_cast<JpegError*>(c->err);
+  (*c->err->format_message)(c, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+void jpeg_message(j_common_ptr c, int level) {
+  if (level >= 0) return;  // trace messages
+  auto* e = reinterpret_cast<JpegError*>(c->err);
+  if (c->err->msg_code == JWRN_JPEG_EOF) e->truncated = true;
+  if (e->warning.empty()) {
+    char buf[JMSG_LENGTH_MAX];
+    (*c->err->format_message)(c, buf);
+    e->warning = buf;
+  }
+}
+
+Image decode_jpeg_libjpeg(const uint8_t* data, size_t size, const std::string& name, DecodeInfo* info) {
+  jpeg_decompress_struct cinfo{};
+  JpegError err;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_fail;
+  err.mgr.emit_message = jpeg_message;
+  // Everything that can longjmp lives between setjmp and jpeg_destroy; the Image is allocated
+  // outside so its destructor runs normally.
+  Image img;
+  volatile int channels = 3;  // set after setjmp, read after a possible longjmp
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    throw Error(ErrorCode::Parse, fmt::format("image '{}': corrupt JPEG: {}", name, err.message));
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&cinfo, TRUE);
+  try {
+    check_size(cinfo.image_width, cinfo.image_height, name);
+  } catch (...) {
+    jpeg_destroy_decompress(&cinfo);
+    throw;
+  }
+  if (cinfo.jpeg_color_space == JCS_GRAYSCALE) {
+    cinfo.out_color_space = JCS_GRAYSCALE, channels = 1;
+  } else if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+    cinfo.out_color_space = JCS_CMYK, channels = 4;
+  } else {
+    cinfo.out_color_space = JCS_RGB;
+  }
+  cinfo.dct_method = JDCT_ISLOW;
+  jpeg_start_decompress(&cinfo);
+  const int w = static_cast<int>(cinfo.output_width), h = static_cast<int>(cinfo.output_height);
+  img = Image(w, h, channels);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = img.pixels.data() + static_cast<size_t>(cinfo.output_scanline) * static_cast<size_t>(w) * static_cast<size_t>(channels);
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  if (err.truncated) throw Error(ErrorCode::Parse, fmt::format("image '{}': truncated JPEG: {}", name, err.warning));
+  if (channels == 4)
+    for (auto& v : img.pixels) v = static_cast<uint8_t>(255 - v);
+  if (info) {
+    info->format = ImageFormat::Jpeg;
+    info->source_channels = channels;
+    if (!err.warning.empty()) info->warning = fmt::format("image '{}': {}", name, err.warning);
+  }
+  return img;
 }
 
 Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name, DecodeInfo* info) {
   TjHandle tj(false);
   int w = 0, h = 0, subsamp = 0, cs = 0;
   auto* buf = const_cast<unsigned char*>(data);  // TurboJPEG 2.x takes non-const buffers; it never writes
-  if (tjDecompressHeader3(tj.h, buf, static_cast<unsigned long>(size), &w, &h, &subsamp, &cs) != 0)
-    throw Error(ErrorCode::Parse, fmt::format("image '{}': not a readable JPEG: {}", name, tjGetErrorStr2(tj.h)));
+  if (tjDecompressHeader3(tj.h, buf, static_cast<unsigned long>(size), &w, &h, &subsamp, &cs) != 0) {
+    // The tj* API also refuses valid JPEGs whose sampling factors it has no name for; libjpeg
+    // itself decodes them (and gives the precise error for really corrupt ones).
+    const std::string tj_msg = tjGetErrorStr2(tj.h);
+    try {
+      return decode_jpeg_libjpeg(data, size, name, info);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::Parse) throw;
+      throw Error(ErrorCode::Parse, fmt::format("{} (TurboJPEG: {})", e.what(), tj_msg));
+    }
+  }
   check_size(w, h, name);
   int pf = TJPF_RGB, channels = 3;
   if (cs == TJCS_GRAY) pf = TJPF_GRAY, channels = 1;
@@ -55,7 +152,7 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name, Dec
     // truncated"), so do we. Other warnings (extraneous bytes, ...) Pillow accepts.
     if (msg.find("Premature end") != std::string::npos)
       throw Error(ErrorCode::Parse, fmt::format("image '{}': truncated JPEG: {}", name, msg));
-    if (info) info->warning = msg;
+    if (info) info->warning = fmt::format("image '{}': {}", name, msg);
   }
   if (channels == 4) {
     // Pillow reads every CMYK JPEG as "CMYK;I" (Adobe polarity: stored inverted).
@@ -175,10 +272,7 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, De
 }
 
 Image load_image(const std::string& path, DecodeInfo* info) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(ErrorCode::Io, fmt::format("image '{}': cannot open: {}", path, std::strerror(errno)));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) throw Error(ErrorCode::Io, fmt::format("image '{}': read error", path));
+  const std::vector<uint8_t> bytes = io::read_file(path, io::kMaxImageBytes, "image");
   return decode_image(bytes.data(), bytes.size(), path, info);
 }
 

@@ -11,7 +11,15 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/io/file.hpp"
 #include "dynn/error.hpp"
+#include "dynn/log.hpp"
+#include "dynn/parse.hpp"
 
 namespace dynn {
 
@@ -30,19 +38,41 @@ bool hidden(const fs::path& p) {
 }
 
 // Image files under dir, recursively (following symlinks, as os.walk(followlinks=True) does),
-// sorted by path.
+// sorted by path. Each folder and each file is visited once, by identity (device, inode), so a
+// symlink loop or a second link to the same folder adds nothing; unreadable sub-folders are
+// reported through the log and skipped.
 std::vector<std::string> images_under(const fs::path& dir) {
   std::vector<std::string> out;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied, ec);
-  if (ec) throw Error(ErrorCode::Io, fmt::format("cannot list '{}': {}", dir.string(), ec.message()));
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) throw Error(ErrorCode::Io, fmt::format("cannot list '{}': {}", dir.string(), ec.message()));
-    if (hidden(it->path())) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
+  std::set<std::pair<dev_t, ino_t>> seen_dirs, seen_files;
+  auto identity = [](const fs::path& p, struct stat& st) { return ::stat(p.c_str(), &st) == 0; };
+  struct stat st {};
+  if (!identity(dir, st)) throw Error(ErrorCode::Io, fmt::format("cannot list '{}': {}", dir.string(), std::strerror(errno)));
+  seen_dirs.insert({st.st_dev, st.st_ino});
+  std::vector<fs::path> todo{dir};
+  while (!todo.empty()) {
+    const fs::path d = todo.back();
+    todo.pop_back();
+    std::error_code ec;
+    fs::directory_iterator it(d, ec);
+    if (ec) {
+      if (d == dir) throw Error(ErrorCode::Io, fmt::format("cannot list '{}': {}", dir.string(), ec.message()));
+      log(LogLevel::Warn, fmt::format("image folder '{}' skipped: {}", d.string(), ec.message()));
       continue;
     }
-    if (it->is_regular_file(ec) && has_image_extension(it->path().string())) out.push_back(it->path().string());
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+      if (ec) {
+        log(LogLevel::Warn, fmt::format("image folder '{}': listing stopped: {}", d.string(), ec.message()));
+        break;
+      }
+      const fs::path p = it->path();
+      if (hidden(p)) continue;
+      if (!identity(p, st)) continue;  // dangling link
+      if (S_ISDIR(st.st_mode)) {
+        if (seen_dirs.insert({st.st_dev, st.st_ino}).second) todo.push_back(p);
+      } else if (S_ISREG(st.st_mode) && has_image_extension(p.string()) && seen_files.insert({st.st_dev, st.st_ino}).second) {
+        out.push_back(p.string());
+      }
+    }
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -88,22 +118,15 @@ ImageDataset ImageDataset::from_folder(const std::string& root) {
 
 ImageDataset ImageDataset::from_flat_folder(const std::string& dir, const std::string& ground_truth, int num_classes) {
   require_dir(dir, "image folder");
-  std::ifstream gt(ground_truth);
-  if (!gt) throw Error(ErrorCode::NotFound, fmt::format("ground-truth file '{}' cannot be opened", ground_truth));
+  std::istringstream gt(io::read_text_file(ground_truth, io::kMaxTextBytes, "ground-truth file"));
   auto files = images_under(dir);
   if (files.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("image folder '{}' has no image files", dir));
   auto parse_label = [&](const std::string& text, size_t line) {
-    size_t used = 0;
-    long v = -1;
     try {
-      v = std::stol(text, &used);
-    } catch (const std::exception&) {
-      used = 0;
+      return static_cast<int>(parse_int(text, "label", 0, num_classes - 1));
+    } catch (const Error& e) {
+      throw Error(ErrorCode::Parse, fmt::format("ground-truth file '{}' line {}: {}", ground_truth, line, e.what()));
     }
-    if (used != text.size() || v < 0 || v >= num_classes)
-      throw Error(ErrorCode::Parse, fmt::format("ground-truth file '{}' line {}: label '{}' is not a class index in 0..{}", ground_truth,
-                                                line, text, num_classes - 1));
-    return static_cast<int>(v);
   };
   std::vector<std::pair<std::string, int>> named;
   std::vector<int> plain;
@@ -141,10 +164,13 @@ ImageDataset ImageDataset::from_flat_folder(const std::string& dir, const std::s
       by_name[fs::path(f).filename().string()] = f;
       by_name[fs::relative(f, dir).string()] = f;
     }
+    std::set<std::string> labelled;
     for (const auto& [name, label] : named) {
       auto it = by_name.find(name);
       if (it == by_name.end())
         throw Error(ErrorCode::NotFound, fmt::format("ground-truth file '{}' lists '{}', which is not an image in '{}'", ground_truth, name, dir));
+      if (!labelled.insert(it->second).second)
+        throw Error(ErrorCode::Parse, fmt::format("ground-truth file '{}' labels image '{}' twice", ground_truth, it->second));
       ds.samples.push_back({it->second, label});
     }
     std::sort(ds.samples.begin(), ds.samples.end(), [](const LabeledImage& a, const LabeledImage& b) { return a.path < b.path; });

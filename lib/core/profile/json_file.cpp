@@ -8,28 +8,32 @@
 #include <fmt/format.h>
 
 #include "dynn/error.hpp"
+#include "core/io/file.hpp"
 
 namespace dynn::json_file {
 
-std::string read_text(const std::string& path, const char* what) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(ErrorCode::NotFound, fmt::format("{}: cannot open '{}'", what, path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string read_text(const std::string& path, const char* what) { return io::read_text_file(path, io::kMaxTextBytes, what); }
 
 void write_text(const std::string& path, const std::string& text, const char* what) {
+  std::error_code ec;
+  if (path.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("{}: empty file name", what));
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(ErrorCode::InvalidArgument, fmt::format("{}: '{}' is a folder, not a file name", what, path));
   const std::string tmp = path + ".tmp";
+  // Every failure removes the temporary file: a failed save leaves the folder as it was.
+  auto fail = [&](const std::string& msg) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(ErrorCode::Io, msg);
+  };
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) throw Error(ErrorCode::Io, fmt::format("{}: cannot write '{}'", what, tmp));
     f << text << '\n';
-    if (!f) throw Error(ErrorCode::Io, fmt::format("{}: write to '{}' failed", what, tmp));
+    f.flush();
+    if (!f) fail(fmt::format("{}: write to '{}' failed", what, tmp));
   }
-  std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error(ErrorCode::Io, fmt::format("{}: cannot rename '{}' to '{}': {}", what, tmp, path, ec.message()));
+  if (ec) fail(fmt::format("{}: cannot rename '{}' to '{}': {}", what, tmp, path, ec.message()));
 }
 
 void Fields::bad(const std::string& where, const std::string& what) const {

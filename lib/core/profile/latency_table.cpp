@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/io/file.hpp"
+#include "core/json_strict.hpp"
 #include "dynn/error.hpp"
 
 namespace dynn {
@@ -144,8 +146,8 @@ const std::map<std::string, LutEntry>& LatencyTable::table(int r) const {
     const auto rs = resolutions();
     throw Error(ErrorCode::NotFound,
                 rs.empty() ? fmt::format("latency table '{}': resolution {} not covered (the table is empty)", m_name, r)
-                           : fmt::format("latency table '{}': resolution {} not covered (tables for {}..{}, {} resolutions)",
-                                         m_name, r, rs.front(), rs.back(), rs.size()));
+                           : fmt::format("latency table '{}': resolution {} not covered (it has r = {})", m_name, r,
+                                         fmt::join(rs, ", ")));
   }
   return it->second;
 }
@@ -180,12 +182,7 @@ double LatencyTable::predict_ms(const SubnetConfig& c) const {
 }
 
 void LatencyTable::load_json(int r, const std::string& text, const std::string& origin) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    parse_error(origin, fmt::format("not valid JSON ({})", e.what()));
-  }
+  const json j = json_strict::parse(text, "latency table " + origin);
   if (!j.is_object()) parse_error(origin, fmt::format("expected an object of layer key -> {{count, mean, std}}, got {}", j.type_name()));
   std::map<std::string, LutEntry> t;
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -224,18 +221,30 @@ LatencyTable LatencyTable::load_dir(const std::string& dir, double width_mult) {
     throw Error(ErrorCode::NotFound, fmt::format("latency table: '{}' is not a directory", dir));
   LatencyTable t(width_mult, fs::path(dir).filename().string());
   if (t.m_name.empty()) t.m_name = fs::path(dir).parent_path().filename().string();
-  static const std::regex re("([0-9]{1,5})_lookup_table\\.json");
+  // "<r>_lookup_table.json" with r written plainly (no leading zero, so two names never map to
+  // one resolution) and inside the search space's resolutions.
+  static const std::regex re("([1-9][0-9]{0,4})_lookup_table\\.json");
+  static const std::regex loose("[0-9]+_lookup_table\\.json");
+  const SearchSpace space = SearchSpace::ofa_mbv3();
+  const int r_lo = space.min_resolution, r_hi = space.max_resolution;
+  std::map<int, std::string> files;
   for (const auto& ent : fs::directory_iterator(dir, ec)) {
     const std::string fname = ent.path().filename().string();
     std::smatch m;
-    if (!std::regex_match(fname, m, re)) continue;
+    if (!std::regex_match(fname, m, re)) {
+      if (std::regex_match(fname, loose))
+        throw Error(ErrorCode::Parse, fmt::format("latency table: file name '{}' in '{}': the resolution must be written without leading zeros",
+                                                  fname, dir));
+      continue;
+    }
     const int r = std::stoi(m[1].str());
-    std::ifstream f(ent.path(), std::ios::binary);
-    if (!f) throw Error(ErrorCode::Io, fmt::format("latency table: cannot read '{}'", ent.path().string()));
-    std::stringstream ss;
-    ss << f.rdbuf();
-    t.load_json(r, ss.str(), "'" + ent.path().string() + "'");
+    if (r < r_lo || r > r_hi)
+      throw Error(ErrorCode::Parse, fmt::format("latency table: file '{}' in '{}': resolution {} outside the search space's {}..{}", fname,
+                                                dir, r, r_lo, r_hi));
+    files.emplace(r, ent.path().string());
   }
+  if (ec) throw Error(ErrorCode::Io, fmt::format("latency table: cannot list '{}': {}", dir, ec.message()));
+  for (const auto& [r, path] : files) t.load_json(r, io::read_text_file(path, io::kMaxTextBytes, "latency table file"), "'" + path + "'");
   if (ec) throw Error(ErrorCode::Io, fmt::format("latency table: cannot list '{}': {}", dir, ec.message()));
   if (t.m_tables.empty())
     throw Error(ErrorCode::NotFound, fmt::format("latency table: no '{{r}}_lookup_table.json' files in '{}'", dir));

@@ -6,6 +6,7 @@
 #include "dynn/error.hpp"
 #include "dynn/ofa_mbv3_arch.hpp"
 #include "json_file.hpp"
+#include "core/json_strict.hpp"
 
 namespace dynn {
 
@@ -16,12 +17,7 @@ const json_file::Fields F{"levels JSON"};
 }  // namespace
 
 LevelSet LevelSet::from_json(const std::string& text) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::Parse, fmt::format("levels JSON: not valid JSON ({})", e.what()));
-  }
+  const json j = json_strict::parse(text, "levels JSON");
   if (!j.is_object()) F.bad("top level", fmt::format("expected an object, got {}", j.type_name()));
   LevelSet s;
   const json& sn = F.require(j, "supernet", "top level");
@@ -34,15 +30,17 @@ LevelSet LevelSet::from_json(const std::string& text) {
   }
   const json& lv = F.require(j, "levels", "top level");
   if (!lv.is_array()) F.bad("levels", fmt::format("expected an array, got {}", lv.type_name()));
+  // An empty set leaves a controller nothing to choose from: refused here, not crashed on later.
+  if (lv.empty()) F.bad("levels", "the array is empty (a level set needs at least one level)");
   for (size_t i = 0; i < lv.size(); ++i) {
     const std::string where = fmt::format("levels[{}]", i);
     const json& e = lv[i];
     if (!e.is_object()) F.bad(where, fmt::format("expected an object, got {}", e.type_name()));
     Level L;
-    const json& num = F.require(e, "level", where);
-    if (!num.is_number_integer() || num.get<int64_t>() < 0 || num.get<int64_t>() > 1000)
-      F.bad(where + ".level", fmt::format("expected a level number 0..1000, got {}", num.dump()));
-    L.level = static_cast<int>(num.get<int64_t>());
+    L.level = static_cast<int>(json_strict::integer(F.require(e, "level", where), "levels JSON: " + where + ".level", 0, 1000,
+                                                    ErrorCode::Parse));
+    for (const auto& other : s.levels)
+      if (other.level == L.level) F.bad(where + ".level", fmt::format("level {} appears twice", L.level));
     const json& arch = F.require(e, "arch", where);
     try {
       L.subnet = SubnetConfig::from_json(arch.dump());

@@ -19,7 +19,9 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 EfficiencyFn latency_efficiency(const LatencyTable& table) {
   auto t = std::make_shared<const LatencyTable>(table);
-  return [t](const SubnetConfig& c) { return t->covers(c.r) ? t->predict_ms(c) : kInf; };
+  // An uncovered resolution is the table's NotFound error naming it and the covered ones (an
+  // infinite cost would only surface later as an unexplained non-finite value).
+  return [t](const SubnetConfig& c) { return t->predict_ms(c); };
 }
 
 EfficiencyFn macs_efficiency(double width_mult) {

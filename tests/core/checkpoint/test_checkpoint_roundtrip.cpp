@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 // save_checkpoint / load round trips, dtype and stride conversion, and hand-built pickles that use
 // the less common but legal forms (legacy container, views, parameters, protocol 4 opcodes).
 #include <cmath>
@@ -215,7 +216,18 @@ TEST_CASE("checkpoint: file-level errors", "[checkpoint]") {
     return ErrorCode::Internal;
   };
   CHECK(code_of([&] { load_checkpoint((dir.path / "nope.pth").string()); }) == ErrorCode::NotFound);
-  CHECK(code_of([&] { load_checkpoint(dir.path.string()); }) == ErrorCode::Io);
+  CHECK(code_of([&] { load_checkpoint(dir.path.string()); }) == ErrorCode::InvalidArgument);  // a folder
+  // Non-regular files are refused at once (a FIFO never blocks), naming what they are.
+  const auto fifo = dir.path / "pipe.pth";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  try {
+    load_checkpoint(fifo.string());
+    FAIL("a FIFO loaded");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::InvalidArgument);
+    CHECK_THAT(e.what(), Catch::Contains("pipe.pth") && Catch::Contains("FIFO"));
+  }
+  CHECK(code_of([&] { load_checkpoint("/dev/zero"); }) == ErrorCode::InvalidArgument);
   { std::ofstream((dir.path / "empty.pth").string()); }
   CHECK(code_of([&] { load_checkpoint((dir.path / "empty.pth").string()); }) == ErrorCode::Parse);
   CHECK(code_of([&] { save_checkpoint((dir.path / "no/such/dir/x.pth").string(), sample()); }) == ErrorCode::Io);

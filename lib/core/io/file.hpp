@@ -1,0 +1,23 @@
+// Whole-file reads for every file dynn loads (checkpoints, JSON formats, images, ground truth):
+// only regular files (a FIFO, device or folder is refused by name, and opening never blocks), at
+// most max_bytes (so /dev/zero or a huge file cannot exhaust memory), errors naming the file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dynn::io {
+
+// Caps by kind of file.
+constexpr size_t kMaxTextBytes = size_t(64) << 20;         // JSON files, ground truth
+constexpr size_t kMaxImageBytes = size_t(256) << 20;       // one encoded image
+constexpr size_t kMaxCheckpointBytes = size_t(16) << 30;   // torch.save files
+
+// Error(NotFound) missing, Error(PermissionDenied), Error(InvalidArgument) not a regular file or
+// larger than max_bytes, Error(Io) read failures; every message starts "<what> '<path>': ".
+std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes, const char* what);
+std::string read_text_file(const std::string& path, size_t max_bytes, const char* what);
+
+}  // namespace dynn::io
