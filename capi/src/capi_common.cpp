@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "capi_internal.hpp"
+#include "core/json_strict.hpp"
 #include "dynn/log.hpp"
 #include "dynn/threads.hpp"
 #include "dynn/ofa_mbv3_arch.hpp"
@@ -125,20 +126,7 @@ std::string hardware_to_json(const HardwareSetting& hw) {
 }
 
 HardwareSetting hardware_from_json(const std::string& text, const char* what) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw Error(ErrorCode::Parse, fmt::format("{}: not JSON: {}", what, e.what()));
-  }
-  if (!j.is_object()) throw Error(ErrorCode::InvalidArgument, fmt::format("{}: expected an object {{\"knob\": value}}, got {}", what, j.dump()));
-  HardwareSetting hw;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!it.value().is_number_integer())
-      throw Error(ErrorCode::InvalidArgument, fmt::format("{}: value of knob '{}' is {}, expected an integer", what, it.key(), it.value().dump()));
-    hw[it.key()] = it.value().get<int64_t>();
-  }
-  return hw;
+  return json_strict::integer_map(json_strict::parse(text, what), what);
 }
 
 std::string point_string(const OperatingPoint& p, int which, const char* fn) {

@@ -48,7 +48,7 @@ json parse(std::string_view text, std::string_view what) {
 
 int64_t integer(const json& v, std::string_view what, int64_t lo, int64_t hi, ErrorCode code) {
   auto bad = [&](const char* why) {
-    throw Error(code, fmt::format("{}: {} {} (expected an integer in [{}, {}])", what, ellipsize(v.dump()), why, lo, hi));
+    throw Error(code, fmt::format("{} {}: {} (expected an integer in [{}, {}])", what, why, ellipsize(v.dump()), lo, hi));
   };
   if (v.is_number_unsigned()) {
     const uint64_t u = v.get<uint64_t>();
@@ -63,6 +63,15 @@ int64_t integer(const json& v, std::string_view what, int64_t lo, int64_t hi, Er
   if (v.is_number()) bad("is not an integer");
   bad(v.is_string() ? "is a string" : "is not a number");
   return 0;
+}
+
+std::map<std::string, int64_t> integer_map(const json& v, std::string_view what, ErrorCode code) {
+  if (!v.is_object())
+    throw Error(code, fmt::format("{}: expected an object {{\"knob\": integer, ...}}, got {}", what, ellipsize(v.dump())));
+  std::map<std::string, int64_t> out;
+  for (auto it = v.begin(); it != v.end(); ++it)
+    out[it.key()] = integer(it.value(), fmt::format("{}.{}", what, ellipsize(it.key())), INT64_MIN, INT64_MAX, code);
+  return out;
 }
 
 double number(const json& v, std::string_view what, double lo, double hi, ErrorCode code) {

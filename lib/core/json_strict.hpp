@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +23,10 @@ nlohmann::json parse(std::string_view text, std::string_view what);
 // `what` and the value as written otherwise, also for unsigned values above INT64_MAX.
 int64_t integer(const nlohmann::json& v, std::string_view what, int64_t lo, int64_t hi,
                 ErrorCode code = ErrorCode::InvalidArgument);
+// {"knob": integer, ...} (a HardwareSetting): the one codec of knob settings in every format;
+// non-objects, non-integer or wrapped values are Error(code) naming the knob.
+std::map<std::string, int64_t> integer_map(const nlohmann::json& v, std::string_view what,
+                                           ErrorCode code = ErrorCode::InvalidArgument);
 // A finite number in [lo, hi].
 double number(const nlohmann::json& v, std::string_view what, double lo, double hi,
               ErrorCode code = ErrorCode::InvalidArgument);

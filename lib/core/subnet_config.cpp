@@ -1,6 +1,7 @@
 #include "dynn/subnet_config.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <sstream>
 
@@ -8,6 +9,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_strict.hpp"
 #include "dynn/error.hpp"
 
 namespace dynn {
@@ -30,12 +32,7 @@ std::vector<int> json_int_list(const nlohmann::json& j, const char* name) {
   std::vector<int> out;
   out.reserve(j.size());
   for (size_t i = 0; i < j.size(); ++i) {
-    const auto& v = j[i];
-    if (!v.is_number_integer())
-      invalid(fmt::format("subnet config JSON: {}[{}] is not an integer ({})", name, i, v.dump()));
-    const auto x = v.get<int64_t>();
-    if (x < -1000000 || x > 1000000) invalid(fmt::format("subnet config JSON: {}[{}] = {} out of range", name, i, x));
-    out.push_back(static_cast<int>(x));
+    out.push_back(static_cast<int>(json_strict::integer(j[i], fmt::format("subnet config JSON: {}[{}]", name, i), -1000000, 1000000)));
   }
   return out;
 }
@@ -46,10 +43,7 @@ int json_resolution(const nlohmann::json& j, const char* name) {
     if (j.size() != 1) invalid(fmt::format("subnet config JSON: '{}' as a list must have exactly one element", name));
     v = &j[0];
   }
-  if (!v->is_number_integer()) invalid(fmt::format("subnet config JSON: '{}' must be an integer resolution", name));
-  const auto x = v->get<int64_t>();
-  if (x < 1 || x > 1000000) invalid(fmt::format("subnet config JSON: '{}' = {} out of range", name, x));
-  return static_cast<int>(x);
+  return static_cast<int>(json_strict::integer(*v, fmt::format("subnet config JSON: '{}'", name), 1, 1000000));
 }
 
 std::string digits(const std::vector<int>& v) {
@@ -128,9 +122,9 @@ SubnetConfig SubnetConfig::canonical(const SearchSpace& space) const {
 SubnetConfig SubnetConfig::from_json(const std::string& text, const SearchSpace& space) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {  // parse errors, and numbers out of range (1e999)
-    invalid(fmt::format("subnet config JSON: not valid JSON ({})", e.what()));
+    j = json_strict::parse(text, "subnet config JSON");  // also refuses repeated keys ({"r":224,"r":128})
+  } catch (const Error& e) {
+    invalid(e.what());
   }
   if (!j.is_object()) invalid("subnet config JSON: expected an object like {\"ks\":[...],\"e\":[...],\"d\":[...],\"r\":224}");
   SubnetConfig c;
@@ -183,6 +177,9 @@ SubnetConfig SubnetConfig::parse(const std::string& text, const SearchSpace& spa
     const auto eq = tok.find('=');
     if (eq == std::string::npos) invalid(fmt::format("subnet config string: token '{}' is not key=value", tok));
     const std::string key = tok.substr(0, eq), val = tok.substr(eq + 1);
+    for (int i = 0; i < 4; ++i)
+      if (key == std::array<const char*, 4>{"ks", "e", "d", "r"}[static_cast<size_t>(i)] && seen[i])
+        invalid(fmt::format("subnet config string: '{}' given twice", key));
     auto parse_digits = [&](const char* name) {
       std::vector<int> out;
       if (val.empty()) invalid(fmt::format("subnet config string: '{}' is empty", name));

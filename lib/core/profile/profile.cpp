@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_strict.hpp"
 #include "dynn/error.hpp"
 #include "json_file.hpp"
 
@@ -132,11 +133,7 @@ OperatingPoint point_from_json(const json& j, size_t index) {
   }
   p.device = get_string(j, "device", wid);
   const json& hw = F.require(j, "hardware", wid);
-  if (!hw.is_object()) F.bad(wid + ".hardware", fmt::format("expected an object of knob -> integer, got {}", hw.type_name()));
-  for (auto it = hw.begin(); it != hw.end(); ++it) {
-    if (!it->is_number_integer()) F.bad(wid + ".hardware." + it.key(), fmt::format("expected an integer, got {}", it->dump()));
-    p.hardware[it.key()] = it->get<int64_t>();
-  }
+  p.hardware = json_strict::integer_map(hw, "profile JSON: " + wid + ".hardware", ErrorCode::Parse);
   p.latency_ms = F.number(j, "latency_ms", wid, 0, 1e9);
   p.latency_p90_ms = F.number(j, "latency_p90_ms", wid, 0, 1e9);
   p.power_w = get_opt_number(j, "power_w", wid, 0, 1e6);
@@ -150,10 +147,7 @@ OperatingPoint point_from_json(const json& j, size_t index) {
   }
   p.macs = F.number(j, "macs", wid, 0, 1e15);
   if (auto it = j.find("level"); it != j.end()) {
-    if (!it->is_number_integer()) F.bad(wid + ".level", fmt::format("expected an integer, got {}", it->dump()));
-    const auto lv = it->get<int64_t>();
-    if (lv < -1 || lv > 1000000) F.bad(wid + ".level", fmt::format("value {} out of range", lv));
-    p.level = static_cast<int>(lv);
+    p.level = static_cast<int>(json_strict::integer(*it, "profile JSON: " + wid + ".level", -1, 1000000, ErrorCode::Parse));
   }
   return p;
 }
@@ -174,20 +168,15 @@ std::string Profile::to_json(int indent) const {
 }
 
 Profile Profile::from_json(const std::string& text) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::Parse, fmt::format("profile JSON: not valid JSON ({})", e.what()));
-  }
+  const json j = json_strict::parse(text, "profile JSON");
   if (!j.is_object()) F.bad("top level", fmt::format("expected an object, got {}", j.type_name()));
   const std::string fmt_name = get_string(j, "format", "top level");
   if (fmt_name != "dynn-profile") F.bad("format", fmt::format("'{}' is not 'dynn-profile'", fmt_name));
   const json& ver = F.require(j, "version", "top level");
-  if (!ver.is_number_integer()) F.bad("version", fmt::format("expected an integer, got {}", ver.dump()));
-  if (ver.get<int64_t>() != kFormatVersion)
+  const int64_t version = json_strict::integer(ver, "profile JSON: version", INT64_MIN, INT64_MAX, ErrorCode::Parse);
+  if (version != kFormatVersion)
     throw Error(ErrorCode::Unsupported, fmt::format("profile JSON: version {} is not supported (this build reads version {})",
-                                                    ver.get<int64_t>(), kFormatVersion));
+                                                    version, kFormatVersion));
   for (auto it = j.begin(); it != j.end(); ++it) {
     const auto& k = it.key();
     if (k != "format" && k != "version" && k != "device_name" && k != "supernet" && k != "created" && k != "notes" &&

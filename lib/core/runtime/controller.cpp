@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/json_strict.hpp"
 #include "dynn/error.hpp"
 #include "dynn/runtime/controllers.hpp"
 
@@ -29,12 +30,7 @@ void Targets::validate() const {
 }
 
 Targets Targets::from_json(const std::string& text) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw Error(ErrorCode::Parse, fmt::format("targets: not JSON: {}", e.what()));
-  }
+  const nlohmann::json j = json_strict::parse(text, "targets");
   if (!j.is_object()) throw Error(ErrorCode::Parse, "targets: a JSON object is expected");
   Targets t;
   double* f[] = {&t.latency_ms, &t.accuracy, &t.power_w, &t.energy_mj};
@@ -92,9 +88,9 @@ nlohmann::json ControllerParams::parse(const std::string& controller, const std:
   std::string t = json_text;
   if (t.find_first_not_of(" \t\r\n") == std::string::npos) t = "{}";
   try {
-    return nlohmann::json::parse(t);
-  } catch (const std::exception& e) {
-    throw Error(ErrorCode::Parse, fmt::format("controller '{}': parameters are not JSON: {}", controller, e.what()));
+    return json_strict::parse(t, fmt::format("controller '{}': parameters", controller));
+  } catch (const Error& e) {
+    throw Error(ErrorCode::Parse, e.what());
   }
 }
 
@@ -131,10 +127,7 @@ double ControllerParams::number(const std::string& key, double def, double lo, d
 int64_t ControllerParams::integer(const std::string& key, int64_t def, int64_t lo, int64_t hi) {
   const auto* v = get(key);
   if (!v) return def;
-  if (!v->is_number_integer()) fail(key, fmt::format("an integer is expected, got {}", v->dump()));
-  int64_t x = v->get<int64_t>();
-  if (x < lo || x > hi) fail(key, fmt::format("{} is outside [{}, {}]", x, lo, hi));
-  return x;
+  return json_strict::integer(*v, fmt::format("controller '{}': parameter '{}'", m_controller, key), lo, hi);
 }
 
 bool ControllerParams::boolean(const std::string& key, bool def) {
@@ -170,12 +163,7 @@ HardwareSetting ControllerParams::setting(const std::string& key) {
   const auto* v = get(key);
   HardwareSetting hs;
   if (!v) return hs;
-  if (!v->is_object()) fail(key, fmt::format("an object {{\"knob\": integer, ...}} is expected, got {}", v->dump()));
-  for (auto it = v->begin(); it != v->end(); ++it) {
-    if (!it->is_number_integer()) fail(key, fmt::format("knob '{}': an integer value is expected, got {}", it.key(), it->dump()));
-    hs[it.key()] = it->get<int64_t>();
-  }
-  return hs;
+  return json_strict::integer_map(*v, fmt::format("controller '{}': parameter '{}'", m_controller, key));
 }
 
 std::map<std::string, std::string> ControllerParams::text_map(const std::string& key) {
@@ -197,8 +185,8 @@ ControllerParams::PointRef ControllerParams::point(const std::string& key) {
   if (v->is_string()) {
     r.id = v->get<std::string>();
     if (r.id.empty()) fail(key, "an empty point id");
-  } else if (v->is_number_integer() && v->get<int64_t>() >= 0) {
-    r.index = v->get<int64_t>();
+  } else if (v->is_number_integer() || v->is_number_unsigned()) {
+    r.index = json_strict::integer(*v, fmt::format("controller '{}': parameter '{}'", m_controller, key), 0, INT64_MAX);
   } else {
     fail(key, fmt::format("a point id (string) or index (integer >= 0) is expected, got {}", v->dump()));
   }

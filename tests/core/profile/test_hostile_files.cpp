@@ -14,6 +14,7 @@
 #include "dynn/error.hpp"
 #include "dynn/parse.hpp"
 #include "dynn/profile.hpp"
+#include "dynn/runtime.hpp"
 #include "test_support.hpp"
 
 using namespace dynn;
@@ -176,4 +177,46 @@ TEST_CASE("latency table directories: file names are strict and an uncovered res
   fs::create_directories(f);
   REQUIRE(::mkfifo((f / "160_lookup_table.json").c_str(), 0600) == 0);
   CHECK_THAT(message_of([&] { LatencyTable::load_dir(f.string()); }), Catch::Contains("FIFO"));
+}
+
+TEST_CASE("sub-network specs: repeated keys, wrapped and fractional numbers are errors naming the key", "[parse]") {
+  const std::string ks(20, '3'), e(20, '3');
+  const std::string compact = "ks=" + ks + " e=" + e + " d=22222 r=224";
+  CHECK(SubnetConfig::parse(compact).r == 224);
+  CHECK_THAT(message_of([&] { SubnetConfig::parse(compact + " r=128"); }), Catch::Contains("'r' given twice"));
+  CHECK_THAT(message_of([&] { SubnetConfig::parse("ks=" + ks + " " + compact); }), Catch::Contains("'ks' given twice"));
+  const std::string lists = R"("ks":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"e":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"d":[2,2,2,2,2])";
+  CHECK_THAT(message_of([&] { SubnetConfig::from_json("{" + lists + R"(,"r":224,"r":128})"); }), Catch::Contains("'r'") && Catch::Contains("twice"));
+  CHECK_THAT(message_of([&] { SubnetConfig::from_json("{" + lists + R"(,"r":18446744073709551615})"); }),
+             Catch::Contains("'r'") && Catch::Contains("18446744073709551615") && !Catch::Contains("-1 "));
+  CHECK_THAT(message_of([&] { SubnetConfig::from_json("{" + lists + R"(,"r":224.5})"); }), Catch::Contains("'r'") && Catch::Contains("not an integer"));
+  CHECK_THAT(message_of([&] { SubnetConfig::from_json("{" + lists + R"(,"r":1e300})"); }), Catch::Contains("'r'"));
+  CHECK_THAT(message_of([&] { SubnetConfig::from_json(R"({"ks":[18446744073709551615],"e":[3],"d":[2],"r":224})"); }), Catch::Contains("ks[0]"));
+}
+
+TEST_CASE("operating points and controller parameters: knob values never wrap, knobs never repeat", "[parse]") {
+  Profile p;
+  OperatingPoint op;
+  op.id = "a";
+  op.subnet = SubnetConfig::smallest(160);
+  op.device = "cpu";
+  op.hardware = {{"threads", 2}};
+  op.latency_ms = op.latency_p90_ms = 10;
+  op.accuracy = 0.7;
+  p.points.push_back(op);
+  const std::string good = p.to_json();
+  CHECK_NOTHROW(Profile::from_json(good));
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    const auto at = s.find(from);
+    REQUIRE(at != std::string::npos);
+    return s.replace(at, from.size(), to);
+  };
+  CHECK_THAT(message_of([&] { Profile::from_json(replaced(R"("threads": 2)", R"("threads": 18446744073709551615)")); }),
+             Catch::Contains("hardware.threads") && Catch::Contains("18446744073709551615"));
+  CHECK_THAT(message_of([&] { Profile::from_json(replaced(R"("threads": 2)", R"("threads": 2, "threads": 1)")); }),
+             Catch::Contains("'threads'") && Catch::Contains("twice"));
+  CHECK_THAT(message_of([] { make_controller("fixed", R"({"point": 18446744073709551615})"); }), Catch::Contains("point"));
+  CHECK_THAT(message_of([] { make_controller("pareto", R"({"jitter_k": 1, "jitter_k": 2})"); }), Catch::Contains("twice"));
+  CHECK_THAT(message_of([] { Targets::from_json(R"({"latency_ms": 10, "latency_ms": 20})"); }), Catch::Contains("twice"));
 }

@@ -33,7 +33,7 @@ TEST_CASE("registry: unknown names and bad parameters name what is wrong", "[run
   CHECK_THROWS_WITH(make_controller("pareto", R"({"margin": "big"})"), Catch::Contains("margin") && Catch::Contains("number"));
   CHECK_THROWS_WITH(make_controller("pareto", R"({"marginn": 0.1})"), Catch::Contains("marginn") && Catch::Contains("known: "));
   CHECK(code([] { make_controller("pareto", R"({"marginn": 0.1})"); }) == ErrorCode::InvalidArgument);
-  CHECK_THROWS_WITH(make_controller("pareto", "{margin: 1"), Catch::Contains("not JSON"));
+  CHECK_THROWS_WITH(make_controller("pareto", "{margin: 1"), Catch::Contains("not valid JSON"));
   CHECK(code([] { make_controller("pareto", "{margin: 1"); }) == ErrorCode::Parse);
   CHECK_THROWS_WITH(make_controller("pareto", "[1, 2]"), Catch::Contains("object"));
   CHECK_THROWS_WITH(make_controller("dynamic-ofa", R"({"window": 0})"), Catch::Contains("window"));
@@ -94,7 +94,7 @@ TEST_CASE("targets: validation and JSON", "[runtime]") {
   CHECK_THROWS_WITH(Targets::from_json(R"({"accuracy": 76})"), Catch::Contains("0.76"));
   CHECK_THROWS_WITH(Targets::from_json(R"({"power_w": -1})"), Catch::Contains("power_w"));
   CHECK_THROWS_WITH(Targets::from_json(R"({"power_w": "x"})"), Catch::Contains("power_w"));
-  CHECK_THROWS_WITH(Targets::from_json("nope"), Catch::Contains("not JSON"));
+  CHECK_THROWS_WITH(Targets::from_json("nope"), Catch::Contains("not valid JSON"));
   Targets nan;
   nan.latency_ms = std::nan("");
   CHECK_THROWS_WITH(nan.validate(), Catch::Contains("latency_ms"));
