@@ -183,10 +183,14 @@ SubnetConfig SubnetConfig::parse(const std::string& text, const SearchSpace& spa
     auto parse_digits = [&](const char* name) {
       std::vector<int> out;
       if (val.empty()) invalid(fmt::format("subnet config string: '{}' is empty", name));
-      for (char ch : val) {
-        if (!std::isdigit(static_cast<unsigned char>(ch)))
-          invalid(fmt::format("subnet config string: '{}' has a non-digit '{}'", name, ch));
-        out.push_back(ch - '0');
+      for (size_t i = 0; i < val.size(); ++i) {
+        if (!std::isdigit(static_cast<unsigned char>(val[i]))) {
+          // Quote the whole character (a UTF-8 sequence), never a lone byte of it.
+          size_t end = i + 1;
+          while (end < val.size() && (static_cast<unsigned char>(val[end]) & 0xC0) == 0x80) ++end;
+          invalid(fmt::format("subnet config string: '{}' has a non-digit '{}' at position {}", name, val.substr(i, end - i), i));
+        }
+        out.push_back(val[i] - '0');
       }
       return out;
     };

@@ -18,6 +18,7 @@
 #include "core/checkpoint/zip.hpp"
 #include "core/io/file.hpp"
 #include "dynn/error.hpp"
+#include "dynn/parse.hpp"
 
 namespace dynn {
 
@@ -315,7 +316,7 @@ StateDict load_zip(const uint8_t* data, size_t size, const std::string& file, Ch
     const uint8_t* p = zip.read(*bo);
     const std::string order(reinterpret_cast<const char*>(p), static_cast<size_t>(bo->size));
     if (order != "little")
-      throw Error(ErrorCode::Unsupported, fmt::format("{}: byte order '{}' is not supported", file, order.substr(0, 16)));
+      throw Error(ErrorCode::Unsupported, fmt::format("{}: byte order '{}' is not supported", file, ellipsize(order, 16)));
   }
   const uint8_t* pdata = zip.read(*pkl);
   Unpickler vm(pdata, static_cast<size_t>(pkl->size), pkl->data_offset, file + ": " + pkl->name);

@@ -9,6 +9,7 @@
 
 #include "dynn/error.hpp"
 #include "core/io/file.hpp"
+#include "dynn/parse.hpp"
 
 namespace dynn::json_file {
 
@@ -47,7 +48,7 @@ const nlohmann::json& Fields::require(const nlohmann::json& obj, const char* key
 }
 
 double Fields::number(const nlohmann::json& v, const std::string& where, double lo, double hi) const {
-  if (!v.is_number()) bad(where, fmt::format("expected a number, got {} {}", v.type_name(), v.dump().substr(0, 40)));
+  if (!v.is_number()) bad(where, fmt::format("expected a number, got {} {}", v.type_name(), ellipsize(v.dump(), 40)));
   const double x = v.get<double>();
   if (!std::isfinite(x) || x < lo || x > hi) bad(where, fmt::format("value {} outside [{}, {}]", x, lo, hi));
   return x;

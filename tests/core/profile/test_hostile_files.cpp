@@ -220,3 +220,17 @@ TEST_CASE("operating points and controller parameters: knob values never wrap, k
   CHECK_THAT(message_of([] { make_controller("pareto", R"({"jitter_k": 1, "jitter_k": 2})"); }), Catch::Contains("twice"));
   CHECK_THAT(message_of([] { Targets::from_json(R"({"latency_ms": 10, "latency_ms": 20})"); }), Catch::Contains("twice"));
 }
+
+TEST_CASE("error texts quote whole UTF-8 characters of the input", "[parse]") {
+  const std::string m = message_of([] { SubnetConfig::parse("ks=33\xc3\xa9" "33 e=3 d=2 r=224"); });
+  CHECK_THAT(m, Catch::Contains("'\xc3\xa9'"));
+  // Every message is valid UTF-8 when the input was.
+  size_t i = 0;
+  while (i < m.size()) {
+    const auto c = static_cast<unsigned char>(m[i]);
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    REQUIRE(len > 0);
+    for (size_t k = 1; k < len; ++k) REQUIRE((static_cast<unsigned char>(m[i + k]) & 0xC0) == 0x80);
+    i += len;
+  }
+}
