@@ -29,13 +29,18 @@ struct ImageDataset {
   std::string root;
   std::vector<std::string> classes;  // class names of the labels (folder names / WNIDs), may be empty
   std::vector<LabeledImage> samples;
+  // Sub-folders that could not be listed (permission denied, ...), as "folder: reason"; each is
+  // also logged as a warning. The scans enter every folder and list every file once, however many
+  // links lead to it (symlink loops add nothing).
+  std::vector<std::string> skipped_folders;
 
   size_t size() const { return samples.size(); }
   bool labelled() const;  // every sample has a label
 
   // One sub-folder per class (hidden ones ignored); images found recursively under each, sorted
-  // by path. Throws NotFound when root is missing, InvalidArgument when it has no class folder or
-  // a class folder without any image (ImageFolder refuses that too), naming it.
+  // by path. Throws NotFound when root is missing, InvalidArgument when it has no class folder,
+  // a class folder without any image (ImageFolder refuses that too) or two class folders that are
+  // one folder (a link), naming it. A link inside a class to the root or another class adds nothing.
   static ImageDataset from_folder(const std::string& root);
 
   // A flat folder of images (ILSVRC2012_val_00000001.JPEG, ...) and a ground-truth text file
@@ -49,7 +54,8 @@ struct ImageDataset {
   // file and line.
   static ImageDataset from_flat_folder(const std::string& dir, const std::string& ground_truth, int num_classes = 1000);
 
-  // Files as given (any extension) and folders (their images, recursively, sorted), unlabelled.
+  // Files as given (any extension) and folders (their images, recursively, sorted), unlabelled;
+  // a file or folder given or reached twice is listed once.
   static ImageDataset from_paths(const std::vector<std::string>& paths);
 
   // The first n samples spread over the classes: every k-th sample with k = size / n (keeps the

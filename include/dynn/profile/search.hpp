@@ -20,7 +20,7 @@ using EfficiencyFn = std::function<double(const SubnetConfig&)>;
 // Accuracy of a batch of sub-networks (larger is better).
 using AccuracyFn = std::function<std::vector<double>(const std::vector<SubnetConfig>&)>;
 
-EfficiencyFn latency_efficiency(const LatencyTable& table);  // table.predict_ms; +inf where r not covered
+EfficiencyFn latency_efficiency(const LatencyTable& table);  // table.predict_ms; NotFound (naming the covered resolutions) where r is not covered
 EfficiencyFn macs_efficiency(double width_mult);             // MACs in millions
 // The profile's median latency of the sub-network on `device` ("" = any); +inf when not profiled.
 EfficiencyFn profile_efficiency(const Profile& profile, const std::string& device = {});

@@ -27,6 +27,10 @@ namespace {
 // Decompression-bomb limit, Pillow's: above 2 x MAX_IMAGE_PIXELS (89,478,485) Image.open refuses.
 // Checked from the header, before any pixel memory is allocated.
 constexpr int64_t kMaxPixels = 2 * int64_t{89478485};
+// A progressive JPEG may repeat scans (decoders warn and go on), each one a pass over the whole
+// coefficient buffer: a tiny file could keep the decoder busy for minutes. libjpeg-turbo's own
+// limit (TJFLAG_LIMITSCANS, djpeg -maxscans); real encoders write about ten.
+constexpr int kMaxScans = 500;
 
 struct TjHandle {
   tjhandle h = nullptr;
@@ -72,29 +76,46 @@ void jpeg_message(j_common_ptr c, int level) {
   }
 }
 
+// Counts scans as libjpeg reads them and stops past kMaxScans (through error_exit: a longjmp).
+struct ScanLimit {
+  jpeg_progress_mgr mgr;
+  static void check(j_common_ptr c) {
+    auto* d = reinterpret_cast<j_decompress_ptr>(c);
+    if (d->input_scan_number > kMaxScans) {
+      auto* e = reinterpret_cast<JpegError*>(c->err);
+      std::snprintf(e->message, sizeof e->message, "progressive JPEG with more than %d scans", kMaxScans);
+      std::longjmp(e->jump, 1);
+    }
+  }
+};
+
 Image decode_jpeg_libjpeg(const uint8_t* data, size_t size, const std::string& name, DecodeInfo* info) {
   jpeg_decompress_struct cinfo{};
   JpegError err;
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_fail;
   err.mgr.emit_message = jpeg_message;
-  // Everything that can longjmp lives between setjmp and jpeg_destroy; the Image is allocated
-  // outside so its destructor runs normally.
+  ScanLimit scans{};
+  scans.mgr.progress_monitor = ScanLimit::check;
+  // Released on every path, also when a C++ exception (the Image's allocation) leaves this frame;
+  // jpeg_destroy is a no-op on a destroyed or never-created struct.
+  struct Destroy {
+    jpeg_decompress_struct& c;
+    ~Destroy() { jpeg_destroy_decompress(&c); }
+  } destroy{cinfo};
+  // Everything that can longjmp lives between setjmp and the end of decoding, and no object with
+  // a destructor is created there after setjmp: the Image is declared before it.
   Image img;
   volatile int channels = 3;  // set after setjmp, read after a possible longjmp
   if (setjmp(err.jump)) {
-    jpeg_destroy_decompress(&cinfo);
-    throw Error(ErrorCode::Parse, fmt::format("image '{}': corrupt JPEG: {}", name, err.message));
+    const std::string why = err.message;
+    throw Error(ErrorCode::Parse, fmt::format("image '{}': corrupt JPEG: {}", name, why));
   }
   jpeg_create_decompress(&cinfo);
+  cinfo.progress = &scans.mgr;
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
-  try {
-    check_size(cinfo.image_width, cinfo.image_height, name);
-  } catch (...) {
-    jpeg_destroy_decompress(&cinfo);
-    throw;
-  }
+  check_size(cinfo.image_width, cinfo.image_height, name);
   if (cinfo.jpeg_color_space == JCS_GRAYSCALE) {
     cinfo.out_color_space = JCS_GRAYSCALE, channels = 1;
   } else if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
@@ -111,7 +132,6 @@ Image decode_jpeg_libjpeg(const uint8_t* data, size_t size, const std::string& n
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_decompress(&cinfo);
-  jpeg_destroy_decompress(&cinfo);
   if (err.truncated) throw Error(ErrorCode::Parse, fmt::format("image '{}': truncated JPEG: {}", name, err.warning));
   if (channels == 4)
     for (auto& v : img.pixels) v = static_cast<uint8_t>(255 - v);
@@ -143,8 +163,9 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& name, Dec
   if (cs == TJCS_GRAY) pf = TJPF_GRAY, channels = 1;
   if (cs == TJCS_CMYK || cs == TJCS_YCCK) pf = TJPF_CMYK, channels = 4;
   Image img(w, h, channels);
-  // flags 0: ISLOW DCT and fancy upsampling, libjpeg's defaults, which Pillow keeps.
-  if (tjDecompress2(tj.h, buf, static_cast<unsigned long>(size), img.pixels.data(), w, 0, h, pf, 0) != 0) {
+  // Flags: ISLOW DCT and fancy upsampling (libjpeg's defaults, which Pillow keeps); kMaxScans.
+  static_assert(kMaxScans == 500, "TJFLAG_LIMITSCANS stops at 500 scans");
+  if (tjDecompress2(tj.h, buf, static_cast<unsigned long>(size), img.pixels.data(), w, 0, h, pf, TJFLAG_LIMITSCANS) != 0) {
     std::string msg = tjGetErrorStr2(tj.h);
     if (tjGetErrorCode(tj.h) != TJERR_WARNING)
       throw Error(ErrorCode::Parse, fmt::format("image '{}': corrupt JPEG: {}", name, msg));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -37,46 +38,101 @@ bool hidden(const fs::path& p) {
   return !n.empty() && n[0] == '.';
 }
 
-// Image files under dir, recursively (following symlinks, as os.walk(followlinks=True) does),
-// sorted by path. Each folder and each file is visited once, by identity (device, inode), so a
-// symlink loop or a second link to the same folder adds nothing; unreadable sub-folders are
-// reported through the log and skipped.
-std::vector<std::string> images_under(const fs::path& dir) {
-  std::vector<std::string> out;
-  std::set<std::pair<dev_t, ino_t>> seen_dirs, seen_files;
-  auto identity = [](const fs::path& p, struct stat& st) { return ::stat(p.c_str(), &st) == 0; };
-  struct stat st {};
-  if (!identity(dir, st)) throw Error(ErrorCode::Io, fmt::format("cannot list '{}': {}", dir.string(), std::strerror(errno)));
-  seen_dirs.insert({st.st_dev, st.st_ino});
-  std::vector<fs::path> todo{dir};
-  while (!todo.empty()) {
-    const fs::path d = todo.back();
-    todo.pop_back();
+// Walks image folders recursively, following symlinks (as os.walk(followlinks=True) does), but
+// enters each folder and lists each file once, by identity (device, inode), over everything one
+// dataset scans: a symlink loop, a second link to a folder or file, or a folder given twice adds
+// nothing. Entries reached without a link are taken before those reached through one, so an image
+// keeps its direct path. Sub-folders that cannot be listed are logged, recorded and skipped.
+class FolderScan {
+ public:
+  explicit FolderScan(std::vector<std::string>& skipped) : m_skipped(skipped) {}
+
+  // Marks a folder as scanned; false when it already was (or it is no folder).
+  bool claim_dir(const fs::path& dir) {
+    struct stat st {};
+    return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && m_dirs.insert({st.st_dev, st.st_ino}).second;
+  }
+  // Marks a file as listed; false when it already was.
+  bool claim_file(const fs::path& file) {
+    struct stat st {};
+    return ::stat(file.c_str(), &st) != 0 || m_files.insert({st.st_dev, st.st_ino}).second;
+  }
+
+  // The image files under each claimed top folder, each list sorted by path; an image found
+  // through a link inside top i belongs to top i. A top folder that cannot be listed is an error
+  // naming it.
+  std::vector<std::vector<std::string>> images_under(const std::vector<fs::path>& tops) {
+    std::vector<std::vector<std::string>> out(tops.size());
+    struct Item {
+      fs::path path;
+      size_t top;
+    };
+    std::deque<Item> dirs;
+    std::vector<Item> link_dirs, link_files;
+    for (size_t i = 0; i < tops.size(); ++i) dirs.push_back({tops[i], i});
+    size_t listed = 0;
+    while (!dirs.empty() || !link_dirs.empty() || !link_files.empty()) {
+      if (dirs.empty()) {
+        // Everything reachable without a link so far is listed: now the links found meanwhile.
+        for (const auto& f : link_files)
+          if (claim_file(f.path)) out[f.top].push_back(f.path.string());
+        link_files.clear();
+        for (const auto& d : link_dirs)
+          if (claim_dir(d.path)) dirs.push_back(d);
+        link_dirs.clear();
+        continue;
+      }
+      const Item d = dirs.front();
+      dirs.pop_front();
+      std::vector<fs::path> entries;
+      if (!list(d.path, entries, listed++ < tops.size())) continue;
+      for (const auto& p : entries) {
+        if (hidden(p)) continue;
+        struct stat lst {}, st {};
+        if (::lstat(p.c_str(), &lst) != 0 || ::stat(p.c_str(), &st) != 0) continue;  // vanished, or a dangling link
+        const bool link = S_ISLNK(lst.st_mode);
+        if (S_ISDIR(st.st_mode)) {
+          if (link) {
+            link_dirs.push_back({p, d.top});
+          } else if (m_dirs.insert({st.st_dev, st.st_ino}).second) {
+            dirs.push_back({p, d.top});
+          }
+        } else if (S_ISREG(st.st_mode) && has_image_extension(p.string())) {
+          if (link) {
+            link_files.push_back({p, d.top});
+          } else if (m_files.insert({st.st_dev, st.st_ino}).second) {
+            out[d.top].push_back(p.string());
+          }
+        }
+      }
+    }
+    for (auto& v : out) std::sort(v.begin(), v.end());
+    return out;
+  }
+
+ private:
+  // The entries of d, sorted (the walk, and so which of two names of a file is kept, does not
+  // depend on the file system's listing order).
+  bool list(const fs::path& d, std::vector<fs::path>& entries, bool top) {
     std::error_code ec;
     fs::directory_iterator it(d, ec);
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) entries.push_back(it->path());
     if (ec) {
-      if (d == dir) throw Error(ErrorCode::Io, fmt::format("cannot list '{}': {}", dir.string(), ec.message()));
-      log(LogLevel::Warn, fmt::format("image folder '{}' skipped: {}", d.string(), ec.message()));
-      continue;
-    }
-    for (; it != fs::directory_iterator(); it.increment(ec)) {
-      if (ec) {
-        log(LogLevel::Warn, fmt::format("image folder '{}': listing stopped: {}", d.string(), ec.message()));
-        break;
+      if (top) {
+        const ErrorCode code = ec == std::errc::permission_denied ? ErrorCode::PermissionDenied : ErrorCode::Io;
+        throw Error(code, fmt::format("cannot list image folder '{}': {}", d.string(), ec.message()));
       }
-      const fs::path p = it->path();
-      if (hidden(p)) continue;
-      if (!identity(p, st)) continue;  // dangling link
-      if (S_ISDIR(st.st_mode)) {
-        if (seen_dirs.insert({st.st_dev, st.st_ino}).second) todo.push_back(p);
-      } else if (S_ISREG(st.st_mode) && has_image_extension(p.string()) && seen_files.insert({st.st_dev, st.st_ino}).second) {
-        out.push_back(p.string());
-      }
+      m_skipped.push_back(fmt::format("{}: {}", d.string(), ec.message()));
+      log_warn(fmt::format("image folder '{}' skipped: cannot list it: {}", d.string(), ec.message()));
+      return false;
     }
+    std::sort(entries.begin(), entries.end());
+    return true;
   }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+
+  std::set<std::pair<dev_t, ino_t>> m_dirs, m_files;
+  std::vector<std::string>& m_skipped;
+};
 
 void require_dir(const std::string& dir, const char* what) {
   std::error_code ec;
@@ -100,15 +156,35 @@ ImageDataset ImageDataset::from_folder(const std::string& root) {
   ImageDataset ds;
   ds.root = root;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root, ec))
-    if (e.is_directory(ec) && !hidden(e.path())) ds.classes.push_back(e.path().filename().string());
+  for (fs::directory_iterator it(root, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+    if (it->is_directory(ec) && !hidden(it->path())) ds.classes.push_back(it->path().filename().string());
   if (ec) throw Error(ErrorCode::Io, fmt::format("cannot list '{}': {}", root, ec.message()));
   if (ds.classes.empty())
     throw Error(ErrorCode::InvalidArgument,
                 fmt::format("image folder '{}' has no class sub-folders (expected <root>/<class>/<image>, e.g. val/n01440764/x.JPEG)", root));
   std::sort(ds.classes.begin(), ds.classes.end());
+  // The root and every class folder are claimed first: a link inside one class to the root or to
+  // another class adds nothing (its images keep their own class), and two class names for one
+  // folder would label the same images twice.
+  FolderScan scan(ds.skipped_folders);
+  scan.claim_dir(root);
+  std::map<std::pair<dev_t, ino_t>, std::string> class_of;
+  for (const auto& c : ds.classes) {
+    struct stat st {};
+    const fs::path p = fs::path(root) / c;
+    if (::stat(p.c_str(), &st) != 0) throw Error(ErrorCode::Io, fmt::format("image folder '{}': class folder '{}': {}", root, c, std::strerror(errno)));
+    auto [it, fresh] = class_of.emplace(std::make_pair(st.st_dev, st.st_ino), c);
+    if (!fresh)
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("image folder '{}': class folders '{}' and '{}' are the same folder (a link)", root, it->second, c));
+    if (!scan.claim_dir(p))
+      throw Error(ErrorCode::InvalidArgument, fmt::format("image folder '{}': class folder '{}' is the image folder itself (a link)", root, c));
+  }
+  std::vector<fs::path> tops;
+  for (const auto& c : ds.classes) tops.push_back(fs::path(root) / c);
+  auto per_class = scan.images_under(tops);
   for (size_t c = 0; c < ds.classes.size(); ++c) {
-    auto files = images_under(fs::path(root) / ds.classes[c]);
+    auto& files = per_class[c];
     if (files.empty())
       throw Error(ErrorCode::InvalidArgument, fmt::format("image folder '{}': class folder '{}' has no image files", root, ds.classes[c]));
     for (auto& f : files) ds.samples.push_back({std::move(f), static_cast<int>(c)});
@@ -119,7 +195,10 @@ ImageDataset ImageDataset::from_folder(const std::string& root) {
 ImageDataset ImageDataset::from_flat_folder(const std::string& dir, const std::string& ground_truth, int num_classes) {
   require_dir(dir, "image folder");
   std::istringstream gt(io::read_text_file(ground_truth, io::kMaxTextBytes, "ground-truth file"));
-  auto files = images_under(dir);
+  ImageDataset ds;
+  FolderScan scan(ds.skipped_folders);
+  scan.claim_dir(dir);
+  auto files = std::move(scan.images_under({dir}).front());
   if (files.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("image folder '{}' has no image files", dir));
   auto parse_label = [&](const std::string& text, size_t line) {
     try {
@@ -151,7 +230,6 @@ ImageDataset ImageDataset::from_flat_folder(const std::string& dir, const std::s
                   fmt::format("ground-truth file '{}' line {}: mixes '<label>' and '<file> <label>' lines", ground_truth, lineno));
   }
   if (plain.empty() && named.empty()) throw Error(ErrorCode::Parse, fmt::format("ground-truth file '{}' has no labels", ground_truth));
-  ImageDataset ds;
   ds.root = dir;
   if (!plain.empty()) {
     if (plain.size() != files.size())
@@ -180,15 +258,18 @@ ImageDataset ImageDataset::from_flat_folder(const std::string& dir, const std::s
 
 ImageDataset ImageDataset::from_paths(const std::vector<std::string>& paths) {
   if (paths.empty()) throw Error(ErrorCode::InvalidArgument, "no image paths given");
+  // One scan over every path given, in order: a folder or file given (or reached) twice counts once.
   ImageDataset ds;
+  FolderScan scan(ds.skipped_folders);
   for (const auto& p : paths) {
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
-      auto files = images_under(p);
+      if (!scan.claim_dir(p)) continue;  // scanned already
+      auto files = std::move(scan.images_under({p}).front());
       if (files.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("folder '{}' has no image files", p));
       for (auto& f : files) ds.samples.push_back({std::move(f), -1});
     } else if (fs::exists(p, ec)) {
-      ds.samples.push_back({p, -1});
+      if (scan.claim_file(p)) ds.samples.push_back({p, -1});
     } else {
       throw Error(ErrorCode::NotFound, fmt::format("image '{}' does not exist", p));
     }

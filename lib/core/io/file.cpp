@@ -49,20 +49,30 @@ Buffer read_into(const std::string& path, size_t max_bytes, const char* what) {
     throw Error(ErrorCode::InvalidArgument, fmt::format("{} '{}': {} bytes, more than the {} bytes accepted", what, path, size, max_bytes));
   // Back to blocking reads for a regular file.
   ::fcntl(f.fd, F_SETFL, ::fcntl(f.fd, F_GETFL) & ~O_NONBLOCK);
+  auto read_some = [&](char* at, size_t n) -> size_t {
+    for (;;) {
+      const ssize_t r = ::read(f.fd, at, n);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno != EINTR) throw Error(ErrorCode::Io, fmt::format("{} '{}': read error: {}", what, path, std::strerror(errno)));
+    }
+  };
+  if (size == 0) {
+    // Size 0 is also what /proc and /sys files report: read to the end, still capped.
+    Buffer buf;
+    char chunk[65536];
+    for (size_t n; (n = read_some(chunk, sizeof chunk)) > 0;) {
+      if (buf.size() + n > max_bytes)
+        throw Error(ErrorCode::InvalidArgument, fmt::format("{} '{}': more than the {} bytes accepted", what, path, max_bytes));
+      buf.insert(buf.end(), chunk, chunk + n);
+    }
+    return buf;
+  }
   Buffer buf(size, 0);
   size_t got = 0;
-  while (got < size) {
-    const ssize_t n = ::read(f.fd, &buf[got], size - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error(ErrorCode::Io, fmt::format("{} '{}': read error: {}", what, path, std::strerror(errno)));
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
+  for (size_t n; got < size && (n = read_some(reinterpret_cast<char*>(&buf[got]), size - got)) > 0;) got += n;
   if (got != size) throw Error(ErrorCode::Io, fmt::format("{} '{}': shrank while being read ({} of {} bytes)", what, path, got, size));
   char extra = 0;
-  ssize_t n;
-  do n = ::read(f.fd, &extra, 1); while (n < 0 && errno == EINTR);
-  if (n > 0) throw Error(ErrorCode::Io, fmt::format("{} '{}': grew while being read", what, path));
+  if (read_some(&extra, 1) > 0) throw Error(ErrorCode::Io, fmt::format("{} '{}': grew while being read", what, path));
   return buf;
 }
 

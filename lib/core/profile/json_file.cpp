@@ -30,7 +30,7 @@ void write_text(const std::string& path, const std::string& text, const char* wh
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) throw Error(ErrorCode::Io, fmt::format("{}: cannot write '{}'", what, tmp));
     f << text << '\n';
-    f.flush();
+    f.close();  // close, not only flush: a full disk may only show here
     if (!f) fail(fmt::format("{}: write to '{}' failed", what, tmp));
   }
   std::filesystem::rename(tmp, path, ec);

@@ -1,5 +1,6 @@
 #include "dynn/profile/latency_table.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,7 +12,9 @@
 
 #include "core/io/file.hpp"
 #include "core/json_strict.hpp"
+#include "core/profile/json_file.hpp"
 #include "dynn/error.hpp"
+#include "dynn/parse.hpp"
 
 namespace dynn {
 
@@ -187,29 +190,24 @@ void LatencyTable::load_json(int r, const std::string& text, const std::string& 
   std::map<std::string, LutEntry> t;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
+    const std::string entry = fmt::format("entry '{}'", ellipsize(key, 120));  // keys are input: quoted bounded
     const json& v = it.value();
-    if (!v.is_object()) parse_error(origin, fmt::format("entry '{}': expected an object, got {}", key, v.type_name()));
+    if (!v.is_object()) parse_error(origin, fmt::format("{}: expected an object, got {}", entry, v.type_name()));
     LutEntry e;
     bool have_mean = false;
     for (auto f = v.begin(); f != v.end(); ++f) {
       const std::string& name = f.key();
+      const std::string field = fmt::format("latency table {}: {}: '{}'", origin, entry, ellipsize(name, 40));
       if (name == "count") {
-        if (!f->is_number_integer() || f->get<int64_t>() < 0)
-          parse_error(origin, fmt::format("entry '{}': 'count' must be a non-negative integer, got {}", key, f->dump()));
-        e.count = f->get<int64_t>();
+        e.count = json_strict::integer(*f, field, 0, INT64_MAX, ErrorCode::Parse);
       } else if (name == "mean" || name == "std") {
-        if (!f->is_number())
-          parse_error(origin, fmt::format("entry '{}': '{}' must be a number, got {}", key, name, f->dump()));
-        const double x = f->get<double>();
-        if (!std::isfinite(x) || x < 0 || x > 1e9)
-          parse_error(origin, fmt::format("entry '{}': '{}' = {} is not a valid time in ms", key, name, x));
-        (name == "mean" ? e.mean : e.std) = x;
+        (name == "mean" ? e.mean : e.std) = json_strict::number(*f, field, 0, 1e9, ErrorCode::Parse);  // ms
         have_mean = have_mean || name == "mean";
       } else {
-        parse_error(origin, fmt::format("entry '{}': unknown field '{}' (expected count, mean, std)", key, name));
+        parse_error(origin, fmt::format("{}: unknown field '{}' (expected count, mean, std)", entry, ellipsize(name, 40)));
       }
     }
-    if (!have_mean) parse_error(origin, fmt::format("entry '{}': missing field 'mean'", key));
+    if (!have_mean) parse_error(origin, fmt::format("{}: missing field 'mean'", entry));
     t.emplace(key, e);
   }
   m_tables[r] = std::move(t);
@@ -222,30 +220,31 @@ LatencyTable LatencyTable::load_dir(const std::string& dir, double width_mult) {
   LatencyTable t(width_mult, fs::path(dir).filename().string());
   if (t.m_name.empty()) t.m_name = fs::path(dir).parent_path().filename().string();
   // "<r>_lookup_table.json" with r written plainly (no leading zero, so two names never map to
-  // one resolution) and inside the search space's resolutions.
-  static const std::regex re("([1-9][0-9]{0,4})_lookup_table\\.json");
-  static const std::regex loose("[0-9]+_lookup_table\\.json");
+  // one resolution) and inside the search space's resolutions; a name that only looks like one
+  // is an error, never a table silently left out or loaded twice.
+  static const std::regex re("([0-9]+)_lookup_table\\.json");
   const SearchSpace space = SearchSpace::ofa_mbv3();
-  const int r_lo = space.min_resolution, r_hi = space.max_resolution;
+  auto bad_name = [&](const std::string& fname, const std::string& why) {
+    throw Error(ErrorCode::Parse, fmt::format("latency table: file '{}' in '{}': {}", fname, dir, why));
+  };
   std::map<int, std::string> files;
-  for (const auto& ent : fs::directory_iterator(dir, ec)) {
-    const std::string fname = ent.path().filename().string();
+  fs::directory_iterator it(dir, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string fname = it->path().filename().string();
     std::smatch m;
-    if (!std::regex_match(fname, m, re)) {
-      if (std::regex_match(fname, loose))
-        throw Error(ErrorCode::Parse, fmt::format("latency table: file name '{}' in '{}': the resolution must be written without leading zeros",
-                                                  fname, dir));
-      continue;
-    }
-    const int r = std::stoi(m[1].str());
-    if (r < r_lo || r > r_hi)
-      throw Error(ErrorCode::Parse, fmt::format("latency table: file '{}' in '{}': resolution {} outside the search space's {}..{}", fname,
-                                                dir, r, r_lo, r_hi));
-    files.emplace(r, ent.path().string());
+    if (!std::regex_match(fname, m, re)) continue;
+    const std::string digits = m[1].str();
+    const size_t nz = std::min(digits.find_first_not_of('0'), digits.size() - 1);
+    const std::string plain = digits.substr(nz);  // without leading zeros
+    const int64_t r = plain.size() > 9 ? int64_t{1} << 40 : std::stoll(plain);
+    if (r < space.min_resolution || r > space.max_resolution)
+      bad_name(fname, fmt::format("resolution {} is outside the search space's {}..{}", digits, space.min_resolution, space.max_resolution));
+    if (plain != digits)
+      bad_name(fname, fmt::format("the resolution must be written without leading zeros ('{}_lookup_table.json')", plain));
+    files.emplace(static_cast<int>(r), it->path().string());
   }
   if (ec) throw Error(ErrorCode::Io, fmt::format("latency table: cannot list '{}': {}", dir, ec.message()));
   for (const auto& [r, path] : files) t.load_json(r, io::read_text_file(path, io::kMaxTextBytes, "latency table file"), "'" + path + "'");
-  if (ec) throw Error(ErrorCode::Io, fmt::format("latency table: cannot list '{}': {}", dir, ec.message()));
   if (t.m_tables.empty())
     throw Error(ErrorCode::NotFound, fmt::format("latency table: no '{{r}}_lookup_table.json' files in '{}'", dir));
   return t;
@@ -258,16 +257,15 @@ std::string LatencyTable::to_json(int r) const {
 }
 
 void LatencyTable::save_dir(const std::string& dir) const {
+  if (dir.empty()) throw Error(ErrorCode::InvalidArgument, "latency table: save_dir: empty folder name");
   std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw Error(ErrorCode::InvalidArgument, fmt::format("latency table: save_dir: '{}' exists and is not a folder", dir));
   fs::create_directories(dir, ec);
   if (ec) throw Error(ErrorCode::Io, fmt::format("latency table: cannot create '{}': {}", dir, ec.message()));
-  for (const auto& [r, t] : m_tables) {
-    const fs::path p = fs::path(dir) / fmt::format("{}_lookup_table.json", r);
-    std::ofstream f(p, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(ErrorCode::Io, fmt::format("latency table: cannot write '{}'", p.string()));
-    f << to_json(r);
-    if (!f) throw Error(ErrorCode::Io, fmt::format("latency table: write to '{}' failed", p.string()));
-  }
+  // Each file atomically (path.tmp, then rename; no .tmp left on failure), as every dynn save.
+  for (const auto& [r, t] : m_tables)
+    json_file::write_text((fs::path(dir) / fmt::format("{}_lookup_table.json", r)).string(), to_json(r), "latency table");
 }
 
 }  // namespace dynn

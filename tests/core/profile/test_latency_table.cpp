@@ -1,4 +1,5 @@
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -122,10 +123,95 @@ TEST_CASE("malformed look-up tables give clear errors", "[lut]") {
   CHECK_THAT(load_error("[1,2]"), Catch::Contains("expected an object"));
   CHECK_THAT(load_error(R"({"a": 3})"), Catch::Contains("entry 'a'"));
   CHECK_THAT(load_error(R"({"a": {"count": 3}})"), Catch::Contains("missing field 'mean'"));
-  CHECK_THAT(load_error(R"({"a": {"mean": -1}})"), Catch::Contains("'mean' = -1"));
+  CHECK_THAT(load_error(R"({"a": {"mean": -1}})"), Catch::Contains("'mean'") && Catch::Contains("-1"));
   CHECK_THAT(load_error(R"({"a": {"mean": 1, "count": 1.5}})"), Catch::Contains("'count'"));
   CHECK_THAT(load_error(R"({"a": {"mean": 1, "median": 1}})"), Catch::Contains("unknown field 'median'"));
   CHECK_NOTHROW(LatencyTable().load_json(224, R"({"a": {"mean": 1}})"));
+  // 64-bit values are not wrapped to -1, NaN-like overflow is refused, keys are quoted bounded.
+  CHECK_THAT(load_error(R"({"a": {"mean": 1, "count": 18446744073709551615}})"),
+             Catch::Contains("'count'") && Catch::Contains("18446744073709551615") && !Catch::Contains("-1"));
+  CHECK_THAT(load_error(R"({"a": {"mean": 1e999}})"), Catch::Contains("x.json"));
+  CHECK_THAT(load_error(R"({"a": {"mean": 1, "std": 1}, "a": {"mean": 2}})"), Catch::Contains("'a'") && Catch::Contains("twice"));
+  CHECK(load_error("{\"" + std::string(100000, 'k') + "\": 3}").size() < 1000);
+}
+
+TEST_CASE("latency table file names are strict: one name per resolution, inside the search space", "[lut]") {
+  test::TempDir dir("lut-names");
+  unit_table(160).save_dir((dir.path / "ok").string());
+  auto with_extra = [&](const std::string& name) {
+    const auto d = dir.path / ("v" + std::to_string(std::hash<std::string>()(name)));
+    std::filesystem::create_directories(d);
+    std::filesystem::copy_file(dir.path / "ok" / "160_lookup_table.json", d / "160_lookup_table.json");
+    std::filesystem::copy_file(dir.path / "ok" / "160_lookup_table.json", d / name);
+    try {
+      LatencyTable::load_dir(d.string());
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::Parse);
+      return std::string(e.what());
+    }
+    return std::string("(loaded)");
+  };
+  // Leading zeros: two names for r = 160 (which one won depended on the listing order).
+  CHECK_THAT(with_extra("0160_lookup_table.json"),
+             Catch::Contains("0160_lookup_table.json") && Catch::Contains("leading zeros") && Catch::Contains("'160_lookup_table.json'"));
+  CHECK_THAT(with_extra("000176_lookup_table.json"), Catch::Contains("leading zeros"));
+  // Outside the search space (32..1024), however written; never an overflow.
+  for (const char* name : {"0_lookup_table.json", "00_lookup_table.json", "31_lookup_table.json", "1025_lookup_table.json",
+                           "99999_lookup_table.json", "99999999999999999999999_lookup_table.json"}) {
+    INFO(name);
+    CHECK_THAT(with_extra(name), Catch::Contains(name) && Catch::Contains("outside") && Catch::Contains("32..1024"));
+  }
+  // Names that are not table names at all are still ignored.
+  CHECK(with_extra("160_lookup_table.json.bak") == "(loaded)");
+  CHECK(with_extra("x160_lookup_table.json") == "(loaded)");
+  // A folder named like a table is refused by name, not read.
+  std::filesystem::create_directories(dir.path / "ok" / "176_lookup_table.json");
+  CHECK_THROWS_WITH(LatencyTable::load_dir((dir.path / "ok").string()), Catch::Contains("176_lookup_table.json") && Catch::Contains("folder"));
+}
+
+TEST_CASE("an uncovered resolution is an error naming it and the covered ones, in a search too", "[lut][search]") {
+  LatencyTable t = unit_table(160);
+  for (const auto& l : t.all_layers(192)) t.set(192, l.key(), {3, 1.0, 0.1});
+  CHECK_THROWS_WITH(t.predict_ms(SubnetConfig::smallest(176)), Catch::Contains("176") && Catch::Contains("160, 192"));
+  // The search's default resolutions include 176: the table's error, not an infinite cost that
+  // later surfaced as "x[0] = inf is not finite".
+  EvolutionOptions o;
+  o.population_size = 8;
+  o.generations = 2;
+  EvolutionFinder f(latency_efficiency(t), [](const std::vector<SubnetConfig>& cs) { return std::vector<double>(cs.size(), 0.5); }, o);
+  try {
+    f.search(1e9);
+    FAIL("search over uncovered resolutions succeeded");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::NotFound);
+    CHECK_THAT(std::string(e.what()), Catch::Contains("not covered") && Catch::Contains("160, 192") && !Catch::Contains("inf"));
+  }
+  o.resolutions = {160, 192};
+  EvolutionFinder g(latency_efficiency(t), [](const std::vector<SubnetConfig>& cs) { return std::vector<double>(cs.size(), 0.5); }, o);
+  CHECK(g.search(1e9).efficiency > 0);
+}
+
+TEST_CASE("save_dir refuses bad folders and leaves no temporary file when a write fails", "[lut]") {
+  test::TempDir dir("lut-save");
+  const LatencyTable t = unit_table(160);
+  auto code_of = [](const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::Internal;
+  };
+  CHECK(code_of([&] { t.save_dir(""); }) == ErrorCode::InvalidArgument);
+  std::ofstream(dir.path / "file") << "x";
+  CHECK(code_of([&] { t.save_dir((dir.path / "file").string()); }) == ErrorCode::InvalidArgument);
+  // The table's own name taken by a folder: the save fails, nothing half-written stays behind.
+  std::filesystem::create_directories(dir.path / "out" / "160_lookup_table.json");
+  CHECK_THROWS_WITH(t.save_dir((dir.path / "out").string()), Catch::Contains("160_lookup_table.json"));
+  for (const auto& e : std::filesystem::directory_iterator(dir.path / "out")) CHECK(e.path().extension() != ".tmp");
+  t.save_dir((dir.path / "good").string());
+  CHECK(LatencyTable::load_dir((dir.path / "good").string()).to_json(160) == t.to_json(160));
+  for (const auto& e : std::filesystem::directory_iterator(dir.path / "good")) CHECK(e.path().extension() != ".tmp");
 }
 
 TEST_CASE("Jetson Xavier NX tables: spec section 8 summary", "[lut][shared]") {
