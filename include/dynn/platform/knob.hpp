@@ -6,6 +6,7 @@
 // is saved first and put back by restore(); a Platform restores all its knobs when destroyed.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -15,6 +16,10 @@
 namespace dynn {
 
 class Platform;
+
+// A user of a platform that changes knobs and gives them back later (a RuntimeManager is one);
+// 0 = the application itself. See Platform::add_claimant().
+using ClaimantId = uint64_t;
 
 enum class KnobType { Numeric, Text };
 
@@ -78,6 +83,9 @@ class Knob {
   bool changed() const { return m_saved_num.has_value() || m_saved_text.has_value(); }
   // Put the saved value back (no-op when unchanged). Throws when the write fails (value kept saved).
   void restore();
+  // Counts the successful writes of this knob (set and restore; a composite knob counts those of
+  // its parts), so a user that caches "my value is in force" notices a write it did not make.
+  uint64_t write_count() const;
 
  protected:
   explicit Knob(KnobSpec spec);
@@ -94,6 +102,14 @@ class Knob {
   virtual void validate_extra(int64_t value) const {}
   // Composite knobs (a pinned frequency written through min/max knobs) save nothing themselves.
   virtual bool saves_original() const { return true; }
+  // Puts the saved value back (restore()). Knobs whose change is more than one value (affinity:
+  // one mask per thread it pinned) override it.
+  virtual void write_original(int64_t saved) { write_numeric(saved); }
+  // The file the saved value can be written back to without this object (a sysfs attribute), so
+  // install_restore_on_exit() can put it back from a signal handler; "" = none.
+  virtual std::string restore_file() const { return {}; }
+  // Composite knobs name the knobs they write through: write_count() sums theirs.
+  void set_parts(std::vector<Knob*> parts) { m_parts = std::move(parts); }
 
   void mark_unavailable(const std::string& reason) { m_unavailable = reason; }
   void mark_unwritable(const std::string& reason) { m_unwritable = reason; }
@@ -101,23 +117,36 @@ class Knob {
 
  private:
   friend class Platform;
+  void saved_original();    // after the first save: offer the saved value to the exit-time restore
+  void forget_original();   // the saved value is no longer owed
+  void check_not_exiting() const;
+
   KnobSpec m_spec;
   std::string m_unavailable;  // non-empty: cannot be read (and so not written)
   std::string m_unwritable;   // non-empty: permanently not writable (permission, refused write)
   std::optional<int64_t> m_saved_num;
   std::optional<std::string> m_saved_text;
-  Platform* m_owner = nullptr;  // gets told about first changes, to restore in reverse order
+  Platform* m_owner = nullptr;  // gets told about changes, to restore in reverse order and per claimant
+  std::vector<Knob*> m_parts;
+  std::atomic<uint64_t> m_writes{0};
+  int m_exit_slot = -1;  // entry in the exit-time restore table (restore_guard), -1 = none
 };
 
 // A knob whose value lives in the application: the model installs a getter/setter (intra-op
 // thread count, device placement). Unbound, it just stores the value; bound, set() calls the
 // setter, get() the getter. Unbind before the object behind the callbacks goes away.
+// A binding made by a claimant (a runtime manager binding "threads" to its model) belongs to it:
+// binding the knob again while that claimant holds it throws Busy naming the holder.
 class CallbackKnob : public Knob {
  public:
   CallbackKnob(KnobSpec spec, int64_t initial);
-  void bind(std::function<int64_t()> getter, std::function<void(int64_t)> setter);
+  void bind(std::function<int64_t()> getter, std::function<void(int64_t)> setter, ClaimantId owner = 0,
+            std::string owner_name = {});
   void unbind();
   bool bound() const { return static_cast<bool>(m_setter); }
+  // Who bound it (0 = the application, or unbound) and its name for messages.
+  ClaimantId bound_by() const { return m_bound_by; }
+  const std::string& bound_by_name() const { return m_bound_by_name; }
   // Replace the allowed values (e.g. the model declares the CUDA devices it can use).
   void set_allowed(std::vector<int64_t> values);
 
@@ -129,6 +158,8 @@ class CallbackKnob : public Knob {
   int64_t m_value;
   std::function<int64_t()> m_getter;
   std::function<void(int64_t)> m_setter;
+  ClaimantId m_bound_by = 0;
+  std::string m_bound_by_name;
 };
 
 }  // namespace dynn

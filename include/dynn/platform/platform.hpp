@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -91,9 +93,27 @@ class Platform {
   // Current values of the readable numeric knobs.
   HardwareSetting current_setting() const;
 
-  // Put back every value the library changed, newest change first. Tries them all, then throws
-  // Io listing the ones that failed.
+  // Put back every value the library changed, newest change first, whoever changed it (claims
+  // included: a runtime manager notices and applies its values again at its next step). Tries
+  // them all, then throws Io listing the ones that failed.
   void restore();
+
+  // Sharing one platform. A claimant (each RuntimeManager is one) writes knobs through
+  // set_knob(), which records that it relies on the value; release() gives back what it changed:
+  //  - a knob that nobody else claims, and that the application did not change directly, goes
+  //    back to the value saved at its first change (saved once, whoever changed it first), newest
+  //    change first;
+  //  - a knob another claimant still claims keeps that claimant's value: if the leaving claimant
+  //    had overwritten it, the newest value of the others is written again.
+  // Direct changes (Knob::set, apply()) belong to the application: restore() and ~Platform put
+  // them back, release() leaves them alone. restore == false hands the claimant's changes to the
+  // platform instead (kept until restore()). release() tries every knob, then throws Io listing
+  // the ones that failed (they stay owed to restore()). Thread-safe, like set_knob().
+  ClaimantId add_claimant(std::string name);
+  void set_knob(ClaimantId who, Knob& knob, int64_t value);
+  void release(ClaimantId who, bool restore = true);
+  // Names of the claimants that hold a change of this knob ("application" for direct changes).
+  std::vector<std::string> holders(const Knob& knob) const;
 
   double now() const { return m_clock->now(); }
   Clock& clock() const { return *m_clock; }
@@ -118,6 +138,8 @@ class Platform {
  private:
   friend class Knob;
   void note_change(Knob* k);
+  void note_restored(Knob* k);
+  bool touches(const Knob* k, ClaimantId who) const;
 
   std::string m_name;
   std::shared_ptr<Clock> m_clock;
@@ -125,6 +147,20 @@ class Platform {
   std::vector<std::unique_ptr<Sensor>> m_sensors;
   std::map<std::string, size_t> m_knob_index, m_sensor_index;
   std::vector<Knob*> m_changes;  // first-change order
+  // Claims: who holds a change of each changed knob (0 = the application), and the value each
+  // claimant last wrote to the knob it set (with the knob's write_count() right after).
+  struct Claim {
+    Knob* knob;
+    ClaimantId who;
+    int64_t value;
+    uint64_t seq, writes;
+  };
+  std::map<const Knob*, std::set<ClaimantId>> m_holders;
+  std::vector<Claim> m_claims;
+  std::map<ClaimantId, std::string> m_claimants;
+  ClaimantId m_next_claimant = 1;
+  uint64_t m_claim_seq = 0;
+  mutable std::recursive_mutex m_mutex;  // knob bookkeeping; knobs may be set from several threads
   std::vector<CpuCluster> m_clusters;
   std::vector<std::string> m_notes;
 };

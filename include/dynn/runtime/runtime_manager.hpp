@@ -9,6 +9,13 @@
 // between the apps that run on the CPU (disjoint affinity masks, moved towards the app that
 // misses its target) and arbitrates shared frequency knobs (the highest request wins, so no app
 // is slowed by another's choice).
+// Several managers may share one platform: each is a claimant of it (Platform::set_knob), so
+// destroying one puts back only the knobs it changed that no other manager still relies on, and
+// writes the others' values again where it had overwritten them; a manager also notices any
+// write it did not make (another manager, Platform::restore(), the application) and applies its
+// own value again at its next step. The platform's unbound "threads" knob is bound to the model
+// of the first app that has one, and that binding belongs to its manager: another manager leaves
+// the knob out of its default knobs, and refuses it (InvalidArgument) when asked for it by name.
 // Threads: different apps may call infer()/decide()/report() from different threads at the same
 // time (the manager serialises its own bookkeeping and knob writes; the inferences run in
 // parallel). Add every app before the threads start. One app must not be driven from two threads
@@ -54,7 +61,9 @@ struct ManagerOptions {
   bool telemetry = true;
   size_t telemetry_reserve = 0;
   double rebalance_period_s = 1.0;  // how often cores are re-divided between CPU apps
-  bool restore_on_destroy = true;   // put every knob back when the manager goes
+  // Put back the knobs this manager changed when it goes (those no other manager still claims);
+  // false: leave them as they are, owed to Platform::restore() / ~Platform.
+  bool restore_on_destroy = true;
 };
 
 struct StepResult {
@@ -129,9 +138,15 @@ class RuntimeManager {
   Knob* m_affinity = nullptr;
   Knob* m_threads = nullptr;
   CallbackKnob* m_bound_threads = nullptr;  // "threads" bound to the first app's model by this manager
+  ClaimantId m_claimant = 0;                // this manager's claims on the platform's knobs
+  std::string m_label;                      // "runtime manager N", for messages
   double m_last_rebalance = -1e300;
-  std::unordered_map<Knob*, int64_t> m_written;
-  std::mutex m_mutex;  // last value the manager wrote to each knob
+  struct Written {
+    int64_t value;
+    uint64_t writes;  // the knob's write_count() right after: another count = someone else wrote
+  };
+  std::unordered_map<Knob*, Written> m_written;  // last value the manager wrote to each knob
+  std::mutex m_mutex;
 };
 
 // A DynamicModel whose inference is a callback: the simulator (the callback runs

@@ -3,12 +3,14 @@
 // unavailable knobs/sensors; detection itself does not fail.
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -51,6 +53,7 @@ class SysfsKnob : public Knob {
   std::string read_text() const override { return sysfs::read(m_path); }
   void write_numeric(int64_t v) override { sysfs::write(m_path, std::to_string(v)); }
   void write_text(const std::string& v) override { sysfs::write(m_path, v); }
+  std::string restore_file() const override { return m_path.string(); }
   fs::path m_path;
 };
 
@@ -92,6 +95,7 @@ class PinnedFreqKnob : public Knob {
   PinnedFreqKnob(KnobSpec spec, Knob* min, Knob* max, fs::path cur) : Knob(std::move(spec)), m_min(min), m_max(max), m_cur(std::move(cur)) {
     if (!m_min->readable()) mark_unavailable(m_min->unavailable_reason());
     else if (!m_max->readable()) mark_unavailable(m_max->unavailable_reason());
+    set_parts({m_min, m_max});
   }
 
  protected:
@@ -124,6 +128,8 @@ class PinnedFreqKnob : public Knob {
 
 // CPU affinity of the inference threads. Unbound: the calling thread (dynn runs inside the
 // application's inference loop). The model binds it to pin its own pool threads as well.
+// Unbound writes remember each thread they pin (its id and whole original mask, CPUs >= 64
+// included) and restore() puts every one of them back by id, whichever thread calls it.
 class AffinityKnob : public CallbackKnob {
  public:
   AffinityKnob(KnobSpec spec, uint64_t allowed) : CallbackKnob(std::move(spec), static_cast<int64_t>(allowed)), m_allowed(allowed) {}
@@ -155,12 +161,49 @@ class AffinityKnob : public CallbackKnob {
     CPU_ZERO(&set);
     for (int c = 0; c < 64; ++c)
       if (static_cast<uint64_t>(v) >> c & 1) CPU_SET(c, &set);
-    if (int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set); rc != 0)
-      throw Error(ErrorCode::Io, fmt::format("pthread_setaffinity_np({:#x}) failed: {}", static_cast<uint64_t>(v), std::strerror(rc)));
+    const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    std::lock_guard<std::mutex> lock(m_mutex);
+    const bool first = std::none_of(m_pinned.begin(), m_pinned.end(), [&](const Pinned& p) { return p.tid == tid; });
+    if (first) {
+      Pinned p{tid, {}};
+      CPU_ZERO(&p.original);
+      if (::sched_getaffinity(0, sizeof p.original, &p.original) != 0)
+        throw Error(ErrorCode::Io, fmt::format("knob '{}': sched_getaffinity of thread {} failed: {}", name(), tid, std::strerror(errno)));
+      m_pinned.push_back(p);
+    }
+    if (::sched_setaffinity(0, sizeof set, &set) != 0) {
+      int err = errno;
+      if (first) m_pinned.pop_back();
+      throw Error(ErrorCode::Io, fmt::format("sched_setaffinity(thread {}, {:#x}) failed: {}", tid, static_cast<uint64_t>(v), std::strerror(err)));
+    }
+  }
+  void write_original(int64_t saved) override {
+    if (bound()) CallbackKnob::write_numeric(saved);
+    std::lock_guard<std::mutex> lock(m_mutex);
+    std::vector<std::string> failures;
+    std::vector<Pinned> left;
+    const pid_t pid = ::getpid();
+    for (auto it = m_pinned.rbegin(); it != m_pinned.rend(); ++it) {
+      // A thread that has exited is no error. tgkill(pid, tid, 0) first: a recycled id outside
+      // this process is never touched.
+      if (::syscall(SYS_tgkill, pid, it->tid, 0) != 0 && errno == ESRCH) continue;
+      if (::sched_setaffinity(it->tid, sizeof it->original, &it->original) == 0 || errno == ESRCH) continue;
+      failures.push_back(fmt::format("thread {}: {}", it->tid, std::strerror(errno)));
+      left.insert(left.begin(), *it);
+    }
+    m_pinned = std::move(left);
+    if (!failures.empty())
+      throw Error(ErrorCode::Io, fmt::format("sched_setaffinity back to the original masks failed: {}", fmt::join(failures, "; ")));
   }
 
  private:
+  struct Pinned {
+    pid_t tid;
+    cpu_set_t original;
+  };
   uint64_t m_allowed;
+  std::mutex m_mutex;  // threads pin themselves concurrently
+  std::vector<Pinned> m_pinned;
 };
 
 // NVML locked graphics clocks: min and max share one lock (nvmlDeviceSetGpuLockedClocks).

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/platform/restore_table.hpp"
 #include "dynn/error.hpp"
 #include "dynn/platform/platform.hpp"
 
@@ -15,7 +16,7 @@ Knob::Knob(KnobSpec spec) : m_spec(std::move(spec)) {
   m_spec.values.erase(std::unique(m_spec.values.begin(), m_spec.values.end()), m_spec.values.end());
 }
 
-Knob::~Knob() = default;
+Knob::~Knob() { forget_original(); }
 
 std::optional<int64_t> Knob::min_value() const {
   if (!m_spec.values.empty()) return m_spec.values.front();
@@ -107,19 +108,43 @@ ErrorCode unwritable_code(const std::string& reason) {
 }
 }  // namespace
 
+void Knob::check_not_exiting() const {
+  if (restore_table::exiting())
+    throw Error(ErrorCode::Busy, fmt::format("knob '{}' not written: the process is exiting and its hardware settings are being put back", name()));
+}
+
+void Knob::saved_original() {
+  if (auto file = restore_file(); !file.empty())
+    m_exit_slot = restore_table::add(name(), file, m_saved_num ? std::to_string(*m_saved_num) : *m_saved_text);
+}
+
+void Knob::forget_original() {
+  if (m_exit_slot >= 0) restore_table::remove(m_exit_slot);
+  m_exit_slot = -1;
+}
+
 void Knob::set(int64_t value) {
   check(value);
   if (auto why = unwritable_reason(); !why.empty())
     throw Error(unwritable_code(why), fmt::format("knob '{}' cannot be written: {}", name(), why));
-  const bool had = changed();
-  if (saves_original() && !had) m_saved_num = read_numeric();  // throws if unreadable: never write what we can't put back
+  check_not_exiting();
+  const bool first = saves_original() && !changed();
+  if (first) {
+    try {
+      m_saved_num = read_numeric();  // never write what we could not put back
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("knob '{}': not written, its current value cannot be read to be put back later: {}", name(), e.what()));
+    }
+    saved_original();
+  }
   try {
     write_numeric(value);
   } catch (const Error& e) {
-    if (!had) m_saved_num.reset();
+    if (first) m_saved_num.reset(), forget_original();
     mark_unwritable(std::string("write refused at run time: ") + e.what());
     throw Error(e.code(), fmt::format("knob '{}': writing {} failed: {}", name(), value, e.what()));
   }
+  ++m_writes;
   if (saves_original()) note_changed();
 }
 
@@ -132,15 +157,24 @@ void Knob::set_text(const std::string& value) {
   check_text(value);
   if (auto why = unwritable_reason(); !why.empty())
     throw Error(unwritable_code(why), fmt::format("knob '{}' cannot be written: {}", name(), why));
-  const bool had = changed();
-  if (saves_original() && !had) m_saved_text = read_text();
+  check_not_exiting();
+  const bool first = saves_original() && !changed();
+  if (first) {
+    try {
+      m_saved_text = read_text();
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("knob '{}': not written, its current value cannot be read to be put back later: {}", name(), e.what()));
+    }
+    saved_original();
+  }
   try {
     write_text(value);
   } catch (const Error& e) {
-    if (!had) m_saved_text.reset();
+    if (first) m_saved_text.reset(), forget_original();
     mark_unwritable(std::string("write refused at run time: ") + e.what());
     throw Error(e.code(), fmt::format("knob '{}': writing '{}' failed: {}", name(), value, e.what()));
   }
+  ++m_writes;
   if (saves_original()) note_changed();
 }
 
@@ -151,7 +185,7 @@ void Knob::note_changed() {
 void Knob::restore() {
   if (!changed()) return;
   try {
-    if (m_saved_num) write_numeric(*m_saved_num);
+    if (m_saved_num) write_original(*m_saved_num);
     else write_text(*m_saved_text);
   } catch (const Error& e) {
     throw Error(e.code(), fmt::format("knob '{}': restoring {} failed: {}", name(),
@@ -159,6 +193,15 @@ void Knob::restore() {
   }
   m_saved_num.reset();
   m_saved_text.reset();
+  forget_original();
+  ++m_writes;
+  if (m_owner) m_owner->note_restored(this);
+}
+
+uint64_t Knob::write_count() const {
+  uint64_t n = m_writes.load(std::memory_order_relaxed);
+  for (const Knob* p : m_parts) n += p->write_count();
+  return n;
 }
 
 int64_t Knob::read_numeric() const {
@@ -178,10 +221,16 @@ void Knob::write_text(const std::string&) {
 
 CallbackKnob::CallbackKnob(KnobSpec spec, int64_t initial) : Knob(std::move(spec)), m_value(initial) {}
 
-void CallbackKnob::bind(std::function<int64_t()> getter, std::function<void(int64_t)> setter) {
+void CallbackKnob::bind(std::function<int64_t()> getter, std::function<void(int64_t)> setter, ClaimantId owner,
+                        std::string owner_name) {
   if (!getter || !setter) throw Error(ErrorCode::InvalidArgument, fmt::format("knob '{}': bind needs a getter and a setter", name()));
+  if (bound() && m_bound_by != 0 && m_bound_by != owner)
+    throw Error(ErrorCode::Busy, fmt::format("knob '{}' is bound to the model of {}; only its binder may rebind it (or unbind it first)",
+                                             name(), m_bound_by_name));
   m_getter = std::move(getter);
   m_setter = std::move(setter);
+  m_bound_by = owner;
+  m_bound_by_name = owner ? std::move(owner_name) : std::string();
 }
 
 void CallbackKnob::unbind() {
@@ -194,6 +243,8 @@ void CallbackKnob::unbind() {
   }
   m_getter = nullptr;
   m_setter = nullptr;
+  m_bound_by = 0;
+  m_bound_by_name.clear();
 }
 
 void CallbackKnob::set_allowed(std::vector<int64_t> values) {

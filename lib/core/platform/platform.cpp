@@ -130,8 +130,130 @@ void Platform::bind_knob(const std::string& name, std::function<int64_t()> gette
   cb->bind(std::move(getter), std::move(setter));
 }
 
+namespace {
+// Who is writing knobs on this thread: set_knob() sets it around the write, so the parts a
+// composite knob writes through are held by the same claimant. 0 = the application.
+thread_local ClaimantId t_claimant = 0;
+struct AsClaimant {
+  ClaimantId prev;
+  explicit AsClaimant(ClaimantId who) : prev(t_claimant) { t_claimant = who; }
+  ~AsClaimant() { t_claimant = prev; }
+  AsClaimant(const AsClaimant&) = delete;
+  AsClaimant& operator=(const AsClaimant&) = delete;
+};
+}  // namespace
+
 void Platform::note_change(Knob* k) {
+  std::lock_guard<std::recursive_mutex> lock(m_mutex);
   if (std::find(m_changes.begin(), m_changes.end(), k) == m_changes.end()) m_changes.push_back(k);
+  m_holders[k].insert(t_claimant);
+}
+
+void Platform::note_restored(Knob* k) {
+  std::lock_guard<std::recursive_mutex> lock(m_mutex);
+  m_changes.erase(std::remove(m_changes.begin(), m_changes.end(), k), m_changes.end());
+  m_holders.erase(k);
+}
+
+ClaimantId Platform::add_claimant(std::string name) {
+  std::lock_guard<std::recursive_mutex> lock(m_mutex);
+  ClaimantId id = m_next_claimant++;
+  m_claimants[id] = name.empty() ? fmt::format("claimant {}", id) : std::move(name);
+  return id;
+}
+
+void Platform::set_knob(ClaimantId who, Knob& k, int64_t value) {
+  std::lock_guard<std::recursive_mutex> lock(m_mutex);
+  if (k.m_owner != this)
+    throw Error(ErrorCode::InvalidArgument, fmt::format("platform '{}': set_knob: knob '{}' belongs to another platform", m_name, k.name()));
+  if (who != 0 && !m_claimants.count(who))
+    throw Error(ErrorCode::InvalidArgument, fmt::format("platform '{}': set_knob: unknown claimant {}", m_name, who));
+  {
+    AsClaimant as(who);
+    k.set(value);
+  }
+  if (who == 0) return;
+  const uint64_t writes = k.write_count();
+  for (auto& c : m_claims)
+    if (c.knob == &k && c.who == who) {
+      c.value = value, c.seq = ++m_claim_seq, c.writes = writes;
+      return;
+    }
+  m_claims.push_back({&k, who, value, ++m_claim_seq, writes});
+}
+
+bool Platform::touches(const Knob* k, ClaimantId who) const {
+  for (const auto& c : m_claims)
+    if (c.knob == k && c.who == who) return true;
+  if (auto h = m_holders.find(k); h != m_holders.end() && h->second.count(who)) return true;
+  for (const Knob* p : k->m_parts)
+    if (touches(p, who)) return true;
+  return false;
+}
+
+void Platform::release(ClaimantId who, bool restore) {
+  std::lock_guard<std::recursive_mutex> lock(m_mutex);
+  auto named = m_claimants.find(who);
+  const std::string name = named != m_claimants.end() ? named->second : fmt::format("claimant {}", who);
+  std::vector<std::string> failures;
+  // The newest value each other claimant relies on, on the knobs this one touched (before its
+  // holds go): written again below where something wrote over it.
+  std::vector<Claim> again;
+  if (restore) {
+    for (const auto& c : m_claims) {
+      if (c.who == who || !touches(c.knob, who)) continue;
+      auto same = std::find_if(again.begin(), again.end(), [&](const Claim& o) { return o.knob == c.knob; });
+      if (same == again.end()) again.push_back(c);
+      else if (c.seq > same->seq) *same = c;
+    }
+  }
+  // Knobs nobody holds any more go back to their originals, newest change first. First, so the
+  // values written again below meet the original neighbours (never min > max on the way).
+  const std::vector<Knob*> changes = m_changes;  // restore() edits m_changes
+  for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
+    Knob* k = *it;
+    auto h = m_holders.find(k);
+    if (h == m_holders.end() || !h->second.erase(who) || !h->second.empty()) continue;
+    if (!restore) {
+      h->second.insert(0);  // the application's now: restore() / ~Platform put it back
+      continue;
+    }
+    try {
+      k->restore();
+    } catch (const std::exception& e) {
+      failures.push_back(e.what());
+      m_holders[k].insert(0);  // still owed: restore() retries
+    }
+  }
+  std::sort(again.begin(), again.end(), [](const Claim& a, const Claim& b) { return a.seq < b.seq; });
+  for (const auto& c : again) {
+    if (c.knob->write_count() == c.writes) continue;  // still in force
+    try {
+      AsClaimant as(c.who);
+      c.knob->set(c.value);
+      for (auto& real : m_claims)
+        if (real.knob == c.knob && real.who == c.who) real.writes = c.knob->write_count();
+    } catch (const std::exception& e) {
+      failures.push_back(fmt::format("writing {}'s value {} again: {}", m_claimants[c.who], c.value, e.what()));
+    }
+  }
+  m_claims.erase(std::remove_if(m_claims.begin(), m_claims.end(), [&](const Claim& c) { return c.who == who; }), m_claims.end());
+  m_claimants.erase(who);
+  if (!failures.empty())
+    throw Error(ErrorCode::Io, fmt::format("platform '{}': releasing {}: {} knob(s) could not be put back: {}", m_name, name,
+                                           failures.size(), fmt::join(failures, "; ")));
+}
+
+std::vector<std::string> Platform::holders(const Knob& k) const {
+  std::lock_guard<std::recursive_mutex> lock(m_mutex);
+  std::vector<std::string> out;
+  auto h = m_holders.find(&k);
+  if (h == m_holders.end()) return out;
+  for (ClaimantId id : h->second) {
+    auto n = m_claimants.find(id);
+    out.push_back(id == 0 ? std::string("application") : n != m_claimants.end() ? n->second : fmt::format("claimant {}", id));
+  }
+  return out;
 }
 
 void Platform::apply(const HardwareSetting& setting) {
@@ -166,9 +288,11 @@ HardwareSetting Platform::current_setting() const {
 }
 
 void Platform::restore() {
+  std::lock_guard<std::recursive_mutex> lock(m_mutex);
   std::vector<std::string> failures;
   // Newest first, so dependent settings (setspeed after governor, min after max) unwind cleanly.
-  for (auto it = m_changes.rbegin(); it != m_changes.rend(); ++it) {
+  const std::vector<Knob*> changes = m_changes;  // each successful restore drops its knob from m_changes
+  for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
     try {
       (*it)->restore();
     } catch (const std::exception& e) {

@@ -27,7 +27,10 @@ class LambdaKnob : public Knob {
     std::function<std::string()> blocker;
     bool saves = true;
   };
-  LambdaKnob(KnobSpec spec, Fns fns) : Knob(std::move(spec)), m_fns(std::move(fns)) {}
+  // parts: the knobs a composite writes through (pinned frequency: min and max).
+  LambdaKnob(KnobSpec spec, Fns fns, std::vector<Knob*> parts = {}) : Knob(std::move(spec)), m_fns(std::move(fns)) {
+    set_parts(std::move(parts));
+  }
 
  protected:
   int64_t read_numeric() const override { return m_fns.get ? m_fns.get() : Knob::read_numeric(); }
@@ -532,7 +535,8 @@ SimulatedPlatform::SimulatedPlatform(const SimProfile& profile, const SimOptions
                           if (v >= pmin->get()) pmax->set(v), pmin->set(v);
                           else pmin->set(v), pmax->set(v);
                         },
-                        nullptr, nullptr, nullptr, false}));
+                        nullptr, nullptr, nullptr, false},
+        std::vector<Knob*>{pmin, pmax}));
     add_knob(std::make_unique<LambdaKnob>(
         KnobSpec{pre + ".setspeed", "kHz", "simulated scaling_setspeed (userspace governor)", KnobType::Numeric, cl.khz, {}, {}, {}},
         LambdaKnob::Fns{[P] { return P().setspeed; }, [P](int64_t v) { P().setspeed = v; }, nullptr, nullptr,
@@ -558,7 +562,8 @@ SimulatedPlatform::SimulatedPlatform(const SimProfile& profile, const SimOptions
                           if (v >= pmin->get()) pmax->set(v), pmin->set(v);
                           else pmin->set(v), pmax->set(v);
                         },
-                        nullptr, nullptr, nullptr, false}));
+                        nullptr, nullptr, nullptr, false},
+        std::vector<Knob*>{pmin, pmax}));
   }
   const uint64_t all = s.ncpu >= 64 ? ~uint64_t{0} : (uint64_t{1} << s.ncpu) - 1;
   s.affinity = &add_knob(std::make_unique<CallbackKnob>(

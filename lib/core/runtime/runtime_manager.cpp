@@ -1,6 +1,7 @@
 #include "dynn/runtime/runtime_manager.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -77,6 +78,9 @@ RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, ManagerOption
   m_temp = pick(m_opt.temperature_sensor, "", "temp.", false);
   m_affinity = m_platform->find_knob("affinity");
   m_threads = m_platform->find_knob("threads");
+  static std::atomic<int> managers{0};
+  m_label = fmt::format("runtime manager {}", ++managers);
+  m_claimant = m_platform->add_claimant(m_label);
 }
 
 RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, AppOptions app, ManagerOptions options)
@@ -85,14 +89,25 @@ RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, AppOptions ap
 }
 
 RuntimeManager::~RuntimeManager() {
-  if (m_opt.restore_on_destroy && m_platform) {
-    try {
-      m_platform->restore();  // the models are still alive here, so bound knobs restore through them
-    } catch (const std::exception& e) {
-      log(LogLevel::Error, std::string("runtime manager: restoring knobs failed: ") + e.what());
-    }
+  if (!m_platform) return;
+  // The models are still alive here, so bound knobs restore through them.
+  try {
+    m_platform->release(m_claimant, m_opt.restore_on_destroy);
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, m_label + ": restoring knobs failed: " + e.what());
   }
-  if (m_bound_threads) m_bound_threads->unbind();  // the model goes with this manager
+  if (m_bound_threads && m_bound_threads->bound_by() == m_claimant) {
+    // The binding (and the model behind it) goes with this manager: a change made through it, by
+    // anyone, is put back while the model can still be reached.
+    if (m_opt.restore_on_destroy) {
+      try {
+        m_bound_threads->restore();
+      } catch (const std::exception& e) {
+        log(LogLevel::Error, m_label + ": restoring knobs failed: " + e.what());
+      }
+    }
+    m_bound_threads->unbind();
+  }
 }
 
 RuntimeManager::App& RuntimeManager::app(int id) {
@@ -114,29 +129,45 @@ int RuntimeManager::add_app(AppOptions o) {
   a->model = std::move(o.model);
   // The platform's "threads" knob is a placeholder until someone binds it: make it drive the first
   // app's model, so a controller's thread count reaches LibTorch (restored and unbound on exit).
+  // Unbound again if the app is refused below: its model may be gone right after.
+  auto unbind = [this](CallbackKnob* cb) {
+    cb->unbind();
+    m_bound_threads = nullptr;
+  };
+  std::unique_ptr<CallbackKnob, decltype(unbind)> bound_here(nullptr, unbind);
   if (a->model && m_threads && !m_bound_threads) {
     auto* cb = dynamic_cast<CallbackKnob*>(m_threads);
     if (cb && !cb->bound()) {
       DynamicModel* model = a->model.get();
       cb->bind([model] { return static_cast<int64_t>(model->num_threads()); },
-               [model](int64_t v) { model->set_num_threads(static_cast<int>(v)); });
+               [model](int64_t v) { model->set_num_threads(static_cast<int>(v)); }, m_claimant,
+               fmt::format("{} (app '{}')", m_label, a->name));
       m_bound_threads = cb;
+      bound_here.reset(cb);
     }
   }
   a->controller = std::move(o.controller);
   a->targets = o.targets;
   a->min_cores = std::max(1, o.min_cores);
   a->ctx.points = std::move(o.points);
-  // Knobs.
+  // Knobs. A callback knob bound by another manager drives that manager's model: never ours.
+  auto foreign = [this](const Knob* k) -> std::string {
+    auto* cb = dynamic_cast<const CallbackKnob*>(k);
+    return cb && cb->bound() && cb->bound_by() != 0 && cb->bound_by() != m_claimant ? cb->bound_by_name() : std::string();
+  };
   std::vector<std::string> knob_names = o.knobs;
   if (knob_names.empty()) {
     for (Knob* k : m_platform->knobs())
-      if (k->numeric() && k->writable()) knob_names.push_back(k->name());
+      if (k->numeric() && k->writable() && foreign(k).empty()) knob_names.push_back(k->name());
   }
   for (const auto& n : knob_names) {
     Knob* k = m_platform->find_knob(n);
     if (!k) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': platform has no knob '{}'", a->name, n));
     if (!k->numeric()) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': knob '{}' is not numeric", a->name, n));
+    if (auto other = foreign(k); !other.empty())
+      throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': knob '{}' drives the model of {}; a manager drives only "
+                                                          "its own model (leave '{}' out of the app's knobs, or free that manager first)",
+                                                          a->name, n, other, n));
     KnobInfo info{k->name(), k->unit(), k->values(), k->min_value().value_or(0), k->max_value().value_or(0)};
     a->knob_index[n] = static_cast<int>(a->ctx.knobs.size());
     a->ctx.knobs.push_back(std::move(info));
@@ -154,10 +185,14 @@ int RuntimeManager::add_app(AppOptions o) {
     std::vector<std::pair<int, int64_t>> hw;
     for (const auto& kv : p.hardware) {
       auto it = a->knob_index.find(kv.first);
-      if (it == a->knob_index.end())
+      if (it == a->knob_index.end()) {
+        const Knob* k = m_platform->find_knob(kv.first);
+        const std::string other = k ? foreign(k) : std::string();
         throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': point '{}' (index {}) sets knob '{}', which is not "
-                                                            "among the app's knobs",
-                                                            a->name, p.id, i, kv.first));
+                                                            "among the app's knobs{}",
+                                                            a->name, p.id, i, kv.first,
+                                                            other.empty() ? "" : " (it drives the model of " + other + ")"));
+      }
       a->knobs[static_cast<size_t>(it->second)]->check(kv.second);
       hw.emplace_back(it->second, kv.second);
     }
@@ -190,6 +225,7 @@ int RuntimeManager::add_app(AppOptions o) {
       if (std::find(subs.begin(), subs.end(), p.subnet) == subs.end()) subs.push_back(p.subnet);
     a->model->prepare(subs);
   }
+  bound_here.release();
   m_apps.push_back(std::move(a));
   m_last_rebalance = -1e300;  // divide the cores again at the next step
   return static_cast<int>(m_apps.size() - 1);
@@ -333,10 +369,13 @@ void RuntimeManager::apply(App& a) {
         if (it != other->knob_index.end()) v = std::max(v, other->requested[static_cast<size_t>(it->second)]);
       }
     }
-    auto w = m_written.find(a.knobs[i]);
-    if (w == m_written.end() || w->second != v) {
-      a.knobs[i]->set(v);
-      m_written[a.knobs[i]] = v;
+    // Skip a write that changes nothing, unless someone else wrote the knob since (another
+    // manager, a restore, the application): then our value is applied again.
+    Knob* k = a.knobs[i];
+    auto w = m_written.find(k);
+    if (w == m_written.end() || w->second.value != v || w->second.writes != k->write_count()) {
+      m_platform->set_knob(m_claimant, *k, v);
+      m_written[k] = {v, k->write_count()};
     }
     a.obs.knob_values[i] = v;
     a.applied[i] = v;

@@ -369,3 +369,119 @@ TEST_CASE("manager: pareto moves inference between GPU and CPU points as the GPU
   CHECK(first_gpu > 5);    // not at once: the slow-down is remembered for a while
   CHECK(first_gpu < 150);  // but not forever
 }
+
+namespace {
+// A platform with two frequency knobs (gpu.freq shared by both managers, dla.freq only by the
+// first) and a threads knob, as a callback board in virtual time.
+struct TwoManagerBoard {
+  std::shared_ptr<VirtualClock> clock = std::make_shared<VirtualClock>();
+  std::shared_ptr<Platform> platform = std::make_shared<Platform>("shared", clock);
+  Knob* gpu;
+  Knob* dla;
+  Knob* threads;
+  TwoManagerBoard() {
+    const std::vector<int64_t> f = {100, 200, 300, 400, 500, 600, 700, 800, 900, 1000};
+    gpu = &platform->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"gpu.freq", "MHz", "", KnobType::Numeric, f, {}, {}, {}}, 700));
+    dla = &platform->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"dla.freq", "MHz", "", KnobType::Numeric, f, {}, {}, {}}, 400));
+    threads = &platform->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"threads", "threads", "", KnobType::Numeric, {}, 1, 8, {}}, 8));
+  }
+  std::shared_ptr<CallbackModel> model() {
+    return std::make_shared<CallbackModel>([this](const SubnetConfig&, const std::string&, int) { clock->sleep(0.01); });
+  }
+  AppOptions app(const char* name, const char* ctl, std::vector<std::string> knobs = {}) {
+    AppOptions a;
+    a.name = name;
+    a.model = model();
+    a.points = test::dofa_points();
+    a.controller = make_controller(ctl);
+    a.knobs = std::move(knobs);
+    return a;
+  }
+};
+}  // namespace
+
+TEST_CASE("manager: two managers on one platform: freeing one puts back only what it alone changed", "[runtime]") {
+  TwoManagerBoard b;
+  auto m2 = std::make_unique<RuntimeManager>(b.platform, b.app("fast", "performance", {"gpu.freq"}));
+  {
+    RuntimeManager m1(b.platform, b.app("slow", "powersave", {"gpu.freq", "dla.freq"}));
+    run(*m2);
+    CHECK(b.gpu->get() == 1000);
+    run(m1);
+    CHECK(b.gpu->get() == 100);  // last writer wins while both run
+    CHECK(b.dla->get() == 100);
+  }
+  CHECK(b.dla->get() == 400);   // only m1 changed it: back to the original
+  CHECK(b.gpu->get() == 1000);  // m2 still runs: its value, written again (not the original 700)
+  run(*m2);
+  CHECK(b.gpu->get() == 1000);
+  m2.reset();
+  CHECK(b.gpu->get() == 700);  // the last claimant puts back the original saved at the first change
+}
+
+TEST_CASE("manager: a write the manager did not make is noticed and its value applied again", "[runtime]") {
+  TwoManagerBoard b;
+  RuntimeManager m(b.platform, b.app("a", "performance", {"gpu.freq"}));
+  run(m);
+  CHECK(b.gpu->get() == 1000);
+  b.platform->restore();  // someone puts everything back under the running manager
+  CHECK(b.gpu->get() == 700);
+  run(m);
+  CHECK(b.gpu->get() == 1000);  // not "already 1000" from a stale cache
+  b.gpu->set(300);              // the application writes directly
+  run(m);
+  CHECK(b.gpu->get() == 1000);
+  CHECK(m.telemetry().size() == 3);
+}
+
+TEST_CASE("manager: the threads knob bound to one manager's model is never driven by another", "[runtime]") {
+  TwoManagerBoard b;
+  auto model1 = b.model();
+  model1->set_num_threads(3);
+  AppOptions a1 = b.app("first", "fixed", {"threads"});
+  a1.model = model1;
+  auto m1 = std::make_unique<RuntimeManager>(b.platform, std::move(a1));
+  b.threads->set(5);  // through the binding: reaches model1
+  CHECK(model1->num_threads() == 5);
+
+  // Default knobs: the second manager leaves the bound knob out.
+  auto model2 = b.model();
+  model2->set_num_threads(2);
+  AppOptions a2 = b.app("second", "fixed");
+  a2.model = model2;
+  a2.points[0].hardware.clear();
+  RuntimeManager m2(b.platform, std::move(a2));
+  for (const auto& k : m2.context().knobs) CHECK(k.name != "threads");
+  for (int i = 0; i < 3; ++i) run(m2);
+  CHECK(model1->num_threads() == 5);
+  CHECK(model2->num_threads() == 2);
+
+  // Asked for by name, or through a point's setting: refused, naming the owner.
+  CHECK_THROWS_WITH(m2.add_app(b.app("third", "fixed", {"threads"})),
+                    Catch::Contains("'threads'") && Catch::Contains("runtime manager") && Catch::Contains("'first'"));
+  AppOptions a3 = b.app("fourth", "fixed", {"gpu.freq"});
+  a3.points[1].hardware["threads"] = 1;
+  CHECK_THROWS_WITH(m2.add_app(std::move(a3)), Catch::Contains("drives the model of"));
+  CHECK(model1->num_threads() == 5);
+  // Nor can anyone else take the binding over.
+  CHECK_THROWS_AS(b.platform->bind_knob("threads", [] { return int64_t{1}; }, [](int64_t) {}), Error);
+
+  m1.reset();  // puts model1 back through the binding, then unbinds
+  CHECK(model1->num_threads() == 3);
+  b.threads->set(4);
+  CHECK(model1->num_threads() == 3);
+  CHECK(model2->num_threads() == 2);
+  b.platform->restore();
+}
+
+TEST_CASE("manager: a refused app does not leave the threads knob bound to its model", "[runtime]") {
+  TwoManagerBoard b;
+  RuntimeManager m(b.platform);
+  AppOptions bad = b.app("bad", "fixed", {"threads", "nope.freq"});
+  CHECK_THROWS_WITH(m.add_app(std::move(bad)), Catch::Contains("nope.freq"));
+  auto* cb = dynamic_cast<CallbackKnob*>(b.threads);
+  REQUIRE(cb);
+  CHECK_FALSE(cb->bound());
+  m.add_app(b.app("good", "fixed", {"threads"}));
+  CHECK(cb->bound());
+}
