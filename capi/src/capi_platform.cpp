@@ -4,6 +4,7 @@
 
 #include "capi_internal.hpp"
 #include "dynn/platform/knob.hpp"
+#include "dynn/platform/restore_guard.hpp"
 #include "dynn/platform/sensor.hpp"
 
 using namespace dynn::capi;
@@ -283,6 +284,24 @@ DYNN_API dynn_status dynn_platform_restore(dynn_platform* platform) {
   return guard([&] {
     DYNN_CHECK_ARG(platform, "dynn_platform_restore: platform is NULL");
     platform->platform->restore();
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_restore_on_exit_install(const char* record_path) {
+  return guard([&] {
+    dynn::RestoreOnExitOptions o;
+    if (record_path) o.record_path = record_path;
+    dynn::install_restore_on_exit(o);
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_restore_record_apply(const char* path, int force, size_t* written) {
+  return guard([&] {
+    DYNN_CHECK_ARG(path, "dynn_restore_record_apply: path is NULL");
+    const size_t n = dynn::apply_restore_record(path, force != 0);
+    if (written) *written = n;
     return DYNN_OK;
   });
 }

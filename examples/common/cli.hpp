@@ -23,6 +23,7 @@
 
 #include "dynn/error.hpp"
 #include "dynn/parse.hpp"
+#include "dynn/platform/restore_guard.hpp"
 
 namespace demo {
 
@@ -149,9 +150,14 @@ inline int exit_code(const std::exception& e) {
   return kExitFailure;
 }
 // Runs a tool's body: "<tool>: error: <message>" on stderr and the status above on failure.
+// Hardware settings the tool changes are put back on Ctrl-C, SIGTERM, abort() and exit() too
+// (and recorded under $XDG_RUNTIME_DIR for `dynn-platform --restore` after a kill -9).
 template <class Body>
 int run_tool(const char* tool, Body&& body) {
   try {
+    dynn::RestoreOnExitOptions restore;
+    restore.record_path = dynn::default_restore_record_path();
+    dynn::install_restore_on_exit(restore);
     return body();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "\n%s: error: %s\n", tool, e.what());

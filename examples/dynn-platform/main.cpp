@@ -12,12 +12,14 @@
 namespace {
 void usage(std::FILE* f) {
   std::fprintf(f,
-               "usage: dynn-platform [--json] [--root DIR | --sim NAME] [--nvml-writes]\n"
+               "usage: dynn-platform [--json] [--root DIR | --sim NAME] [--nvml-writes] | --restore FILE [--force]\n"
                "  --json         print JSON instead of a table\n"
                "  --root DIR     read sysfs/procfs under DIR instead of / (fake trees, chroots)\n"
                "  --sim NAME     describe a simulated board: xavier-nx, odroid-xu3\n"
                "  --no-nvml      do not load libnvidia-ml.so.1\n"
                "  --nvml-writes  report NVML clock knobs as writable (they touch a shared GPU)\n"
+               "  --restore FILE put back the settings recorded by a dynn process that was killed\n"
+               "                 (kill -9) before it could (--force: even if that process still runs)\n"
                "  --help         this text\n"
                "Reading never changes a setting. Exit status: 0 ok, 2 bad usage or unreadable tree, 1 other errors.\n");
 }
@@ -25,7 +27,7 @@ void usage(std::FILE* f) {
 
 int main(int argc, char** argv) {
   return demo::run_tool("dynn-platform", [&] {
-    demo::Args a(argc, argv, {"root", "sim"}, {"help", "json", "no-nvml", "nvml-writes"});
+    demo::Args a(argc, argv, {"root", "sim", "restore"}, {"help", "json", "no-nvml", "nvml-writes", "force"});
     if (a.has("help")) {
       usage(stdout);
       return 0;
@@ -34,6 +36,13 @@ int main(int argc, char** argv) {
       usage(stderr);
       throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("unexpected argument '{}'", a.positional[0]));
     }
+    if (a.has("restore")) {
+      // Settings a process that died without restoring (kill -9) left changed.
+      const size_t n = dynn::apply_restore_record(a.get("restore"), a.has("force"));
+      std::cout << fmt::format("restored {} setting(s) from {}\n", n, a.get("restore"));
+      return 0;
+    }
+    if (a.has("force")) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "--force goes with --restore FILE");
     if (a.has("sim") && (a.has("root") || a.has("no-nvml") || a.has("nvml-writes")))
       throw dynn::Error(dynn::ErrorCode::InvalidArgument, "--sim describes a simulated board: --root, --no-nvml and --nvml-writes do not apply");
     if (a.has("no-nvml") && a.has("nvml-writes")) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "--nvml-writes needs NVML (drop --no-nvml)");

@@ -305,7 +305,44 @@ static void with_tables(void) {
   dynn_platform_free(p);
 }
 
+/* Restore-on-exit and restore records: misuse and hostile records are errors, nothing written. */
+static void restore_api(void) {
+  char dir[] = "/tmp/dynn_capi_restoreXXXXXX";
+  char path[512], victim[512];
+  size_t written = 99;
+  FILE* f;
+  EXPECT_OK(dynn_restore_on_exit_install(NULL));
+  EXPECT_OK(dynn_restore_on_exit_install(NULL)); /* idempotent */
+  EXPECT_ERR(dynn_restore_record_apply(NULL, 0, &written), DYNN_EINVAL);
+  EXPECT_ERR(dynn_restore_record_apply("/nonexistent/record.json", 0, &written), DYNN_ENOTFOUND);
+  if (!mkdtemp(dir)) { fprintf(stderr, "mkdtemp failed\n"); ++failures; return; }
+  snprintf(path, sizeof path, "%s/record.json", dir);
+  write_file(path, "{\"format\": \"something else\"}");
+  EXPECT_ERR(dynn_restore_record_apply(path, 0, &written), DYNN_EPARSE);
+  /* A record naming a file that is no cpufreq/devfreq attribute is refused and writes nothing. */
+  snprintf(victim, sizeof victim, "%s/victim", dir);
+  write_file(victim, "keep");
+  f = fopen(path, "w");
+  if (f) {
+    fprintf(f, "{\"format\": \"dynn-restore-record\", \"version\": 1, \"pid\": 2147483646, \"entries\": [{\"knob\": \"x\", \"path\": \"%s\", \"value\": \"gone\"}]}", victim);
+    fclose(f);
+  }
+  EXPECT_ERR(dynn_restore_record_apply(path, 1, &written), DYNN_EINVAL);
+  f = fopen(victim, "r");
+  if (f) {
+    char buf[8] = {0};
+    EXPECT(fread(buf, 1, sizeof buf - 1, f) == 4 && strcmp(buf, "keep") == 0);
+    fclose(f);
+  }
+  /* A record of a process that still runs (pid 1) is refused unless forced. */
+  write_file(path, "{\"format\": \"dynn-restore-record\", \"version\": 1, \"pid\": 1, \"entries\": []}");
+  EXPECT_ERR(dynn_restore_record_apply(path, 0, &written), DYNN_EBUSY);
+  snprintf(path, sizeof path, "rm -rf '%s'", dir);
+  if (system(path) != 0) fprintf(stderr, "cleanup of %s failed\n", dir);
+}
+
 int main(void) {
+  restore_api();
   misuse();
   simulated();
   detected();

@@ -89,6 +89,10 @@ fi
 if have dynn-platform; then
   expect 0 "affinity" "" -- "$BIN/dynn-platform" --nvml-writes
   expect 2 "unknown option" "" -- "$BIN/dynn-platform" --frobnicate
+  expect 2 "restore record" "" -- "$BIN/dynn-platform" --restore missing-record.json
+  printf '{"format": "dynn-restore-record", "version": 1, "pid": 1, "entries": []}' >running.json
+  expect 1 "still runs" "" -- "$BIN/dynn-platform" --restore running.json
+  expect 2 "--force goes with --restore" "" -- "$BIN/dynn-platform" --force
 fi
 
 echo "hostile_cli: $cases cases, $failures failed"

@@ -340,6 +340,19 @@ DYNN_API DYNN_NODISCARD dynn_status dynn_platform_apply(dynn_platform* platform,
 /* Puts back every value the library changed, newest first. DYNN_EIO naming the knobs that failed. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_platform_restore(dynn_platform* platform);
 
+/* Opt-in, process-wide: sysfs settings (cpufreq/devfreq governor, min/max/pinned frequency) that
+ * any platform changed are also put back when the process ends on SIGINT, SIGTERM, SIGHUP,
+ * SIGQUIT, SIGABRT (abort()) or exit() without freeing its handles; the handler only writes the
+ * saved originals (async-signal-safe), then re-raises the signal under its previous disposition.
+ * record_path (NULL or "": none) keeps the originals in a file while any is changed, for
+ * dynn_restore_record_apply after a kill -9. Idempotent. Not covered: SIGKILL, _exit(), NVML,
+ * affinity and callback knobs (those are restored by dynn_platform_restore / free). */
+DYNN_API DYNN_NODISCARD dynn_status dynn_restore_on_exit_install(const char* record_path);
+/* Writes back the originals in a record left by a process that died before restoring them, then
+ * removes it; *written (optional) receives the number of settings written. DYNN_EBUSY when that
+ * process still runs and force is 0; only cpufreq/devfreq attributes are ever written. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_restore_record_apply(const char* path, int force, size_t* written);
+
 /* Sensors, by index. Units are fixed per quantity: W, J, degC, MHz, %. */
 #define DYNN_SENSOR_INSTANT 0
 #define DYNN_SENSOR_COUNTER 1 /* only grows (energy): take differences */
