@@ -15,8 +15,9 @@
 
 namespace dynn::json_strict {
 
-// Error(Parse) "<what>: ..." for malformed JSON, a duplicate key (named, with its path) or nesting
-// deeper than 64.
+// Error(Parse) "<what>: ..." for malformed JSON (1e999 included), a duplicate key (named, with the
+// path of its object), nesting deeper than 64, or an integer literal beyond 64 bits (named as
+// written with its path; nlohmann would keep a rounded double). Parsing stops at the first.
 nlohmann::json parse(std::string_view text, std::string_view what);
 
 // An integer in [lo, hi] written as an integer (224, not 224.0 or 2.24e2): Error(code) naming

@@ -1,11 +1,11 @@
 #include "dynn/ofa_mbv3_arch.hpp"
 
 #include <cmath>
-#include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "dynn/error.hpp"
+#include "dynn/parse.hpp"
 
 namespace dynn::ofa_mbv3 {
 
@@ -25,12 +25,20 @@ double width_mult_from_name(const std::string& name) {
   const std::string prefix = "ofa_mbv3_d234_e346_k357_w";
   if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size())
     throw Error(ErrorCode::InvalidArgument,
-                fmt::format("supernet name '{}' is not of the form {}<width>, e.g. {}1.2", name, prefix, prefix));
+                fmt::format("supernet name '{}' is not of the form {}<width>, e.g. {}1.2", ellipsize(name), prefix, prefix));
   const std::string w = name.substr(prefix.size());
-  char* end = nullptr;
-  const double v = std::strtod(w.c_str(), &end);
-  if (end != w.c_str() + w.size() || !(v > 0.05) || v > 10)
-    throw Error(ErrorCode::InvalidArgument, fmt::format("supernet name '{}': width '{}' is not a valid multiplier", name, w));
+  auto bad = [&] {
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("supernet name '{}': width '{}' is not a multiplier in (0.05, 10]", ellipsize(name), ellipsize(w)));
+  };
+  // The checked parser: no blanks, hex, "nan"/"inf" or trailing text, whatever the locale.
+  double v = 0;
+  try {
+    v = parse_double(w, "width", 0, 10);
+  } catch (const Error&) {
+    bad();
+  }
+  if (!(v > 0.05)) bad();
   return v;
 }
 

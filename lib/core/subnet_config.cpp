@@ -11,6 +11,7 @@
 
 #include "core/json_strict.hpp"
 #include "dynn/error.hpp"
+#include "dynn/parse.hpp"
 
 namespace dynn {
 namespace {
@@ -128,7 +129,7 @@ SubnetConfig SubnetConfig::from_json(const std::string& text, const SearchSpace&
   }
   if (!j.is_object()) invalid("subnet config JSON: expected an object like {\"ks\":[...],\"e\":[...],\"d\":[...],\"r\":224}");
   SubnetConfig c;
-  bool have_ks = false, have_e = false, have_d = false, have_r = false;
+  bool have_ks = false, have_e = false, have_d = false, have_r = false, have_wid = false;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
     if (key == "ks") { c.ks = json_int_list(it.value(), "ks"); have_ks = true; }
@@ -139,9 +140,11 @@ SubnetConfig SubnetConfig::from_json(const std::string& text, const SearchSpace&
       c.r = json_resolution(it.value(), key.c_str());
       have_r = true;
     } else if (key == "wid" || key == "w") {
+      if (have_wid) invalid("subnet config JSON: both 'wid' and 'w' given");
+      have_wid = true;
       if (!it.value().is_null()) invalid("subnet config JSON: elastic width ('wid') is not supported by this supernet; use null");
     } else {
-      invalid(fmt::format("subnet config JSON: unknown key '{}' (expected ks, e, d, r)", key));
+      invalid(fmt::format("subnet config JSON: unknown key '{}' (expected ks, e, d, r)", ellipsize(key)));
     }
   }
   if (!have_ks) invalid("subnet config JSON: missing 'ks'");
@@ -175,7 +178,7 @@ SubnetConfig SubnetConfig::parse(const std::string& text, const SearchSpace& spa
   std::string tok;
   while (in >> tok) {
     const auto eq = tok.find('=');
-    if (eq == std::string::npos) invalid(fmt::format("subnet config string: token '{}' is not key=value", tok));
+    if (eq == std::string::npos) invalid(fmt::format("subnet config string: token '{}' is not key=value", ellipsize(tok)));
     const std::string key = tok.substr(0, eq), val = tok.substr(eq + 1);
     for (int i = 0; i < 4; ++i)
       if (key == std::array<const char*, 4>{"ks", "e", "d", "r"}[static_cast<size_t>(i)] && seen[i])
@@ -188,7 +191,7 @@ SubnetConfig SubnetConfig::parse(const std::string& text, const SearchSpace& spa
           // Quote the whole character (a UTF-8 sequence), never a lone byte of it.
           size_t end = i + 1;
           while (end < val.size() && (static_cast<unsigned char>(val[end]) & 0xC0) == 0x80) ++end;
-          invalid(fmt::format("subnet config string: '{}' has a non-digit '{}' at position {}", name, val.substr(i, end - i), i));
+          invalid(fmt::format("subnet config string: '{}' has a non-digit '{}' at position {}", name, ellipsize(val.substr(i, end - i), 4), i));
         }
         out.push_back(val[i] - '0');
       }
@@ -198,12 +201,10 @@ SubnetConfig SubnetConfig::parse(const std::string& text, const SearchSpace& spa
     else if (key == "e") { c.e = parse_digits("e"); seen[1] = true; }
     else if (key == "d") { c.d = parse_digits("d"); seen[2] = true; }
     else if (key == "r") {
-      if (val.empty() || val.size() > 6 || val.find_first_not_of("0123456789") != std::string::npos)
-        invalid(fmt::format("subnet config string: r = '{}' is not a resolution", val));
-      c.r = std::stoi(val);
+      c.r = static_cast<int>(parse_int(val, "subnet config string: 'r'", 1, 1000000));
       seen[3] = true;
     } else {
-      invalid(fmt::format("subnet config string: unknown key '{}'", key));
+      invalid(fmt::format("subnet config string: unknown key '{}'", ellipsize(key)));
     }
   }
   const char* names[4] = {"ks", "e", "d", "r"};

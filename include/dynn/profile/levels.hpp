@@ -26,8 +26,13 @@ struct LevelSet {
   std::vector<Level> levels;
 
   // Validates every field; errors (Parse) name the field and the level index ("levels[2].arch: ...").
+  // An empty "levels" array and a level number given twice are errors.
   static LevelSet from_json(const std::string& text);
   static LevelSet load(const std::string& path);
+  // Error(InvalidArgument) naming the problem: no levels, a level number twice, an invalid
+  // supernet name or sub-network, a non-finite or out-of-range figure. to_json, save and
+  // to_operating_points check first, so no set is written that from_json would refuse.
+  void validate() const;
   std::string to_json() const;
   void save(const std::string& path) const;
 

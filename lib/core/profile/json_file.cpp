@@ -9,6 +9,7 @@
 
 #include "dynn/error.hpp"
 #include "core/io/file.hpp"
+#include "core/json_strict.hpp"
 #include "dynn/parse.hpp"
 
 namespace dynn::json_file {
@@ -48,10 +49,8 @@ const nlohmann::json& Fields::require(const nlohmann::json& obj, const char* key
 }
 
 double Fields::number(const nlohmann::json& v, const std::string& where, double lo, double hi) const {
-  if (!v.is_number()) bad(where, fmt::format("expected a number, got {} {}", v.type_name(), ellipsize(v.dump(), 40)));
-  const double x = v.get<double>();
-  if (!std::isfinite(x) || x < lo || x > hi) bad(where, fmt::format("value {} outside [{}, {}]", x, lo, hi));
-  return x;
+  // The one checked number reader: the value is quoted as written (18446744073709551615, not 1.8e19).
+  return json_strict::number(v, fmt::format("{}: {}", format, where), lo, hi, ErrorCode::Parse);
 }
 
 double Fields::number(const nlohmann::json& obj, const char* key, const std::string& where, double lo, double hi) const {

@@ -7,6 +7,7 @@
 
 #include "core/json_strict.hpp"
 #include "dynn/error.hpp"
+#include "dynn/parse.hpp"
 #include "json_file.hpp"
 
 namespace dynn {
@@ -27,7 +28,7 @@ AccuracySource accuracy_source_from_name(const std::string& name) {
   for (auto s : {AccuracySource::Unknown, AccuracySource::Measured, AccuracySource::Predicted, AccuracySource::Published})
     if (name == accuracy_source_name(s)) return s;
   throw Error(ErrorCode::Parse,
-              fmt::format("accuracy source '{}' is not one of unknown, measured, predicted, published", name));
+              fmt::format("accuracy source '{}' is not one of unknown, measured, predicted, published", ellipsize(name)));
 }
 
 const OperatingPoint* Profile::find(const std::string& id) const {
@@ -66,7 +67,7 @@ std::vector<const OperatingPoint*> Profile::with_device(const std::string& devic
 
 void Profile::add(OperatingPoint p) {
   if (p.id.empty()) throw Error(ErrorCode::InvalidArgument, "profile: operating point id must not be empty");
-  if (find(p.id)) throw Error(ErrorCode::InvalidArgument, fmt::format("profile: duplicate operating point id '{}'", p.id));
+  if (find(p.id)) throw Error(ErrorCode::InvalidArgument, fmt::format("profile: duplicate operating point id '{}'", ellipsize(p.id)));
   points.push_back(std::move(p));
 }
 
@@ -119,12 +120,12 @@ OperatingPoint point_from_json(const json& j, size_t index) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool ok = false;
     for (const char* k : known) ok = ok || it.key() == k;
-    if (!ok) F.bad(where, fmt::format("unknown field '{}'", it.key()));
+    if (!ok) F.bad(where, fmt::format("unknown field '{}'", ellipsize(it.key())));
   }
   OperatingPoint p;
   p.id = get_string(j, "id", where);
   if (p.id.empty()) F.bad(where + ".id", "must not be empty");
-  const std::string wid = fmt::format("{} (id '{}')", where, p.id);
+  const std::string wid = fmt::format("{} (id '{}')", where, ellipsize(p.id));
   const json& sub = F.require(j, "subnet", wid);
   try {
     p.subnet = SubnetConfig::from_json(sub.dump());
@@ -171,7 +172,7 @@ Profile Profile::from_json(const std::string& text) {
   const json j = json_strict::parse(text, "profile JSON");
   if (!j.is_object()) F.bad("top level", fmt::format("expected an object, got {}", j.type_name()));
   const std::string fmt_name = get_string(j, "format", "top level");
-  if (fmt_name != "dynn-profile") F.bad("format", fmt::format("'{}' is not 'dynn-profile'", fmt_name));
+  if (fmt_name != "dynn-profile") F.bad("format", fmt::format("'{}' is not 'dynn-profile'", ellipsize(fmt_name)));
   const json& ver = F.require(j, "version", "top level");
   const int64_t version = json_strict::integer(ver, "profile JSON: version", INT64_MIN, INT64_MAX, ErrorCode::Parse);
   if (version != kFormatVersion)
@@ -181,7 +182,7 @@ Profile Profile::from_json(const std::string& text) {
     const auto& k = it.key();
     if (k != "format" && k != "version" && k != "device_name" && k != "supernet" && k != "created" && k != "notes" &&
         k != "points")
-      F.bad("top level", fmt::format("unknown field '{}'", k));
+      F.bad("top level", fmt::format("unknown field '{}'", ellipsize(k)));
   }
   Profile p;
   p.device_name = get_string(j, "device_name", "top level");
@@ -193,7 +194,7 @@ Profile Profile::from_json(const std::string& text) {
   p.points.reserve(pts.size());
   for (size_t i = 0; i < pts.size(); ++i) {
     OperatingPoint op = point_from_json(pts[i], i);
-    if (p.find(op.id)) F.bad(fmt::format("points[{}].id", i), fmt::format("duplicate id '{}'", op.id));
+    if (p.find(op.id)) F.bad(fmt::format("points[{}].id", i), fmt::format("duplicate id '{}'", ellipsize(op.id)));
     p.points.push_back(std::move(op));
   }
   return p;
@@ -207,7 +208,15 @@ void Profile::save(const std::string& path) const {
     copy_if_needed.created = now_iso8601();
     self = &copy_if_needed;
   }
-  json_file::write_text(path, self->to_json(), "profile");
+  const std::string text = self->to_json();
+  // Points are public: one pushed with a repeated id or a NaN figure (written as null) would make
+  // a file that load() refuses. Check with the reader itself before writing.
+  try {
+    (void)from_json(text);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::InvalidArgument, fmt::format("profile: not saved to '{}', it would not load back: {}", path, e.what()));
+  }
+  json_file::write_text(path, text, "profile");
 }
 
 Profile Profile::load(const std::string& path) {

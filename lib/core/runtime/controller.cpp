@@ -1,12 +1,14 @@
 #include "dynn/runtime/controller.hpp"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "core/json_strict.hpp"
 #include "dynn/error.hpp"
+#include "dynn/parse.hpp"
 #include "dynn/runtime/controllers.hpp"
 
 namespace dynn {
@@ -39,10 +41,10 @@ Targets Targets::from_json(const std::string& text) {
     for (int i = 0; i < 4; ++i)
       if (it.key() == kTargetKeys[i]) k = i;
     if (k < 0)
-      throw Error(ErrorCode::Parse, fmt::format("targets: unknown key '{}' (known: latency_ms, accuracy, power_w, energy_mj)", it.key()));
-    if (!it->is_number())
-      throw Error(ErrorCode::Parse, fmt::format("targets: {} must be a number, got {}", it.key(), it->dump()));
-    *f[k] = it->get<double>();
+      throw Error(ErrorCode::Parse, fmt::format("targets: unknown key '{}' (known: latency_ms, accuracy, power_w, energy_mj)",
+                                                ellipsize(it.key())));
+    // Any finite number here; validate() below says which range each target has.
+    *f[k] = json_strict::number(*it, fmt::format("targets: {}", it.key()), -DBL_MAX, DBL_MAX, ErrorCode::Parse);
   }
   t.validate();
   return t;
@@ -99,7 +101,7 @@ ControllerParams::ControllerParams(std::string controller, nlohmann::json params
   if (m_params.is_null()) m_params = nlohmann::json::object();
   if (!m_params.is_object())
     throw Error(ErrorCode::InvalidArgument,
-                fmt::format("controller '{}': parameters must be a JSON object, got {}", m_controller, m_params.dump()));
+                fmt::format("controller '{}': parameters must be a JSON object, got {}", m_controller, ellipsize(m_params.dump())));
 }
 
 void ControllerParams::fail(const std::string& key, const std::string& why) const {
@@ -118,10 +120,7 @@ const nlohmann::json* ControllerParams::get(const std::string& key) {
 double ControllerParams::number(const std::string& key, double def, double lo, double hi) {
   const auto* v = get(key);
   if (!v) return def;
-  if (!v->is_number()) fail(key, fmt::format("a number is expected, got {}", v->dump()));
-  double x = v->get<double>();
-  if (!std::isfinite(x) || x < lo || x > hi) fail(key, fmt::format("{} is outside [{}, {}]", v->dump(), lo, hi));
-  return x;
+  return json_strict::number(*v, fmt::format("controller '{}': parameter '{}'", m_controller, key), lo, hi);
 }
 
 int64_t ControllerParams::integer(const std::string& key, int64_t def, int64_t lo, int64_t hi) {
@@ -133,27 +132,27 @@ int64_t ControllerParams::integer(const std::string& key, int64_t def, int64_t l
 bool ControllerParams::boolean(const std::string& key, bool def) {
   const auto* v = get(key);
   if (!v) return def;
-  if (!v->is_boolean()) fail(key, fmt::format("true or false is expected, got {}", v->dump()));
+  if (!v->is_boolean()) fail(key, fmt::format("true or false is expected, got {}", ellipsize(v->dump())));
   return v->get<bool>();
 }
 
 std::string ControllerParams::text(const std::string& key, const std::string& def, const std::vector<std::string>& allowed) {
   const auto* v = get(key);
   if (!v) return def;
-  if (!v->is_string()) fail(key, fmt::format("a string is expected, got {}", v->dump()));
+  if (!v->is_string()) fail(key, fmt::format("a string is expected, got {}", ellipsize(v->dump())));
   std::string s = v->get<std::string>();
   if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), s) == allowed.end())
-    fail(key, fmt::format("'{}' is not one of: {}", s, fmt::join(allowed, ", ")));
+    fail(key, fmt::format("'{}' is not one of: {}", ellipsize(s), fmt::join(allowed, ", ")));
   return s;
 }
 
 std::vector<std::string> ControllerParams::texts(const std::string& key, const std::vector<std::string>& def) {
   const auto* v = get(key);
   if (!v) return def;
-  if (!v->is_array()) fail(key, fmt::format("an array of strings is expected, got {}", v->dump()));
+  if (!v->is_array()) fail(key, fmt::format("an array of strings is expected, got {}", ellipsize(v->dump())));
   std::vector<std::string> out;
   for (const auto& e : *v) {
-    if (!e.is_string()) fail(key, fmt::format("an array of strings is expected, element {} is not", e.dump()));
+    if (!e.is_string()) fail(key, fmt::format("an array of strings is expected, element {} is not", ellipsize(e.dump())));
     out.push_back(e.get<std::string>());
   }
   return out;
@@ -170,9 +169,9 @@ std::map<std::string, std::string> ControllerParams::text_map(const std::string&
   const auto* v = get(key);
   std::map<std::string, std::string> m;
   if (!v) return m;
-  if (!v->is_object()) fail(key, fmt::format("an object {{\"name\": \"text\", ...}} is expected, got {}", v->dump()));
+  if (!v->is_object()) fail(key, fmt::format("an object {{\"name\": \"text\", ...}} is expected, got {}", ellipsize(v->dump())));
   for (auto it = v->begin(); it != v->end(); ++it) {
-    if (!it->is_string()) fail(key, fmt::format("'{}': a string is expected, got {}", it.key(), it->dump()));
+    if (!it->is_string()) fail(key, fmt::format("'{}': a string is expected, got {}", ellipsize(it.key()), ellipsize(it->dump())));
     m[it.key()] = it->get<std::string>();
   }
   return m;
@@ -188,7 +187,7 @@ ControllerParams::PointRef ControllerParams::point(const std::string& key) {
   } else if (v->is_number_integer() || v->is_number_unsigned()) {
     r.index = json_strict::integer(*v, fmt::format("controller '{}': parameter '{}'", m_controller, key), 0, INT64_MAX);
   } else {
-    fail(key, fmt::format("a point id (string) or index (integer >= 0) is expected, got {}", v->dump()));
+    fail(key, fmt::format("a point id (string) or index (integer >= 0) is expected, got {}", ellipsize(v->dump())));
   }
   return r;
 }
@@ -196,7 +195,7 @@ ControllerParams::PointRef ControllerParams::point(const std::string& key) {
 void ControllerParams::finish() const {
   std::vector<std::string> unknown;
   for (auto it = m_params.begin(); it != m_params.end(); ++it)
-    if (std::find(m_read.begin(), m_read.end(), it.key()) == m_read.end()) unknown.push_back("'" + it.key() + "'");
+    if (std::find(m_read.begin(), m_read.end(), it.key()) == m_read.end()) unknown.push_back("'" + ellipsize(it.key()) + "'");
   if (!unknown.empty()) {
     std::vector<std::string> known = m_read;
     std::sort(known.begin(), known.end());
@@ -213,7 +212,7 @@ int resolve_point(const ControllerParams::PointRef& ref, const ControlContext& c
     for (size_t i = 0; i < ctx.points.size(); ++i)
       if (ctx.points[i].id == ref.id) return static_cast<int>(i);
     throw Error(ErrorCode::InvalidArgument,
-                fmt::format("controller '{}': point '{}' is not among the {} operating points", controller, ref.id, ctx.points.size()));
+                fmt::format("controller '{}': point '{}' is not among the {} operating points", controller, ellipsize(ref.id), ctx.points.size()));
   }
   if (ref.index >= 0) {
     if (ref.index >= static_cast<int64_t>(ctx.points.size()))

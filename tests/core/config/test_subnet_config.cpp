@@ -1,3 +1,4 @@
+#include <functional>
 #include <unordered_set>
 
 #include "dynn/error.hpp"
@@ -107,4 +108,74 @@ TEST_CASE("mutated config texts never crash: valid configs or a clear InvalidArg
   }
   CHECK(rejected > 1000);
   CHECK(valid + rejected == 20000);
+}
+
+namespace {
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const dynn::Error& e) {
+    CHECK(e.code() == dynn::ErrorCode::InvalidArgument);
+    return e.what();
+  }
+  FAIL("no dynn::Error thrown");
+  return {};
+}
+const std::string kLists = R"("ks":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"e":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"d":[2,2,2,2,2])";
+}  // namespace
+
+TEST_CASE("sub-network JSON: r wrapped, huge, fractional or repeated is an error naming r and the value as written", "[config][parse]") {
+  auto with_r = [](const std::string& r) { return "{" + kLists + ",\"r\":" + r + "}"; };
+  CHECK(SubnetConfig::from_json(with_r("224")).r == 224);
+  for (const char* r : {"18446744073709551615", "9223372036854775808", "4294967520", "-1", "0", "1000001"}) {
+    const std::string m = error_of([&] { SubnetConfig::from_json(with_r(r)); });
+    CHECK_THAT(m, Catch::Contains("'r'") && Catch::Contains(r));
+    if (std::string(r) != "-1") CHECK_THAT(m, !Catch::Contains("-1 "));
+  }
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json(with_r("224.5")); }), Catch::Contains("'r'") && Catch::Contains("224.5"));
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json(with_r("1e300")); }), Catch::Contains("'r'") && Catch::Contains("1e+300"));
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json(with_r("2.24e2")); }), Catch::Contains("'r'") && Catch::Contains("not an integer"));
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json(with_r("[224.5]")); }), Catch::Contains("'r'"));
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json(with_r("\"224\"")); }), Catch::Contains("'r'") && Catch::Contains("string"));
+  // Beyond 64 bits: refused while parsing, the literal and its key named (not a rounded double).
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json(with_r("99999999999999999999999")); }),
+             Catch::Contains("'r'") && Catch::Contains("99999999999999999999999"));
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json(with_r("1e999")); }), Catch::Contains("1e999"));
+  // Repeated keys: r, the lists, and two spellings of one key.
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json("{" + kLists + R"(,"r":224,"r":128})"); }), Catch::Contains("'r'") && Catch::Contains("twice"));
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json("{" + kLists + R"(,"d":[2,2,2,2,2],"r":224})"); }),
+             Catch::Contains("'d'") && Catch::Contains("twice"));
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json("{" + kLists + R"(,"r":224,"image_size":224})"); }), Catch::Contains("image_size"));
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json("{" + kLists + R"(,"r":224,"wid":null,"w":null})"); }), Catch::Contains("'w'"));
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json(R"({"ks":[18446744073709551615],"e":[3],"d":[2],"r":224})"); }),
+             Catch::Contains("ks[0]") && Catch::Contains("18446744073709551615"));
+  CHECK_THAT(error_of([&] { SubnetConfig::from_json(R"({"ks":[3],"e":[-9223372036854775809],"d":[2],"r":224})"); }),
+             Catch::Contains("-9223372036854775809"));
+}
+
+TEST_CASE("compact sub-network specs: every key once, r a plain integer, input quoted as whole characters", "[config][parse]") {
+  const std::string ks(20, '3'), e(20, '3');
+  const std::string base = "ks=" + ks + " e=" + e + " d=22222";
+  CHECK(SubnetConfig::parse(base + " r=224").r == 224);
+  CHECK_THAT(error_of([&] { SubnetConfig::parse(base + " r=224 r=128"); }), Catch::Contains("'r' given twice"));
+  CHECK_THAT(error_of([&] { SubnetConfig::parse(base + " r=224 r=224"); }), Catch::Contains("'r' given twice"));
+  CHECK_THAT(error_of([&] { SubnetConfig::parse(base + " r=224 ks=" + ks); }), Catch::Contains("'ks' given twice"));
+  CHECK_THAT(error_of([&] { SubnetConfig::parse(base + " r=224 e=" + e); }), Catch::Contains("'e' given twice"));
+  CHECK_THAT(error_of([&] { SubnetConfig::parse(base + " d=22222 r=224"); }), Catch::Contains("'d' given twice"));
+  for (const char* r : {"18446744073709551615", "99999999999999999999", "224.5", "1e3", "0x10", "-224", "+224", "224x", "", "nan"}) {
+    const std::string m = error_of([&] { SubnetConfig::parse(base + " r=" + r); });
+    CHECK_THAT(m, Catch::Contains("'r'"));
+    if (*r) CHECK_THAT(m, Catch::Contains(r));
+  }
+  // Long or non-UTF-8 input is quoted shortened and as valid UTF-8.
+  const std::string junk = std::string(500, 'z') + "\xff\xfe";
+  const std::string m1 = error_of([&] { SubnetConfig::parse(base + " " + junk + "=1 r=224"); });
+  CHECK(m1.size() < 200);
+  const std::string m2 = error_of([&] { SubnetConfig::parse("ks=3\xff" "3 e=3 d=2 r=224"); });
+  CHECK_THAT(m2, Catch::Contains("\\xFF"));
+  std::string long_key;
+  for (int i = 0; i < 300; ++i) long_key += "\xc3\xa9";
+  const std::string m3 = error_of([&] { SubnetConfig::from_json("{" + kLists + ",\"r\":224,\"" + long_key + "\":1}"); });
+  CHECK_THAT(m3, Catch::Contains("unknown key"));
+  CHECK(m3.size() < 200);
 }

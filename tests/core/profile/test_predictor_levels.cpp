@@ -1,10 +1,14 @@
 #include <cstring>
+#include <filesystem>
+#include <functional>
+#include <limits>
 #include <fstream>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "dynn/error.hpp"
+#include "dynn/ofa_mbv3_arch.hpp"
 #include "dynn/profile.hpp"
 #include "test_support.hpp"
 
@@ -183,4 +187,94 @@ TEST_CASE("levels JSON round trip and malformed input", "[levels]") {
   CHECK_THAT(err([](json& j) { j["levels"][0]["level"] = -3; }), Catch::Contains("levels[0].level"));
   CHECK_THROWS_AS(LevelSet::from_json("nope"), Error);
   CHECK_THROWS_AS(LevelSet::load("/nonexistent.json"), Error);
+}
+
+#include "../../../examples/common/nets6_levels.hpp"
+
+namespace {
+std::string levels_error(const std::function<void()>& fn, ErrorCode want) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    CHECK(e.code() == want);
+    return e.what();
+  }
+  FAIL("no dynn::Error thrown");
+  return {};
+}
+std::string levels_text(const std::string& entries, const std::string& extra = "") {
+  return R"({"supernet": "ofa_mbv3_d234_e346_k357_w1.2")" + extra + R"(, "levels": [)" + entries + "]}";
+}
+std::string level_entry(const std::string& level, const std::string& more = "") {
+  return R"({"level": )" + level + R"(, "arch": )" + SubnetConfig::smallest(160).to_json() + R"(, "top1_percent": 70, "latency_ms": 10)" +
+         more + "}";
+}
+}  // namespace
+
+TEST_CASE("levels: an empty set, a repeated level, a repeated key or a wrapped number is refused at load", "[levels]") {
+  // The embedded copy of Dynamic-OFA's nets_6 levels (used when ../shared is absent) still loads.
+  const LevelSet embedded = LevelSet::from_json(demo::kEmbeddedNets6Levels);
+  CHECK(embedded.levels.size() == 6);
+  CHECK(LevelSet::from_json(embedded.to_json()).to_json() == embedded.to_json());
+  CHECK(embedded.to_operating_points().size() == 6);
+
+  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text("")); }, ErrorCode::Parse), Catch::Contains("levels") && Catch::Contains("empty"));
+  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("3") + "," + level_entry("1") + "," + level_entry("3"))); },
+                          ErrorCode::Parse),
+             Catch::Contains("levels[2]") && Catch::Contains("level 3 appears twice"));
+  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("0", R"(, "level": 1)"))); }, ErrorCode::Parse),
+             Catch::Contains("'level'") && Catch::Contains("twice") && Catch::Contains("levels[0]"));
+  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("0"), R"(, "supernet": "ofa_mbv3_d234_e346_k357_w1.0")")); },
+                          ErrorCode::Parse),
+             Catch::Contains("'supernet'") && Catch::Contains("twice"));
+  for (const char* bad : {"18446744073709551615", "4294967296", "-1", "0.5", "1e300"})
+    CHECK_THAT(levels_error([&] { LevelSet::from_json(levels_text(level_entry(bad))); }, ErrorCode::Parse),
+               Catch::Contains("levels[0].level") && Catch::Contains(bad == std::string("1e300") ? "1e+300" : bad));
+  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("99999999999999999999"))); }, ErrorCode::Parse),
+             Catch::Contains("99999999999999999999") && Catch::Contains("levels[0].level"));
+  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("0", R"(, "latency_ms": 5)"))); }, ErrorCode::Parse),
+             Catch::Contains("'latency_ms'") && Catch::Contains("twice"));
+  // Figures: the value quoted as written; 1e999 is not a number JSON can hold.
+  std::string e = level_entry("0");
+  e.replace(e.find("\"latency_ms\": 10"), 16, "\"latency_ms\": 18446744073709551615");
+  CHECK_THAT(levels_error([&] { LevelSet::from_json(levels_text(e)); }, ErrorCode::Parse),
+             Catch::Contains("levels[0].latency_ms") && Catch::Contains("18446744073709551615"));
+  e = level_entry("0");
+  e.replace(e.find("\"latency_ms\": 10"), 16, "\"latency_ms\": 1e999");
+  CHECK_THAT(levels_error([&] { LevelSet::from_json(levels_text(e)); }, ErrorCode::Parse), Catch::Contains("1e999"));
+  // A misspelt field is an error, not ignored.
+  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("0", R"(, "top1": 80)"))); }, ErrorCode::Parse),
+             Catch::Contains("levels[0]") && Catch::Contains("'top1'"));
+  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("0"), R"(, "level": [])")); }, ErrorCode::Parse),
+             Catch::Contains("'level'"));
+  // Supernet widths go through the checked parser: no blanks, hex or trailing text.
+  for (const char* w : {"w 1.2", "w0x1p0", "w1.2abc", "wnan", "winf", "w1e999", "w0.05", "w10.5", "w", "w1,2"}) {
+    const std::string text = R"({"supernet": "ofa_mbv3_d234_e346_k357_)" + std::string(w) + R"(", "levels": [)" + level_entry("0") + "]}";
+    CHECK_THAT(levels_error([&] { LevelSet::from_json(text); }, ErrorCode::Parse), Catch::Contains("supernet"));
+  }
+  CHECK(ofa_mbv3::width_mult_from_name("ofa_mbv3_d234_e346_k357_w1.0") == 1.0);
+}
+
+TEST_CASE("levels built in code: an empty or inconsistent set is never written or used", "[levels]") {
+  test::TempDir dir("levels-validate");
+  const std::string path = (dir.path / "l.json").string();
+  LevelSet s;
+  s.supernet = "ofa_mbv3_d234_e346_k357_w1.2";
+  CHECK_THAT(levels_error([&] { s.save(path); }, ErrorCode::InvalidArgument), Catch::Contains("no levels"));
+  CHECK_FALSE(std::filesystem::exists(path));
+  CHECK_THAT(levels_error([&] { s.to_operating_points(); }, ErrorCode::InvalidArgument), Catch::Contains("no levels"));
+  s.levels.push_back({0, SubnetConfig::smallest(160), 70, 10});
+  CHECK_NOTHROW(s.validate());
+  s.levels.push_back({0, SubnetConfig::largest(224), 80, 20});
+  CHECK_THAT(levels_error([&] { s.to_json(); }, ErrorCode::InvalidArgument), Catch::Contains("levels[1]") && Catch::Contains("twice"));
+  s.levels[1].level = 1;
+  s.levels[1].latency_ms = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THAT(levels_error([&] { s.save(path); }, ErrorCode::InvalidArgument), Catch::Contains("levels[1].latency_ms"));
+  CHECK_FALSE(std::filesystem::exists(path));
+  s.levels[1].latency_ms = 20;
+  s.levels[1].subnet.r = 5;
+  CHECK_THAT(levels_error([&] { s.save(path); }, ErrorCode::InvalidArgument), Catch::Contains("levels[1].arch"));
+  s.levels[1].subnet.r = 224;
+  s.save(path);
+  CHECK(LevelSet::load(path).levels.size() == 2);
 }

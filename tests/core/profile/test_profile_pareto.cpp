@@ -1,4 +1,5 @@
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 
@@ -135,6 +136,70 @@ TEST_CASE("malformed profiles give errors naming the field and point index", "[p
   j["points"][0].erase("power_w");
   j["points"][0].erase("level");
   CHECK_NOTHROW(Profile::from_json(j.dump()));
+}
+
+TEST_CASE("profiles: wrapped numbers, repeated keys and repeated ids are errors naming them", "[profile]") {
+  const std::string good = sample_profile().to_json(-1);
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    const auto at = s.find(from);
+    REQUIRE(at != std::string::npos);
+    return s.replace(at, from.size(), to);
+  };
+  auto err = [](const std::string& text) {
+    try {
+      Profile::from_json(text);
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::Parse);
+      return std::string(e.what());
+    }
+    FAIL("no error");
+    return std::string();
+  };
+  CHECK_THAT(err(replaced(R"("threads":2)", R"("threads":18446744073709551615)")),
+             Catch::Contains("points[0]") && Catch::Contains("hardware.threads") && Catch::Contains("18446744073709551615"));
+  CHECK_THAT(err(replaced(R"("threads":2)", R"("threads":-9223372036854775809)")),
+             Catch::Contains("hardware.threads") && Catch::Contains("-9223372036854775809"));
+  CHECK_THAT(err(replaced(R"("threads":2)", R"("threads":2,"threads":4)")), Catch::Contains("'threads'") && Catch::Contains("twice"));
+  CHECK_THAT(err(replaced(R"("threads":2)", R"("threads":2e0)")), Catch::Contains("hardware.threads") && Catch::Contains("not an integer"));
+  CHECK_THAT(err(replaced(R"("latency_ms":10.0)", R"("latency_ms":18446744073709551615)")),
+             Catch::Contains("points[0]") && Catch::Contains("latency_ms") && Catch::Contains("18446744073709551615"));
+  CHECK_THAT(err(replaced(R"("latency_ms":10.0)", R"("latency_ms":1e999)")), Catch::Contains("1e999"));
+  CHECK_THAT(err(replaced(R"("latency_ms":10.0)", R"("latency_ms":10.0,"latency_ms":1.0)")), Catch::Contains("'latency_ms'"));
+  CHECK_THAT(err(replaced(R"("level":-1)", R"("level":18446744073709551615)")), Catch::Contains("level") && Catch::Contains("18446744073709551615"));
+  CHECK_THAT(err(replaced(R"("level":-1)", R"("level":4294967295)")), Catch::Contains("level") && Catch::Contains("4294967295"));
+  CHECK_THAT(err(replaced(R"("version":1)", R"("version":18446744073709551617)")), Catch::Contains("18446744073709551617"));
+  CHECK_THAT(err(replaced(R"("version":1)", R"("version":1,"version":1)")), Catch::Contains("'version'"));
+  CHECK_THAT(err(replaced(R"("r":160)", R"("r":18446744073709551615)")),
+             Catch::Contains("points[0]") && Catch::Contains("'r'") && Catch::Contains("18446744073709551615"));
+  CHECK_THAT(err(replaced(R"("r":160)", R"("r":160,"r":224)")), Catch::Contains("'r'") && Catch::Contains("twice"));
+  CHECK_THAT(err(replaced(R"("id":"b")", R"("id":"a")")), Catch::Contains("points[1].id") && Catch::Contains("duplicate id 'a'"));
+}
+
+TEST_CASE("profiles: save refuses what load would refuse and writes nothing", "[profile]") {
+  test::TempDir dir("profile-save-check");
+  const auto path = (dir.path / "p.json").string();
+  Profile p = sample_profile();
+  p.points.push_back(p.points[0]);  // the same id twice, bypassing add()
+  auto err = [&] {
+    try {
+      p.save(path);
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::InvalidArgument);
+      return std::string(e.what());
+    }
+    FAIL("no error");
+    return std::string();
+  };
+  CHECK_THAT(err(), Catch::Contains("duplicate id 'a'"));
+  CHECK_FALSE(std::filesystem::exists(path));
+  p.points.pop_back();
+  p.points[0].latency_ms = std::numeric_limits<double>::quiet_NaN();  // would be written as null
+  CHECK_THAT(err(), Catch::Contains("points[0]") && Catch::Contains("latency_ms"));
+  CHECK_FALSE(std::filesystem::exists(path));
+  p.points[0].latency_ms = 10;
+  p.save(path);
+  CHECK(Profile::load(path).points.size() == 2);
 }
 
 TEST_CASE("pareto front over two objectives", "[pareto]") {

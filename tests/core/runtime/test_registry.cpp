@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "dynn/error.hpp"
 #include "runtime_fixtures.hpp"
@@ -98,4 +99,50 @@ TEST_CASE("targets: validation and JSON", "[runtime]") {
   Targets nan;
   nan.latency_ms = std::nan("");
   CHECK_THROWS_WITH(nan.validate(), Catch::Contains("latency_ms"));
+}
+
+TEST_CASE("controller parameters and targets: wrapped, huge and repeated values are errors naming them", "[runtime]") {
+  auto err = [](auto fn, ErrorCode want) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      CHECK(e.code() == want);
+      return std::string(e.what());
+    }
+    FAIL("no error");
+    return std::string();
+  };
+  const auto bad = ErrorCode::InvalidArgument;
+  // Integer parameters: no 64-bit wrap (18446744073709551615 is not -1), no fractions.
+  for (const char* v : {"18446744073709551615", "9223372036854775808", "4294967297", "-1"})
+    CHECK_THAT(err([&] { make_controller("dynamic-ofa", fmt::format(R"({{"window": {}}})", v)); }, bad),
+               Catch::Contains("'window'") && Catch::Contains(v));
+  CHECK_THAT(err([] { make_controller("dynamic-ofa", R"({"initial_level": 18446744073709551615})"); }, bad),
+             Catch::Contains("initial_level") && Catch::Contains("18446744073709551615"));
+  CHECK_THAT(err([] { make_controller("dynamic-ofa", R"({"warmup": 1e300})"); }, bad), Catch::Contains("warmup") && Catch::Contains("not an integer"));
+  CHECK_THAT(err([] { make_controller("dynamic-ofa", R"({"window": 99999999999999999999})"); }, ErrorCode::Parse),
+             Catch::Contains("'window'") && Catch::Contains("99999999999999999999"));
+  CHECK_THAT(err([] { make_controller("fixed", R"({"point": 18446744073709551615})"); }, bad),
+             Catch::Contains("'point'") && Catch::Contains("18446744073709551615"));
+  CHECK_THAT(err([] { make_controller("fixed", R"({"point": 1.5})"); }, bad), Catch::Contains("'point'"));
+  CHECK_THAT(err([] { make_controller("fixed", R"({"hardware": {"gpu.freq": 18446744073709551615}})"); }, bad),
+             Catch::Contains("gpu.freq") && Catch::Contains("18446744073709551615"));
+  // Number parameters: the literal quoted, not its rounded double; 1e999 is refused by the parser.
+  CHECK_THAT(err([] { make_controller("pareto", R"({"margin": 18446744073709551615})"); }, bad),
+             Catch::Contains("'margin'") && Catch::Contains("18446744073709551615"));
+  CHECK_THAT(err([] { make_controller("pareto", R"({"margin": 1e999})"); }, ErrorCode::Parse), Catch::Contains("1e999"));
+  CHECK_THAT(err([] { make_controller("pareto", R"({"margin": -1e999})"); }, ErrorCode::Parse), Catch::Contains("1e999"));
+  // Repeated keys, also inside a knob setting.
+  CHECK_THAT(err([] { make_controller("dynamic-ofa", R"({"window": 5, "window": 20})"); }, ErrorCode::Parse),
+             Catch::Contains("'window'") && Catch::Contains("twice"));
+  CHECK_THAT(err([] { make_controller("fixed", R"({"hardware": {"gpu.freq": 500, "gpu.freq": 1000}})"); }, ErrorCode::Parse),
+             Catch::Contains("'gpu.freq'") && Catch::Contains("twice") && Catch::Contains("hardware"));
+  // Unknown keys are quoted shortened.
+  CHECK(err([] { make_controller("pareto", "{\"" + std::string(5000, 'k') + "\": 1}"); }, bad).size() < 1000);
+  // Targets.
+  CHECK_THAT(err([] { Targets::from_json(R"({"accuracy": 18446744073709551615})"); }, bad), Catch::Contains("accuracy"));
+  CHECK_THAT(err([] { Targets::from_json(R"({"latency_ms": 1e999})"); }, ErrorCode::Parse), Catch::Contains("1e999"));
+  CHECK_THAT(err([] { Targets::from_json(R"({"accuracy": 0.5, "accuracy": 0.9})"); }, ErrorCode::Parse), Catch::Contains("'accuracy'"));
+  CHECK_THAT(err([] { Targets::from_json(R"({"power_w": true})"); }, ErrorCode::Parse), Catch::Contains("power_w"));
+  CHECK(Targets::from_json(R"({"latency_ms": 1e300})").latency_ms == 1e300);
 }
