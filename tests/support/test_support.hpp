@@ -7,10 +7,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
+
+#include "dynn/error.hpp"
 
 namespace dynn::test {
 
@@ -38,6 +41,26 @@ inline std::vector<float> read_f32(const std::filesystem::path& p) {
   std::vector<float> v(b.size() / sizeof(float));
   std::memcpy(v.data(), b.data(), v.size() * sizeof(float));
   return v;
+}
+
+// The message of the dynn::Error that fn throws (its code into *code); the test fails when fn
+// throws none.
+inline std::string error_of(const std::function<void()>& fn, ErrorCode* code = nullptr) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    if (code) *code = e.code();
+    return e.what();
+  }
+  FAIL("no dynn::Error thrown");
+  return {};
+}
+// As error_of, and checks the code.
+inline std::string error_of(const std::function<void()>& fn, ErrorCode want) {
+  ErrorCode got{};
+  std::string m = error_of(fn, &got);
+  CHECK(got == want);
+  return m;
 }
 
 // A fresh, empty scratch directory under the build tree, removed on destruction.

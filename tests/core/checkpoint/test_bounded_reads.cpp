@@ -16,21 +16,8 @@
 #include "test_support.hpp"
 
 using namespace dynn;
+using dynn::test::error_of;
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string message_of(const std::function<void()>& fn, ErrorCode* code = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (code) *code = e.code();
-    return e.what();
-  }
-  return "(no error)";
-}
-
-}  // namespace
 
 TEST_CASE("bounded reads refuse what is not a regular file, by kind and without blocking", "[io]") {
   test::TempDir dir("bounded");
@@ -38,16 +25,16 @@ TEST_CASE("bounded reads refuse what is not a regular file, by kind and without 
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   ErrorCode code{};
   // No writer ever opens the FIFO: a blocking open would hang here.
-  CHECK_THAT(message_of([&] { io::read_file(fifo.string(), 100, "checkpoint file"); }, &code),
+  CHECK_THAT(error_of([&] { io::read_file(fifo.string(), 100, "checkpoint file"); }, &code),
              Catch::Contains("checkpoint file") && Catch::Contains("pipe.pt") && Catch::Contains("FIFO"));
   CHECK(code == ErrorCode::InvalidArgument);
-  CHECK_THAT(message_of([&] { load_checkpoint(fifo.string()); }), Catch::Contains("FIFO"));
-  CHECK_THAT(message_of([&] { io::read_file("/dev/zero", 100, "levels file"); }), Catch::Contains("/dev/zero") && Catch::Contains("character device"));
-  CHECK_THAT(message_of([&] { load_checkpoint("/dev/zero"); }), Catch::Contains("character device"));
-  CHECK_THAT(message_of([&] { io::read_text_file(dir.path.string(), 100, "profile"); }), Catch::Contains("folder"));
-  CHECK_THAT(message_of([&] { io::read_file((dir.path / "none").string(), 100, "x"); }, &code), Catch::Contains("none"));
+  CHECK_THAT(error_of([&] { load_checkpoint(fifo.string()); }), Catch::Contains("FIFO"));
+  CHECK_THAT(error_of([&] { io::read_file("/dev/zero", 100, "levels file"); }), Catch::Contains("/dev/zero") && Catch::Contains("character device"));
+  CHECK_THAT(error_of([&] { load_checkpoint("/dev/zero"); }), Catch::Contains("character device"));
+  CHECK_THAT(error_of([&] { io::read_text_file(dir.path.string(), 100, "profile"); }), Catch::Contains("folder"));
+  CHECK_THAT(error_of([&] { io::read_file((dir.path / "none").string(), 100, "x"); }, &code), Catch::Contains("none"));
   CHECK(code == ErrorCode::NotFound);
-  CHECK_THAT(message_of([&] { io::read_file((dir.path / "none" / "deeper").string(), 100, "x"); }, &code), Catch::Contains("deeper"));
+  CHECK_THAT(error_of([&] { io::read_file((dir.path / "none" / "deeper").string(), 100, "x"); }, &code), Catch::Contains("deeper"));
   CHECK(code == ErrorCode::NotFound);
 }
 
@@ -56,7 +43,7 @@ TEST_CASE("bounded reads cap the size and name both sizes; empty and pseudo file
   const fs::path big = dir.path / "big.json";
   std::ofstream(big) << std::string(1000, 'x');
   ErrorCode code{};
-  CHECK_THAT(message_of([&] { io::read_text_file(big.string(), 999, "levels file"); }, &code),
+  CHECK_THAT(error_of([&] { io::read_text_file(big.string(), 999, "levels file"); }, &code),
              Catch::Contains("big.json") && Catch::Contains("1000") && Catch::Contains("999"));
   CHECK(code == ErrorCode::InvalidArgument);
   CHECK(io::read_text_file(big.string(), 1000, "levels file").size() == 1000);
@@ -65,12 +52,12 @@ TEST_CASE("bounded reads cap the size and name both sizes; empty and pseudo file
   // /proc files report size 0 but have content: read to the end, still capped.
   const std::string status = io::read_text_file("/proc/self/status", size_t(1) << 20, "status");
   CHECK(status.find("Name:") != std::string::npos);
-  CHECK_THAT(message_of([&] { io::read_text_file("/proc/self/status", 16, "status"); }), Catch::Contains("16 bytes"));
+  CHECK_THAT(error_of([&] { io::read_text_file("/proc/self/status", 16, "status"); }), Catch::Contains("16 bytes"));
   // A sparse file far above the cap is refused from its size, before any allocation.
   const fs::path sparse = dir.path / "sparse.pt";
   { std::ofstream(sparse) << ""; }
   REQUIRE(::truncate(sparse.c_str(), off_t(1) << 40) == 0);
-  CHECK_THAT(message_of([&] { io::read_file(sparse.string(), io::kMaxImageBytes, "image"); }), Catch::Contains("1099511627776"));
+  CHECK_THAT(error_of([&] { io::read_file(sparse.string(), io::kMaxImageBytes, "image"); }), Catch::Contains("1099511627776"));
 }
 
 TEST_CASE("unreadable files are PermissionDenied naming the file", "[io]") {
@@ -81,7 +68,7 @@ TEST_CASE("unreadable files are PermissionDenied naming the file", "[io]") {
   REQUIRE(::chmod(locked.c_str(), 0) == 0);
   auto attempt = [&] {
     ErrorCode code{};
-    const std::string m = message_of([&] { io::read_text_file(locked.string(), 100, "profile"); }, &code);
+    const std::string m = error_of([&] { io::read_text_file(locked.string(), 100, "profile"); }, &code);
     return std::string(error_code_name(code)) + ": " + m;
   };
   std::string out;

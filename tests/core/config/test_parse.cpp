@@ -20,20 +20,10 @@
 #include "test_support.hpp"
 
 using namespace dynn;
+using dynn::test::error_of;
 using nlohmann::json;
 
 namespace {
-
-std::string message_of(const std::function<void()>& fn, ErrorCode want) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    CHECK(e.code() == want);
-    return e.what();
-  }
-  FAIL("no dynn::Error thrown");
-  return {};
-}
 
 struct Rng {
   uint64_t s;
@@ -66,15 +56,15 @@ TEST_CASE("parse_int: the whole text is a decimal integer inside the range", "[p
   for (const char* bad : {"", " 12", "12 ", "\t12", "12\n", "+12", "0x10", "1e3", "1.0", "nan", "inf", "-inf", "224xyz",
                           "-", "--1", "1-", "9223372036854775808", "-9223372036854775809", "18446744073709551615",
                           "99999999999999999999999999", "\xef\xbc\x91"}) {
-    const std::string m = message_of([&] { parse_int(bad, "--population", INT64_MIN, INT64_MAX); }, ErrorCode::InvalidArgument);
+    const std::string m = error_of([&] { parse_int(bad, "--population", INT64_MIN, INT64_MAX); }, ErrorCode::InvalidArgument);
     CHECK_THAT(m, Catch::Contains("--population"));
   }
   // Embedded NUL: not silently cut at the NUL.
   CHECK_THROWS_AS(parse_int(std::string_view("12\0" "3", 4), "x", 0, 1000), Error);
-  const std::string m = message_of([] { parse_int("18446744073709551615", "--count", 1, 100); }, ErrorCode::InvalidArgument);
+  const std::string m = error_of([] { parse_int("18446744073709551615", "--count", 1, 100); }, ErrorCode::InvalidArgument);
   CHECK_THAT(m, Catch::Contains("--count") && Catch::Contains("18446744073709551615") && Catch::Contains("[1, 100]"));
   CHECK_THAT(m, !Catch::Contains("-1 "));
-  CHECK_THAT(message_of([] { parse_int("101", "--levels", 1, 100); }, ErrorCode::InvalidArgument), Catch::Contains("'101'"));
+  CHECK_THAT(error_of([] { parse_int("101", "--levels", 1, 100); }, ErrorCode::InvalidArgument), Catch::Contains("'101'"));
 }
 
 TEST_CASE("parse_int: every 64-bit value round-trips, every mutation is a value or a clear error", "[parse][fuzz]") {
@@ -118,10 +108,10 @@ TEST_CASE("parse_double: finite, whole text, in range, independent of the locale
   CHECK(parse_double(".5", "w", 0, 1) == 0.5);
   for (const char* bad : {"", " 1", "1 ", "nan", "NaN", "-nan", "inf", "-inf", "infinity", "1e999", "-1e999", "1e", "e5",
                           "0x1p3", "0x10", "1.5.2", "1,5", "--1", "++1", "+-1", "+", "-", ".", "1e5x", "1d", "1f"}) {
-    const std::string m = message_of([&] { parse_double(bad, "--mutate-prob", -DBL_MAX, DBL_MAX); }, ErrorCode::InvalidArgument);
+    const std::string m = error_of([&] { parse_double(bad, "--mutate-prob", -DBL_MAX, DBL_MAX); }, ErrorCode::InvalidArgument);
     CHECK_THAT(m, Catch::Contains("--mutate-prob"));
   }
-  CHECK_THAT(message_of([] { parse_double("1.5", "--mutate-prob", 0, 1); }, ErrorCode::InvalidArgument),
+  CHECK_THAT(error_of([] { parse_double("1.5", "--mutate-prob", 0, 1); }, ErrorCode::InvalidArgument),
              Catch::Contains("'1.5'") && Catch::Contains("outside"));
   // A host application's decimal-comma locale must not change what "0.5" means.
   const char* de = nullptr;
@@ -176,45 +166,45 @@ TEST_CASE("ellipsize keeps whole UTF-8 characters", "[parse]") {
 }
 
 TEST_CASE("strict JSON: repeated keys are errors naming the key and the object's path", "[parse][json]") {
-  CHECK_THAT(message_of([] { json_strict::parse(R"({"r": 224, "r": 128})", "subnet config JSON"); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([] { json_strict::parse(R"({"r": 224, "r": 128})", "subnet config JSON"); }, ErrorCode::Parse),
              Catch::Contains("subnet config JSON") && Catch::Contains("'r'") && Catch::Contains("twice") &&
                  Catch::Contains("top-level"));
-  const std::string m = message_of(
+  const std::string m = error_of(
       [] { json_strict::parse(R"({"points": [{"hardware": {}}, {"hardware": {"threads": 2, "threads": 1}}]})", "profile JSON"); },
       ErrorCode::Parse);
   CHECK_THAT(m, Catch::Contains("'threads'") && Catch::Contains("points[1].hardware"));
   // Keys that compare equal only after decoding escapes are the same key.
-  CHECK_THAT(message_of([] { json_strict::parse(R"({"r": 1, "\u0072": 2})", "x"); }, ErrorCode::Parse), Catch::Contains("'r'"));
+  CHECK_THAT(error_of([] { json_strict::parse(R"({"r": 1, "\u0072": 2})", "x"); }, ErrorCode::Parse), Catch::Contains("'r'"));
   CHECK_NOTHROW(json_strict::parse(R"([{"k": 1}, {"k": 2}, {"a": {"k": 3}, "k": 4}])", "x"));
   CHECK_NOTHROW(json_strict::parse(R"({"a": 1, "A": 2, "a ": 3})", "x"));
   // A duplicate deep inside a large document is still found.
   std::string big = "[";
   for (int i = 0; i < 5000; ++i) big += fmt::format("{}{{\"id\": {}, \"v\": [1, 2, 3]}}", i ? "," : "", i);
   CHECK_NOTHROW(json_strict::parse(big + "]", "x"));
-  CHECK_THAT(message_of([&] { json_strict::parse(big + R"(, {"id": 1, "id": 2}])", "x"); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([&] { json_strict::parse(big + R"(, {"id": 1, "id": 2}])", "x"); }, ErrorCode::Parse),
              Catch::Contains("[5000]"));
 }
 
 TEST_CASE("strict JSON: nesting is bounded, malformed text and overflowing numbers are Parse errors", "[parse][json]") {
   auto nested = [](size_t n) { return std::string(n, '[') + std::string(n, ']'); };
   CHECK_NOTHROW(json_strict::parse(nested(64), "x"));
-  CHECK_THAT(message_of([&] { json_strict::parse(nested(65), "x"); }, ErrorCode::Parse), Catch::Contains("deeper than 64"));
+  CHECK_THAT(error_of([&] { json_strict::parse(nested(65), "x"); }, ErrorCode::Parse), Catch::Contains("deeper than 64"));
   // Stopped at the limit, not after building the whole document.
-  CHECK_THAT(message_of([&] { json_strict::parse(std::string(10000000, '['), "x"); }, ErrorCode::Parse), Catch::Contains("deeper"));
+  CHECK_THAT(error_of([&] { json_strict::parse(std::string(10000000, '['), "x"); }, ErrorCode::Parse), Catch::Contains("deeper"));
   std::string objs;
   for (int i = 0; i < 70; ++i) objs += "{\"a\":";
-  CHECK_THAT(message_of([&] { json_strict::parse(objs + "1" + std::string(70, '}'), "x"); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([&] { json_strict::parse(objs + "1" + std::string(70, '}'), "x"); }, ErrorCode::Parse),
              Catch::Contains("deeper"));
   for (const char* bad : {"", " ", "{", "{\"a\":}", "[1,]", "{\"a\":1,}", "NaN", "[NaN]", "[Infinity]", "[-Infinity]", "[1e999]",
                           "[-1e999]", "{\"a\": 1} x", "// c\n{}", "{\"a\": 01}", "[1.]", "[.5]", "['a']", "[\"\xff\"]",
                           "{\"a\":1}{\"a\":1}"}) {
-    const std::string m = message_of([&] { json_strict::parse(bad, "levels JSON"); }, ErrorCode::Parse);
+    const std::string m = error_of([&] { json_strict::parse(bad, "levels JSON"); }, ErrorCode::Parse);
     CHECK_THAT(m, Catch::StartsWith("levels JSON: "));
     CHECK(valid_utf8(m));
   }
   // An integer literal beyond 64 bits is named as written, with where it is.
   for (const char* lit : {"18446744073709551616", "99999999999999999999999", "-9223372036854775809"}) {
-    const std::string m = message_of([&] { json_strict::parse(fmt::format(R"({{"hardware": {{"threads": {}}}}})", lit), "point"); },
+    const std::string m = error_of([&] { json_strict::parse(fmt::format(R"({{"hardware": {{"threads": {}}}}})", lit), "point"); },
                                      ErrorCode::Parse);
     CHECK_THAT(m, Catch::Contains(lit) && Catch::Contains("'hardware.threads'") && Catch::Contains("64 bits"));
   }
@@ -276,7 +266,7 @@ TEST_CASE("strict JSON numbers: no 64-bit wrap, no fractions for integers, the v
           "s": "224", "a": [224], "ok": 224, "neg": -9223372036854775808})",
       "x");
   auto int_msg = [&](const char* key) {
-    return message_of([&] { json_strict::integer(j[key], fmt::format("field '{}'", key), 1, 1000000); }, ErrorCode::InvalidArgument);
+    return error_of([&] { json_strict::integer(j[key], fmt::format("field '{}'", key), 1, 1000000); }, ErrorCode::InvalidArgument);
   };
   CHECK_THAT(int_msg("u"), Catch::Contains("field 'u'") && Catch::Contains("18446744073709551615") && !Catch::Contains("-1 "));
   CHECK_THAT(int_msg("m"), Catch::Contains("9223372036854775808"));
@@ -290,24 +280,24 @@ TEST_CASE("strict JSON numbers: no 64-bit wrap, no fractions for integers, the v
   CHECK_THAT(int_msg("a"), Catch::Contains("not a number"));
   CHECK(json_strict::integer(j["ok"], "r", 1, 1000) == 224);
   CHECK(json_strict::integer(j["neg"], "r", INT64_MIN, 0) == INT64_MIN);
-  CHECK_THAT(message_of([&] { json_strict::integer(j["u"], "r", INT64_MIN, INT64_MAX, ErrorCode::Parse); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([&] { json_strict::integer(j["u"], "r", INT64_MIN, INT64_MAX, ErrorCode::Parse); }, ErrorCode::Parse),
              Catch::Contains("18446744073709551615"));
   // number(): finite and in range; the literal quoted, not its rounded double.
   CHECK(json_strict::number(j["f"], "ms", 0, 1e9) == 224.5);
-  CHECK_THAT(message_of([&] { json_strict::number(j["u"], "latency_ms", 0, 1e9); }, ErrorCode::InvalidArgument),
+  CHECK_THAT(error_of([&] { json_strict::number(j["u"], "latency_ms", 0, 1e9); }, ErrorCode::InvalidArgument),
              Catch::Contains("latency_ms") && Catch::Contains("18446744073709551615"));
-  CHECK_THAT(message_of([&] { json_strict::number(j["s"], "latency_ms", 0, 1e9); }, ErrorCode::InvalidArgument),
+  CHECK_THAT(error_of([&] { json_strict::number(j["s"], "latency_ms", 0, 1e9); }, ErrorCode::InvalidArgument),
              Catch::Contains("string"));
-  CHECK_THAT(message_of([&] { json_strict::number(json(std::nan("")), "w", -1e9, 1e9); }, ErrorCode::InvalidArgument),
+  CHECK_THAT(error_of([&] { json_strict::number(json(std::nan("")), "w", -1e9, 1e9); }, ErrorCode::InvalidArgument),
              Catch::Contains("w"));
   CHECK_THROWS_AS(json_strict::number(json(HUGE_VAL), "w", -DBL_MAX, DBL_MAX), Error);
   // Knob settings: a repeated knob never reaches integer_map; a wrapped value names the knob.
-  CHECK_THAT(message_of([] { json_strict::integer_map(json_strict::parse(R"({"threads": 18446744073709551615})", "hw"), "hardware"); },
+  CHECK_THAT(error_of([] { json_strict::integer_map(json_strict::parse(R"({"threads": 18446744073709551615})", "hw"), "hardware"); },
                         ErrorCode::InvalidArgument),
              Catch::Contains("hardware.threads") && Catch::Contains("18446744073709551615"));
-  CHECK_THAT(message_of([] { json_strict::parse(R"({"threads": 2, "threads": 4})", "hardware"); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([] { json_strict::parse(R"({"threads": 2, "threads": 4})", "hardware"); }, ErrorCode::Parse),
              Catch::Contains("'threads'") && Catch::Contains("twice"));
-  CHECK_THAT(message_of([] { json_strict::integer_map(json_strict::parse(R"({"threads": 2.5})", "hw"), "hardware"); },
+  CHECK_THAT(error_of([] { json_strict::integer_map(json_strict::parse(R"({"threads": 2.5})", "hw"), "hardware"); },
                         ErrorCode::InvalidArgument),
              Catch::Contains("hardware.threads"));
 }

@@ -15,6 +15,7 @@
 #include "test_support.hpp"
 
 using namespace dynn;
+using dynn::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -29,16 +30,6 @@ std::vector<std::string> relative_paths(const ImageDataset& ds, const fs::path& 
   std::vector<std::string> out;
   for (const auto& s : ds.samples) out.push_back(fs::relative(s.path, root).string());
   return out;
-}
-
-std::string message_of(const std::function<void()>& fn, ErrorCode* code = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (code) *code = e.code();
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // A tree with every kind of second way in:
@@ -106,13 +97,13 @@ TEST_CASE("class folders that are one folder, or the root itself, are refused by
   write_jpeg(dir.path / "a" / "n2" / "y.jpg");
   fs::create_directory_symlink("n1", dir.path / "a" / "n3");
   ErrorCode code{};
-  const std::string m = message_of([&] { ImageDataset::from_folder((dir.path / "a").string()); }, &code);
+  const std::string m = error_of([&] { ImageDataset::from_folder((dir.path / "a").string()); }, &code);
   CHECK(code == ErrorCode::InvalidArgument);
   CHECK_THAT(m, Catch::Contains("'n1'") && Catch::Contains("'n3'"));
 
   write_jpeg(dir.path / "b" / "n1" / "x.jpg");
   fs::create_directory_symlink(".", dir.path / "b" / "self");
-  CHECK_THAT(message_of([&] { ImageDataset::from_folder((dir.path / "b").string()); }), Catch::Contains("'self'"));
+  CHECK_THAT(error_of([&] { ImageDataset::from_folder((dir.path / "b").string()); }), Catch::Contains("'self'"));
 }
 
 namespace {

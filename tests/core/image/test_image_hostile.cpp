@@ -21,6 +21,7 @@
 #include "test_support.hpp"
 
 using namespace dynn;
+using dynn::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -78,16 +79,6 @@ void write(const fs::path& p, const std::vector<uint8_t>& b) {
   f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 }
 
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL("no dynn::Error thrown");
-  return {};
-}
-
 }  // namespace
 
 TEST_CASE("JPEGs with sampling factors TurboJPEG cannot name decode through libjpeg, as Pillow does", "[image]") {
@@ -119,7 +110,7 @@ TEST_CASE("JPEGs with sampling factors TurboJPEG cannot name decode through libj
     // Truncated: an error naming the file, never grey padding.
     const fs::path t = dir.path / "truncated.jpg";
     write(t, std::vector<uint8_t>(jpg.begin(), jpg.begin() + static_cast<std::ptrdiff_t>(jpg.size() / 2)));
-    CHECK_THAT(message_of([&] { load_image(t.string()); }), Catch::Contains("truncated.jpg"));
+    CHECK_THAT(error_of([&] { load_image(t.string()); }), Catch::Contains("truncated.jpg"));
   }
 }
 
@@ -135,7 +126,7 @@ TEST_CASE("decompression bombs are refused from the header, naming the file", "[
       break;
     }
   REQUIRE(patched);
-  CHECK_THAT(message_of([&] { decode_image(jpg.data(), jpg.size(), "bomb.jpg"); }),
+  CHECK_THAT(error_of([&] { decode_image(jpg.data(), jpg.size(), "bomb.jpg"); }),
              Catch::Contains("bomb.jpg") && Catch::Contains("decompression-bomb"));
   // The same through the libjpeg path (odd sampling) and for PPM.
   const int odd[3][2] = {{3, 1}, {1, 1}, {1, 1}};
@@ -145,13 +136,13 @@ TEST_CASE("decompression bombs are refused from the header, naming the file", "[
       jpg2[i + 5] = 16000 >> 8, jpg2[i + 6] = 16000 & 255, jpg2[i + 7] = 16000 >> 8, jpg2[i + 8] = 16000 & 255;
       break;
     }
-  CHECK_THAT(message_of([&] { decode_image(jpg2.data(), jpg2.size(), "bomb2.jpg"); }), Catch::Contains("bomb2.jpg"));
+  CHECK_THAT(error_of([&] { decode_image(jpg2.data(), jpg2.size(), "bomb2.jpg"); }), Catch::Contains("bomb2.jpg"));
   const std::string ppm = "P6\n20000 20000\n255\n";
-  CHECK_THAT(message_of([&] { decode_image(reinterpret_cast<const uint8_t*>(ppm.data()), ppm.size(), "bomb.ppm"); }),
+  CHECK_THAT(error_of([&] { decode_image(reinterpret_cast<const uint8_t*>(ppm.data()), ppm.size(), "bomb.ppm"); }),
              Catch::Contains("bomb.ppm") && Catch::Contains("decompression-bomb"));
   // Just under the limit is not a bomb (it fails later only for lack of data).
   const std::string ok = "P6\n13000 13000\n255\n";
-  CHECK_THAT(message_of([&] { decode_image(reinterpret_cast<const uint8_t*>(ok.data()), ok.size(), "big.ppm"); }),
+  CHECK_THAT(error_of([&] { decode_image(reinterpret_cast<const uint8_t*>(ok.data()), ok.size(), "big.ppm"); }),
              Catch::Contains("truncated"));
 }
 
@@ -159,10 +150,10 @@ TEST_CASE("non-regular, missing and oversized image files are refused without bl
   dynn::test::TempDir dir("imgfiles");
   const fs::path fifo = dir.path / "pipe.jpg";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-  CHECK_THAT(message_of([&] { load_image(fifo.string()); }), Catch::Contains("pipe.jpg") && Catch::Contains("FIFO"));
-  CHECK_THAT(message_of([&] { load_image("/dev/zero"); }), Catch::Contains("/dev/zero") && Catch::Contains("character device"));
-  CHECK_THAT(message_of([&] { load_image(dir.path.string()); }), Catch::Contains("folder"));
-  CHECK_THAT(message_of([&] { load_image((dir.path / "nope.jpg").string()); }), Catch::Contains("nope.jpg"));
+  CHECK_THAT(error_of([&] { load_image(fifo.string()); }), Catch::Contains("pipe.jpg") && Catch::Contains("FIFO"));
+  CHECK_THAT(error_of([&] { load_image("/dev/zero"); }), Catch::Contains("/dev/zero") && Catch::Contains("character device"));
+  CHECK_THAT(error_of([&] { load_image(dir.path.string()); }), Catch::Contains("folder"));
+  CHECK_THAT(error_of([&] { load_image((dir.path / "nope.jpg").string()); }), Catch::Contains("nope.jpg"));
   if (::geteuid() != 0) {
     const fs::path locked = dir.path / "locked.jpg";
     write(locked, {0xFF, 0xD8});
@@ -206,12 +197,12 @@ TEST_CASE("a ground-truth file that labels one image twice is refused", "[image]
   write(dir.path / "a.jpg", jpg);
   write(dir.path / "b.jpg", jpg);
   std::ofstream(dir.path / "gt.txt") << "a.jpg 1\nb.jpg 2\na.jpg 3\n";
-  CHECK_THAT(message_of([&] { ImageDataset::from_flat_folder(dir.path.string(), (dir.path / "gt.txt").string()); }),
+  CHECK_THAT(error_of([&] { ImageDataset::from_flat_folder(dir.path.string(), (dir.path / "gt.txt").string()); }),
              Catch::Contains("twice") && Catch::Contains("a.jpg"));
   std::ofstream(dir.path / "gt2.txt") << "a.jpg 1\nb.jpg 18446744073709551615\n";
-  CHECK_THAT(message_of([&] { ImageDataset::from_flat_folder(dir.path.string(), (dir.path / "gt2.txt").string()); }),
+  CHECK_THAT(error_of([&] { ImageDataset::from_flat_folder(dir.path.string(), (dir.path / "gt2.txt").string()); }),
              Catch::Contains("line 2"));
   const fs::path fifo = dir.path / "gt.fifo";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-  CHECK_THAT(message_of([&] { ImageDataset::from_flat_folder(dir.path.string(), fifo.string()); }), Catch::Contains("FIFO"));
+  CHECK_THAT(error_of([&] { ImageDataset::from_flat_folder(dir.path.string(), fifo.string()); }), Catch::Contains("FIFO"));
 }

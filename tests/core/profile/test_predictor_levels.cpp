@@ -13,6 +13,7 @@
 #include "test_support.hpp"
 
 using namespace dynn;
+using dynn::test::error_of;
 using nlohmann::json;
 
 namespace {
@@ -192,16 +193,6 @@ TEST_CASE("levels JSON round trip and malformed input", "[levels]") {
 #include "../../../examples/common/nets6_levels.hpp"
 
 namespace {
-std::string levels_error(const std::function<void()>& fn, ErrorCode want) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    CHECK(e.code() == want);
-    return e.what();
-  }
-  FAIL("no dynn::Error thrown");
-  return {};
-}
 std::string levels_text(const std::string& entries, const std::string& extra = "") {
   return R"({"supernet": "ofa_mbv3_d234_e346_k357_w1.2")" + extra + R"(, "levels": [)" + entries + "]}";
 }
@@ -218,39 +209,39 @@ TEST_CASE("levels: an empty set, a repeated level, a repeated key or a wrapped n
   CHECK(LevelSet::from_json(embedded.to_json()).to_json() == embedded.to_json());
   CHECK(embedded.to_operating_points().size() == 6);
 
-  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text("")); }, ErrorCode::Parse), Catch::Contains("levels") && Catch::Contains("empty"));
-  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("3") + "," + level_entry("1") + "," + level_entry("3"))); },
+  CHECK_THAT(error_of([] { LevelSet::from_json(levels_text("")); }, ErrorCode::Parse), Catch::Contains("levels") && Catch::Contains("empty"));
+  CHECK_THAT(error_of([] { LevelSet::from_json(levels_text(level_entry("3") + "," + level_entry("1") + "," + level_entry("3"))); },
                           ErrorCode::Parse),
              Catch::Contains("levels[2]") && Catch::Contains("level 3 appears twice"));
-  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("0", R"(, "level": 1)"))); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([] { LevelSet::from_json(levels_text(level_entry("0", R"(, "level": 1)"))); }, ErrorCode::Parse),
              Catch::Contains("'level'") && Catch::Contains("twice") && Catch::Contains("levels[0]"));
-  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("0"), R"(, "supernet": "ofa_mbv3_d234_e346_k357_w1.0")")); },
+  CHECK_THAT(error_of([] { LevelSet::from_json(levels_text(level_entry("0"), R"(, "supernet": "ofa_mbv3_d234_e346_k357_w1.0")")); },
                           ErrorCode::Parse),
              Catch::Contains("'supernet'") && Catch::Contains("twice"));
   for (const char* bad : {"18446744073709551615", "4294967296", "-1", "0.5", "1e300"})
-    CHECK_THAT(levels_error([&] { LevelSet::from_json(levels_text(level_entry(bad))); }, ErrorCode::Parse),
+    CHECK_THAT(error_of([&] { LevelSet::from_json(levels_text(level_entry(bad))); }, ErrorCode::Parse),
                Catch::Contains("levels[0].level") && Catch::Contains(bad == std::string("1e300") ? "1e+300" : bad));
-  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("99999999999999999999"))); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([] { LevelSet::from_json(levels_text(level_entry("99999999999999999999"))); }, ErrorCode::Parse),
              Catch::Contains("99999999999999999999") && Catch::Contains("levels[0].level"));
-  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("0", R"(, "latency_ms": 5)"))); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([] { LevelSet::from_json(levels_text(level_entry("0", R"(, "latency_ms": 5)"))); }, ErrorCode::Parse),
              Catch::Contains("'latency_ms'") && Catch::Contains("twice"));
   // Figures: the value quoted as written; 1e999 is not a number JSON can hold.
   std::string e = level_entry("0");
   e.replace(e.find("\"latency_ms\": 10"), 16, "\"latency_ms\": 18446744073709551615");
-  CHECK_THAT(levels_error([&] { LevelSet::from_json(levels_text(e)); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([&] { LevelSet::from_json(levels_text(e)); }, ErrorCode::Parse),
              Catch::Contains("levels[0].latency_ms") && Catch::Contains("18446744073709551615"));
   e = level_entry("0");
   e.replace(e.find("\"latency_ms\": 10"), 16, "\"latency_ms\": 1e999");
-  CHECK_THAT(levels_error([&] { LevelSet::from_json(levels_text(e)); }, ErrorCode::Parse), Catch::Contains("1e999"));
+  CHECK_THAT(error_of([&] { LevelSet::from_json(levels_text(e)); }, ErrorCode::Parse), Catch::Contains("1e999"));
   // A misspelt field is an error, not ignored.
-  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("0", R"(, "top1": 80)"))); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([] { LevelSet::from_json(levels_text(level_entry("0", R"(, "top1": 80)"))); }, ErrorCode::Parse),
              Catch::Contains("levels[0]") && Catch::Contains("'top1'"));
-  CHECK_THAT(levels_error([] { LevelSet::from_json(levels_text(level_entry("0"), R"(, "level": [])")); }, ErrorCode::Parse),
+  CHECK_THAT(error_of([] { LevelSet::from_json(levels_text(level_entry("0"), R"(, "level": [])")); }, ErrorCode::Parse),
              Catch::Contains("'level'"));
   // Supernet widths go through the checked parser: no blanks, hex or trailing text.
   for (const char* w : {"w 1.2", "w0x1p0", "w1.2abc", "wnan", "winf", "w1e999", "w0.05", "w10.5", "w", "w1,2"}) {
     const std::string text = R"({"supernet": "ofa_mbv3_d234_e346_k357_)" + std::string(w) + R"(", "levels": [)" + level_entry("0") + "]}";
-    CHECK_THAT(levels_error([&] { LevelSet::from_json(text); }, ErrorCode::Parse), Catch::Contains("supernet"));
+    CHECK_THAT(error_of([&] { LevelSet::from_json(text); }, ErrorCode::Parse), Catch::Contains("supernet"));
   }
   CHECK(ofa_mbv3::width_mult_from_name("ofa_mbv3_d234_e346_k357_w1.0") == 1.0);
 }
@@ -260,20 +251,20 @@ TEST_CASE("levels built in code: an empty or inconsistent set is never written o
   const std::string path = (dir.path / "l.json").string();
   LevelSet s;
   s.supernet = "ofa_mbv3_d234_e346_k357_w1.2";
-  CHECK_THAT(levels_error([&] { s.save(path); }, ErrorCode::InvalidArgument), Catch::Contains("no levels"));
+  CHECK_THAT(error_of([&] { s.save(path); }, ErrorCode::InvalidArgument), Catch::Contains("no levels"));
   CHECK_FALSE(std::filesystem::exists(path));
-  CHECK_THAT(levels_error([&] { s.to_operating_points(); }, ErrorCode::InvalidArgument), Catch::Contains("no levels"));
+  CHECK_THAT(error_of([&] { s.to_operating_points(); }, ErrorCode::InvalidArgument), Catch::Contains("no levels"));
   s.levels.push_back({0, SubnetConfig::smallest(160), 70, 10});
   CHECK_NOTHROW(s.validate());
   s.levels.push_back({0, SubnetConfig::largest(224), 80, 20});
-  CHECK_THAT(levels_error([&] { s.to_json(); }, ErrorCode::InvalidArgument), Catch::Contains("levels[1]") && Catch::Contains("twice"));
+  CHECK_THAT(error_of([&] { s.to_json(); }, ErrorCode::InvalidArgument), Catch::Contains("levels[1]") && Catch::Contains("twice"));
   s.levels[1].level = 1;
   s.levels[1].latency_ms = std::numeric_limits<double>::quiet_NaN();
-  CHECK_THAT(levels_error([&] { s.save(path); }, ErrorCode::InvalidArgument), Catch::Contains("levels[1].latency_ms"));
+  CHECK_THAT(error_of([&] { s.save(path); }, ErrorCode::InvalidArgument), Catch::Contains("levels[1].latency_ms"));
   CHECK_FALSE(std::filesystem::exists(path));
   s.levels[1].latency_ms = 20;
   s.levels[1].subnet.r = 5;
-  CHECK_THAT(levels_error([&] { s.save(path); }, ErrorCode::InvalidArgument), Catch::Contains("levels[1].arch"));
+  CHECK_THAT(error_of([&] { s.save(path); }, ErrorCode::InvalidArgument), Catch::Contains("levels[1].arch"));
   s.levels[1].subnet.r = 224;
   s.save(path);
   CHECK(LevelSet::load(path).levels.size() == 2);
