@@ -100,11 +100,12 @@ inline int Args::threads(const std::string& k) const {
 // Output paths are checked before any expensive work, so a typo or a read-only place does not cost
 // a whole run. Checked by doing: a file is opened for writing (without truncating an existing one;
 // a new one is removed again), a folder is created.
+[[noreturn]] inline void bad_output(const std::string& option, const std::string& path, const std::string& why) {
+  throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("{} '{}': {}", option, path, why));
+}
 inline void check_output_file(const std::string& path, const std::string& option) {
   namespace fs = std::filesystem;
-  auto bad = [&](const std::string& why) {
-    throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("{} '{}': {}", option, path, why));
-  };
+  auto bad = [&](const std::string& why) { bad_output(option, path, why); };
   if (path.empty()) bad("empty path");
   std::error_code ec;
   if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) bad("exists and is not a regular file");
@@ -116,9 +117,7 @@ inline void check_output_file(const std::string& path, const std::string& option
 }
 inline void check_output_dir(const std::string& path, const std::string& option) {
   namespace fs = std::filesystem;
-  auto bad = [&](const std::string& why) {
-    throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("{} '{}': {}", option, path, why));
-  };
+  auto bad = [&](const std::string& why) { bad_output(option, path, why); };
   if (path.empty()) bad("empty path");
   std::error_code ec;
   if (fs::exists(path, ec) && !fs::is_directory(path, ec)) bad("exists and is not a folder");

@@ -1,7 +1,7 @@
 #include "dynn/subnet_config.hpp"
 
 #include <algorithm>
-#include <array>
+#include <iterator>
 #include <cctype>
 #include <sstream>
 
@@ -173,6 +173,7 @@ SubnetConfig SubnetConfig::parse(const std::string& text, const SearchSpace& spa
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && text[first] == '{') return from_json(text, space);
   SubnetConfig c;
+  static const char* const names[4] = {"ks", "e", "d", "r"};
   bool seen[4] = {false, false, false, false};
   std::istringstream in(text);
   std::string tok;
@@ -180,36 +181,29 @@ SubnetConfig SubnetConfig::parse(const std::string& text, const SearchSpace& spa
     const auto eq = tok.find('=');
     if (eq == std::string::npos) invalid(fmt::format("subnet config string: token '{}' is not key=value", ellipsize(tok)));
     const std::string key = tok.substr(0, eq), val = tok.substr(eq + 1);
-    for (int i = 0; i < 4; ++i)
-      if (key == std::array<const char*, 4>{"ks", "e", "d", "r"}[static_cast<size_t>(i)] && seen[i])
-        invalid(fmt::format("subnet config string: '{}' given twice", key));
-    auto parse_digits = [&](const char* name) {
-      std::vector<int> out;
-      if (val.empty()) invalid(fmt::format("subnet config string: '{}' is empty", name));
-      for (size_t i = 0; i < val.size(); ++i) {
-        if (!std::isdigit(static_cast<unsigned char>(val[i]))) {
-          // Quote the whole character (a UTF-8 sequence), never a lone byte of it.
-          size_t end = i + 1;
-          while (end < val.size() && (static_cast<unsigned char>(val[end]) & 0xC0) == 0x80) ++end;
-          invalid(fmt::format("subnet config string: '{}' has a non-digit '{}' at position {}", name, ellipsize(val.substr(i, end - i), 4), i));
-        }
-        out.push_back(val[i] - '0');
-      }
-      return out;
-    };
-    if (key == "ks") { c.ks = parse_digits("ks"); seen[0] = true; }
-    else if (key == "e") { c.e = parse_digits("e"); seen[1] = true; }
-    else if (key == "d") { c.d = parse_digits("d"); seen[2] = true; }
-    else if (key == "r") {
+    const auto k = static_cast<size_t>(std::find(std::begin(names), std::end(names), key) - std::begin(names));
+    if (k == 4) invalid(fmt::format("subnet config string: unknown key '{}'", ellipsize(key)));
+    if (seen[k]) invalid(fmt::format("subnet config string: '{}' given twice", key));
+    seen[k] = true;
+    if (k == 3) {
       c.r = static_cast<int>(parse_int(val, "subnet config string: 'r'", 1, 1000000));
-      seen[3] = true;
-    } else {
-      invalid(fmt::format("subnet config string: unknown key '{}'", ellipsize(key)));
+      continue;
     }
+    std::vector<int> digits;
+    if (val.empty()) invalid(fmt::format("subnet config string: '{}' is empty", key));
+    for (size_t i = 0; i < val.size(); ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(val[i]))) {
+        // Quote the whole character (a UTF-8 sequence), never a lone byte of it.
+        size_t end = i + 1;
+        while (end < val.size() && (static_cast<unsigned char>(val[end]) & 0xC0) == 0x80) ++end;
+        invalid(fmt::format("subnet config string: '{}' has a non-digit '{}' at position {}", key, ellipsize(val.substr(i, end - i), 4), i));
+      }
+      digits.push_back(val[i] - '0');
+    }
+    (k == 0 ? c.ks : k == 1 ? c.e : c.d) = std::move(digits);
   }
-  const char* names[4] = {"ks", "e", "d", "r"};
-  for (int i = 0; i < 4; ++i)
-    if (!seen[i]) invalid(fmt::format("subnet config string: missing '{}'", names[i]));
+  for (size_t k = 0; k < 4; ++k)
+    if (!seen[k]) invalid(fmt::format("subnet config string: missing '{}'", names[k]));
   c.validate(space);
   return c;
 }

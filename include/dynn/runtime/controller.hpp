@@ -141,6 +141,7 @@ class ControllerParams {
   // Throws InvalidArgument naming every key that was never read, and the known ones.
   void finish() const;
   [[noreturn]] void fail(const std::string& key, const std::string& why) const;
+  std::string label(const std::string& key) const;  // "controller '<name>': parameter '<key>'"
 
  private:
   const nlohmann::json* get(const std::string& key);

@@ -48,6 +48,14 @@ const nlohmann::json& Fields::require(const nlohmann::json& obj, const char* key
   return *it;
 }
 
+void Fields::only(const nlohmann::json& obj, std::initializer_list<const char*> known, const std::string& where) const {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || it.key() == k;
+    if (!ok) bad(where, fmt::format("unknown field '{}'", ellipsize(it.key())));
+  }
+}
+
 double Fields::number(const nlohmann::json& v, const std::string& where, double lo, double hi) const {
   // The one checked number reader: the value is quoted as written (18446744073709551615, not 1.8e19).
   return json_strict::number(v, fmt::format("{}: {}", format, where), lo, hi, ErrorCode::Parse);

@@ -2,6 +2,7 @@
 // writing whole files, and checked field access whose errors name the format, field and value.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -34,6 +35,8 @@ struct Fields {
   const char* format;
   [[noreturn]] void bad(const std::string& where, const std::string& what) const;
   const nlohmann::json& require(const nlohmann::json& obj, const char* key, const std::string& where) const;
+  // Every field of obj is one of `known`: a misspelt field is an error, never silently ignored.
+  void only(const nlohmann::json& obj, std::initializer_list<const char*> known, const std::string& where) const;
   // A finite number in [lo, hi]: the value itself, or obj[key] (where + "." + key in errors).
   double number(const nlohmann::json& v, const std::string& where, double lo, double hi) const;
   double number(const nlohmann::json& obj, const char* key, const std::string& where, double lo, double hi) const;

@@ -1,13 +1,10 @@
 #include "dynn/profile/levels.hpp"
 
-#include <initializer_list>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "dynn/error.hpp"
 #include "dynn/ofa_mbv3_arch.hpp"
-#include "dynn/parse.hpp"
 #include "json_file.hpp"
 #include "core/json_strict.hpp"
 
@@ -17,21 +14,12 @@ using nlohmann::json;
 
 namespace {
 const json_file::Fields F{"levels JSON"};
-
-// A misspelt field ("top1" for "top1_percent") is an error, not silently ignored.
-void known_fields(const json& obj, std::initializer_list<const char*> known, const std::string& where) {
-  for (auto it = obj.begin(); it != obj.end(); ++it) {
-    bool ok = false;
-    for (const char* k : known) ok = ok || it.key() == k;
-    if (!ok) F.bad(where, fmt::format("unknown field '{}'", ellipsize(it.key())));
-  }
-}
 }  // namespace
 
 LevelSet LevelSet::from_json(const std::string& text) {
   const json j = json_strict::parse(text, "levels JSON");
   if (!j.is_object()) F.bad("top level", fmt::format("expected an object, got {}", j.type_name()));
-  known_fields(j, {"supernet", "source", "levels"}, "top level");
+  F.only(j, {"supernet", "source", "levels"}, "top level");
   LevelSet s;
   const json& sn = F.require(j, "supernet", "top level");
   if (!sn.is_string()) F.bad("supernet", "expected a string");
@@ -53,7 +41,7 @@ LevelSet LevelSet::from_json(const std::string& text) {
     const std::string where = fmt::format("levels[{}]", i);
     const json& e = lv[i];
     if (!e.is_object()) F.bad(where, fmt::format("expected an object, got {}", e.type_name()));
-    known_fields(e, {"level", "arch", "top1_percent", "latency_ms"}, where);
+    F.only(e, {"level", "arch", "top1_percent", "latency_ms"}, where);
     Level L;
     L.level = static_cast<int>(json_strict::integer(F.require(e, "level", where), "levels JSON: " + where + ".level", 0, 1000,
                                                     ErrorCode::Parse));

@@ -115,13 +115,9 @@ std::optional<double> get_opt_number(const json& obj, const char* key, const std
 OperatingPoint point_from_json(const json& j, size_t index) {
   const std::string where = fmt::format("points[{}]", index);
   if (!j.is_object()) F.bad(where, fmt::format("expected an object, got {}", j.type_name()));
-  static const char* known[] = {"id", "subnet", "device", "hardware", "latency_ms", "latency_p90_ms", "power_w",
-                                "energy_mj", "accuracy", "accuracy_source", "macs", "level"};
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    bool ok = false;
-    for (const char* k : known) ok = ok || it.key() == k;
-    if (!ok) F.bad(where, fmt::format("unknown field '{}'", ellipsize(it.key())));
-  }
+  F.only(j, {"id", "subnet", "device", "hardware", "latency_ms", "latency_p90_ms", "power_w", "energy_mj", "accuracy",
+             "accuracy_source", "macs", "level"},
+         where);
   OperatingPoint p;
   p.id = get_string(j, "id", where);
   if (p.id.empty()) F.bad(where + ".id", "must not be empty");
@@ -178,12 +174,7 @@ Profile Profile::from_json(const std::string& text) {
   if (version != kFormatVersion)
     throw Error(ErrorCode::Unsupported, fmt::format("profile JSON: version {} is not supported (this build reads version {})",
                                                     version, kFormatVersion));
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const auto& k = it.key();
-    if (k != "format" && k != "version" && k != "device_name" && k != "supernet" && k != "created" && k != "notes" &&
-        k != "points")
-      F.bad("top level", fmt::format("unknown field '{}'", ellipsize(k)));
-  }
+  F.only(j, {"format", "version", "device_name", "supernet", "created", "notes", "points"}, "top level");
   Profile p;
   p.device_name = get_string(j, "device_name", "top level");
   p.supernet = get_string(j, "supernet", "top level");

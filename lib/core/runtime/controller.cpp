@@ -104,8 +104,12 @@ ControllerParams::ControllerParams(std::string controller, nlohmann::json params
                 fmt::format("controller '{}': parameters must be a JSON object, got {}", m_controller, ellipsize(m_params.dump())));
 }
 
+std::string ControllerParams::label(const std::string& key) const {
+  return fmt::format("controller '{}': parameter '{}'", m_controller, key);
+}
+
 void ControllerParams::fail(const std::string& key, const std::string& why) const {
-  throw Error(ErrorCode::InvalidArgument, fmt::format("controller '{}': parameter '{}': {}", m_controller, key, why));
+  throw Error(ErrorCode::InvalidArgument, fmt::format("{}: {}", label(key), why));
 }
 
 bool ControllerParams::has(const std::string& key) const { return m_params.contains(key); }
@@ -120,13 +124,13 @@ const nlohmann::json* ControllerParams::get(const std::string& key) {
 double ControllerParams::number(const std::string& key, double def, double lo, double hi) {
   const auto* v = get(key);
   if (!v) return def;
-  return json_strict::number(*v, fmt::format("controller '{}': parameter '{}'", m_controller, key), lo, hi);
+  return json_strict::number(*v, label(key), lo, hi);
 }
 
 int64_t ControllerParams::integer(const std::string& key, int64_t def, int64_t lo, int64_t hi) {
   const auto* v = get(key);
   if (!v) return def;
-  return json_strict::integer(*v, fmt::format("controller '{}': parameter '{}'", m_controller, key), lo, hi);
+  return json_strict::integer(*v, label(key), lo, hi);
 }
 
 bool ControllerParams::boolean(const std::string& key, bool def) {
@@ -162,7 +166,7 @@ HardwareSetting ControllerParams::setting(const std::string& key) {
   const auto* v = get(key);
   HardwareSetting hs;
   if (!v) return hs;
-  return json_strict::integer_map(*v, fmt::format("controller '{}': parameter '{}'", m_controller, key));
+  return json_strict::integer_map(*v, label(key));
 }
 
 std::map<std::string, std::string> ControllerParams::text_map(const std::string& key) {
@@ -185,7 +189,7 @@ ControllerParams::PointRef ControllerParams::point(const std::string& key) {
     r.id = v->get<std::string>();
     if (r.id.empty()) fail(key, "an empty point id");
   } else if (v->is_number_integer() || v->is_number_unsigned()) {
-    r.index = json_strict::integer(*v, fmt::format("controller '{}': parameter '{}'", m_controller, key), 0, INT64_MAX);
+    r.index = json_strict::integer(*v, label(key), 0, INT64_MAX);
   } else {
     fail(key, fmt::format("a point id (string) or index (integer >= 0) is expected, got {}", ellipsize(v->dump())));
   }
