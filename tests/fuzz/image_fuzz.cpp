@@ -55,45 +55,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #include <jpeglib.h>
 
 #include "fuzz_driver.hpp"
+#include "libjpeg_writer.hpp"
 
 namespace {
-
-// libjpeg's compressor, for what encode_jpeg does not write: odd sampling factors (the tj* API
-// refuses them; the libjpeg fallback decodes them), progressive scans, CMYK.
-dynn::fuzz::Bytes libjpeg_encode(int w, int h, int components, J_COLOR_SPACE cs, const int (*samp)[2], bool progressive) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &buf, &size);
-  c.image_width = static_cast<JDIMENSION>(w);
-  c.image_height = static_cast<JDIMENSION>(h);
-  c.input_components = components;
-  c.in_color_space = cs;
-  jpeg_set_defaults(&c);
-  jpeg_set_quality(&c, 85, TRUE);
-  if (samp)
-    for (int i = 0; i < components; ++i) {
-      c.comp_info[i].h_samp_factor = samp[i][0];
-      c.comp_info[i].v_samp_factor = samp[i][1];
-    }
-  if (progressive) jpeg_simple_progression(&c);
-  jpeg_start_compress(&c, TRUE);
-  std::vector<uint8_t> row(static_cast<size_t>(w) * static_cast<size_t>(components));
-  while (c.next_scanline < c.image_height) {
-    const int y = static_cast<int>(c.next_scanline);
-    for (size_t i = 0; i < row.size(); ++i) row[i] = static_cast<uint8_t>((static_cast<int>(i) * 7 + y * 13) & 255);
-    JSAMPROW r = row.data();
-    jpeg_write_scanlines(&c, &r, 1);
-  }
-  jpeg_finish_compress(&c);
-  jpeg_destroy_compress(&c);
-  dynn::fuzz::Bytes out(buf, buf + size);
-  std::free(buf);
-  return out;
-}
 
 std::vector<dynn::fuzz::Bytes> seeds() {
   dynn::Image rgb(23, 17, 3), gray(19, 11, 1);
@@ -103,10 +67,10 @@ std::vector<dynn::fuzz::Bytes> seeds() {
   const int odd2[3][2] = {{1, 2}, {2, 1}, {1, 1}};
   return {dynn::encode_jpeg(rgb, 90),
           dynn::encode_jpeg(gray, 75),
-          libjpeg_encode(21, 13, 3, JCS_RGB, odd, false),
-          libjpeg_encode(18, 14, 3, JCS_RGB, odd2, true),
-          libjpeg_encode(20, 12, 3, JCS_RGB, nullptr, true),
-          libjpeg_encode(9, 7, 4, JCS_CMYK, nullptr, false),
+          dynn::test::libjpeg_encode(21, 13, 3, JCS_RGB, odd, false, 85),
+          dynn::test::libjpeg_encode(18, 14, 3, JCS_RGB, odd2, true, 85),
+          dynn::test::libjpeg_encode(20, 12, 3, JCS_RGB, nullptr, true, 85),
+          dynn::test::libjpeg_encode(9, 7, 4, JCS_CMYK, nullptr, false, 85),
           dynn::encode_ppm(rgb),
           dynn::encode_ppm(gray)};
 }

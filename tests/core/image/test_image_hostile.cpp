@@ -18,6 +18,7 @@
 
 #include "dynn/error.hpp"
 #include "dynn/image.hpp"
+#include "libjpeg_writer.hpp"
 #include "test_support.hpp"
 
 using namespace dynn;
@@ -25,52 +26,6 @@ using dynn::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
-
-// An RGB JPEG with the given per-component sampling factors (libjpeg's compressor).
-std::vector<uint8_t> jpeg_with_sampling(int w, int h, const int samp[3][2]) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &buf, &size);
-  c.image_width = static_cast<JDIMENSION>(w);
-  c.image_height = static_cast<JDIMENSION>(h);
-  c.input_components = 3;
-  c.in_color_space = JCS_RGB;
-  jpeg_set_defaults(&c);
-  jpeg_set_quality(&c, 90, TRUE);
-  for (int i = 0; i < 3; ++i) {
-    c.comp_info[i].h_samp_factor = samp[i][0];
-    c.comp_info[i].v_samp_factor = samp[i][1];
-  }
-  jpeg_start_compress(&c, TRUE);
-  std::vector<uint8_t> row(static_cast<size_t>(w) * 3);
-  while (c.next_scanline < c.image_height) {
-    const int y = static_cast<int>(c.next_scanline);
-    for (int x = 0; x < w; ++x) {
-      row[3 * x] = static_cast<uint8_t>((x * 7 + y * 3) & 255);
-      row[3 * x + 1] = static_cast<uint8_t>((x * x + y) & 255);
-      row[3 * x + 2] = static_cast<uint8_t>(((x / 8 + y / 8) % 2) * 200);
-    }
-    JSAMPROW r = row.data();
-    jpeg_write_scanlines(&c, &r, 1);
-  }
-  jpeg_finish_compress(&c);
-  jpeg_destroy_compress(&c);
-  std::vector<uint8_t> out(buf, buf + size);
-  std::free(buf);
-  return out;
-}
-
-bool tj_header_refuses(const std::vector<uint8_t>& jpg) {
-  tjhandle h = tjInitDecompress();
-  int w, hh, ss, cs;
-  const int rc = tjDecompressHeader3(h, const_cast<unsigned char*>(jpg.data()), static_cast<unsigned long>(jpg.size()), &w, &hh, &ss, &cs);
-  tjDestroy(h);
-  return rc != 0;
-}
 
 std::string python() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
 
@@ -87,9 +42,9 @@ TEST_CASE("JPEGs with sampling factors TurboJPEG cannot name decode through libj
   const bool have_pillow = std::system((python() + " -c 'import PIL' 2>/dev/null").c_str()) == 0;
   int n = 0;
   for (const auto& samp : odd) {
-    const auto jpg = jpeg_with_sampling(67, 45, samp);
+    const auto jpg = dynn::test::libjpeg_encode(67, 45, 3, JCS_RGB, samp, false);
     INFO("sampling Y " << samp[0][0] << "x" << samp[0][1] << " Cb " << samp[1][0] << "x" << samp[1][1]);
-    CHECK(tj_header_refuses(jpg));  // the case the fallback exists for
+    CHECK(dynn::test::tj_header_refuses(jpg));  // the case the fallback exists for
     const fs::path p = dir.path / fmt::format("odd{}.jpg", n++);
     write(p, jpg);
     DecodeInfo info;
@@ -117,7 +72,7 @@ TEST_CASE("JPEGs with sampling factors TurboJPEG cannot name decode through libj
 TEST_CASE("decompression bombs are refused from the header, naming the file", "[image]") {
   // A baseline JPEG header claiming 16000x16000: patch the SOF0 size of a small valid JPEG.
   const int norm[3][2] = {{2, 2}, {1, 1}, {1, 1}};
-  auto jpg = jpeg_with_sampling(16, 16, norm);
+  auto jpg = dynn::test::libjpeg_encode(16, 16, 3, JCS_RGB, norm, false);
   bool patched = false;
   for (size_t i = 0; i + 8 < jpg.size(); ++i)
     if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) {
@@ -130,7 +85,7 @@ TEST_CASE("decompression bombs are refused from the header, naming the file", "[
              Catch::Contains("bomb.jpg") && Catch::Contains("decompression-bomb"));
   // The same through the libjpeg path (odd sampling) and for PPM.
   const int odd[3][2] = {{3, 1}, {1, 1}, {1, 1}};
-  auto jpg2 = jpeg_with_sampling(16, 16, odd);
+  auto jpg2 = dynn::test::libjpeg_encode(16, 16, 3, JCS_RGB, odd, false);
   for (size_t i = 0; i + 8 < jpg2.size(); ++i)
     if (jpg2[i] == 0xFF && jpg2[i + 1] == 0xC0) {
       jpg2[i + 5] = 16000 >> 8, jpg2[i + 6] = 16000 & 255, jpg2[i + 7] = 16000 >> 8, jpg2[i + 8] = 16000 & 255;
@@ -170,7 +125,7 @@ TEST_CASE("non-regular, missing and oversized image files are refused without bl
 TEST_CASE("folder scans visit each folder and file once: symlink loops add nothing", "[image]") {
   dynn::test::TempDir dir("loops");
   const int norm[3][2] = {{2, 2}, {1, 1}, {1, 1}};
-  const auto jpg = jpeg_with_sampling(8, 8, norm);
+  const auto jpg = dynn::test::libjpeg_encode(8, 8, 3, JCS_RGB, norm, false);
   fs::create_directories(dir.path / "c0" / "sub");
   fs::create_directories(dir.path / "c1");
   write(dir.path / "c0" / "a.jpg", jpg);
@@ -193,7 +148,7 @@ TEST_CASE("folder scans visit each folder and file once: symlink loops add nothi
 TEST_CASE("a ground-truth file that labels one image twice is refused", "[image]") {
   dynn::test::TempDir dir("gt");
   const int norm[3][2] = {{2, 2}, {1, 1}, {1, 1}};
-  const auto jpg = jpeg_with_sampling(8, 8, norm);
+  const auto jpg = dynn::test::libjpeg_encode(8, 8, 3, JCS_RGB, norm, false);
   write(dir.path / "a.jpg", jpg);
   write(dir.path / "b.jpg", jpg);
   std::ofstream(dir.path / "gt.txt") << "a.jpg 1\nb.jpg 2\na.jpg 3\n";

@@ -11,41 +11,11 @@
 
 #include "dynn/error.hpp"
 #include "dynn/image.hpp"
+#include "libjpeg_writer.hpp"
 
 using namespace dynn;
 
 namespace {
-
-// A progressive RGB JPEG; samp: per-component sampling factors, or null for libjpeg's 2x2,1x1,1x1.
-std::vector<uint8_t> progressive_jpeg(int w, int h, const int (*samp)[2]) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &buf, &size);
-  c.image_width = static_cast<JDIMENSION>(w);
-  c.image_height = static_cast<JDIMENSION>(h);
-  c.input_components = 3;
-  c.in_color_space = JCS_RGB;
-  jpeg_set_defaults(&c);
-  if (samp)
-    for (int i = 0; i < 3; ++i) c.comp_info[i].h_samp_factor = samp[i][0], c.comp_info[i].v_samp_factor = samp[i][1];
-  jpeg_simple_progression(&c);
-  jpeg_start_compress(&c, TRUE);
-  std::vector<uint8_t> row(static_cast<size_t>(w) * 3);
-  while (c.next_scanline < c.image_height) {
-    for (size_t i = 0; i < row.size(); ++i) row[i] = static_cast<uint8_t>(i * 5 + c.next_scanline * 3);
-    JSAMPROW r = row.data();
-    jpeg_write_scanlines(&c, &r, 1);
-  }
-  jpeg_finish_compress(&c);
-  jpeg_destroy_compress(&c);
-  std::vector<uint8_t> out(buf, buf + size);
-  std::free(buf);
-  return out;
-}
 
 // The same file with its last scan (SOS to EOI) repeated `extra` more times.
 std::vector<uint8_t> repeat_last_scan(const std::vector<uint8_t>& jpg, int extra) {
@@ -63,14 +33,6 @@ std::vector<uint8_t> repeat_last_scan(const std::vector<uint8_t>& jpg, int extra
   return out;
 }
 
-bool tj_header_refuses(const std::vector<uint8_t>& jpg) {
-  tjhandle h = tjInitDecompress();
-  int w, hh, ss, cs;
-  const int rc = tjDecompressHeader3(h, const_cast<unsigned char*>(jpg.data()), static_cast<unsigned long>(jpg.size()), &w, &hh, &ss, &cs);
-  tjDestroy(h);
-  return rc != 0;
-}
-
 std::string message_of(const std::function<void()>& fn) {
   try {
     fn();
@@ -86,8 +48,8 @@ TEST_CASE("progressive JPEGs that repeat scans past 500 are refused on both deco
   const int odd[3][2] = {{3, 1}, {1, 1}, {1, 1}};  // TurboJPEG's header call refuses: the libjpeg path
   for (const auto* samp : {static_cast<const int(*)[2]>(nullptr), odd}) {
     INFO((samp ? "libjpeg fallback" : "TurboJPEG"));
-    const auto jpg = progressive_jpeg(40, 24, samp);
-    CHECK(tj_header_refuses(jpg) == (samp != nullptr));
+    const auto jpg = dynn::test::libjpeg_encode(40, 24, 3, JCS_RGB, samp, true);
+    CHECK(dynn::test::tj_header_refuses(jpg) == (samp != nullptr));
     const Image plain = decode_image(jpg.data(), jpg.size(), "p.jpg");
     CHECK(plain.width == 40);
     // A few repeats decoders accept (a repeated refinement changes the pixels, Pillow's too).
