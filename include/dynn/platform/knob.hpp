@@ -17,6 +17,15 @@ namespace dynn {
 
 class Platform;
 
+// One rule for "is this knob a frequency?", used by the manager's arbitration between apps, the
+// telemetry plots and the governors: a knob is a frequency when its unit is "Hz", "kHz" or "MHz".
+bool is_frequency_unit(const std::string& unit);
+// A value in a frequency unit in MHz; NaN when the unit is not a frequency.
+double frequency_mhz(int64_t value, const std::string& unit);
+// The knob that pins a frequency domain (min = max = value) is named "<domain>.freq" by every
+// platform backend (cpufreq policies, devfreq, the simulator); governors drive these.
+bool is_pinned_frequency_knob(const std::string& name, const std::string& unit);
+
 // A user of a platform that changes knobs and gives them back later (a RuntimeManager is one);
 // 0 = the application itself. See Platform::add_claimant().
 using ClaimantId = uint64_t;

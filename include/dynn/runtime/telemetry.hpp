@@ -43,7 +43,9 @@ struct TelemetrySummary {
 class Telemetry {
  public:
   // knob_columns: the knobs whose values each row records (in this order).
-  explicit Telemetry(std::vector<std::string> knob_columns = {}, std::vector<std::string> point_ids = {});
+  // knob_units: aligned with knob_columns (or empty); the plot draws the frequency knobs among them.
+  explicit Telemetry(std::vector<std::string> knob_columns = {}, std::vector<std::string> point_ids = {},
+                     std::vector<std::string> knob_units = {});
 
   const std::vector<std::string>& knob_columns() const { return m_knobs; }
   const std::vector<std::string>& point_ids() const { return m_points; }
@@ -70,7 +72,7 @@ class Telemetry {
   void write_svg(const std::string& path, const std::string& title = "dynn telemetry") const;
 
  private:
-  std::vector<std::string> m_knobs, m_points;
+  std::vector<std::string> m_knobs, m_points, m_units;
   std::vector<TelemetryRow> m_rows;
   std::vector<int64_t> m_knob_values;  // row-major, m_knobs.size() per row
 };

@@ -1,6 +1,7 @@
 #include "dynn/platform/knob.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -9,6 +10,22 @@
 #include "dynn/platform/platform.hpp"
 
 namespace dynn {
+
+bool is_frequency_unit(const std::string& unit) { return unit == "Hz" || unit == "kHz" || unit == "MHz"; }
+
+double frequency_mhz(int64_t value, const std::string& unit) {
+  const double v = static_cast<double>(value);
+  if (unit == "Hz") return v / 1e6;
+  if (unit == "kHz") return v / 1e3;
+  if (unit == "MHz") return v;
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+bool is_pinned_frequency_knob(const std::string& name, const std::string& unit) {
+  static const std::string suffix = ".freq";
+  return is_frequency_unit(unit) && name.size() > suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 Knob::Knob(KnobSpec spec) : m_spec(std::move(spec)) {
   if (m_spec.name.empty()) throw Error(ErrorCode::InvalidArgument, "knob name must not be empty");

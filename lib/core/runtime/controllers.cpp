@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "dynn/error.hpp"
+#include "dynn/platform/knob.hpp"
 
 namespace dynn {
 
@@ -102,8 +103,7 @@ class GovernorController : public Controller {
     m_knobs.clear();
     if (m_o.knobs.empty()) {
       for (size_t i = 0; i < ctx.knobs.size(); ++i) {
-        const auto& n = ctx.knobs[i].name;
-        if (n.size() >= 5 && n.compare(n.size() - 5, 5, ".freq") == 0) m_knobs.push_back(static_cast<int>(i));
+        if (is_pinned_frequency_knob(ctx.knobs[i].name, ctx.knobs[i].unit)) m_knobs.push_back(static_cast<int>(i));
       }
     } else {
       for (const auto& n : m_o.knobs) m_knobs.push_back(require_knob(ctx, n, m_o.kind));

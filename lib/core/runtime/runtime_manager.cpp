@@ -18,10 +18,6 @@ namespace {
 double steady_us() {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
-bool is_freq_knob(const std::string& n) {
-  return (n.size() >= 5 && n.compare(n.size() - 5, 5, ".freq") == 0) || n.find("clock") != std::string::npos ||
-         n.find("min_freq") != std::string::npos;
-}
 int popcount64(uint64_t m) {
   int c = 0;
   for (; m; m &= m - 1) ++c;
@@ -216,7 +212,9 @@ int RuntimeManager::add_app(AppOptions o) {
   a->obs.targets = a->targets;
   std::vector<std::string> ids;
   for (const auto& p : a->ctx.points) ids.push_back(p.id);
-  a->telemetry = Telemetry(knob_names, ids);
+  std::vector<std::string> units;
+  for (const auto& k : a->ctx.knobs) units.push_back(k.unit);
+  a->telemetry = Telemetry(knob_names, ids, units);
   if (m_opt.telemetry_reserve) a->telemetry.reserve(m_opt.telemetry_reserve);
   a->controller->bind(a->ctx);
   if (a->model && o.prepare_all) {
@@ -362,7 +360,7 @@ void RuntimeManager::apply(App& a) {
     int64_t v = a.wanted[i];
     a.requested[i] = v;
     // Shared frequency domains: the highest request of the apps wins.
-    if (m_apps.size() > 1 && is_freq_knob(a.ctx.knobs[i].name)) {
+    if (m_apps.size() > 1 && is_frequency_unit(a.ctx.knobs[i].unit)) {
       for (const auto& other : m_apps) {
         if (other.get() == &a) continue;
         auto it = other->knob_index.find(a.ctx.knobs[i].name);

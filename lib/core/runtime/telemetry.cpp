@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dynn/error.hpp"
+#include "dynn/platform/knob.hpp"
 
 namespace dynn {
 
@@ -51,17 +52,6 @@ std::string xml_escape(const std::string& s) {
   return o;
 }
 
-// Frequency knob value in MHz from its name's unit convention (Hz for devfreq, kHz for cpufreq).
-double to_mhz(const std::string& knob, int64_t v) {
-  if (knob.rfind("cpufreq.", 0) == 0 || knob.find("cpu") != std::string::npos) return static_cast<double>(v) / 1e3;
-  if (v > 10'000'000) return static_cast<double>(v) / 1e6;  // Hz
-  if (v > 10'000) return static_cast<double>(v) / 1e3;      // kHz
-  return static_cast<double>(v);
-}
-
-bool is_freq(const std::string& knob) {
-  return knob.size() >= 5 && (knob.compare(knob.size() - 5, 5, ".freq") == 0 || knob.find("clock") != std::string::npos);
-}
 }  // namespace
 
 std::string TelemetrySummary::to_string() const {
@@ -71,8 +61,13 @@ std::string TelemetrySummary::to_string() const {
                      max_latency_ms, mean_energy_mj, mean_power_w, switches);
 }
 
-Telemetry::Telemetry(std::vector<std::string> knob_columns, std::vector<std::string> point_ids)
-    : m_knobs(std::move(knob_columns)), m_points(std::move(point_ids)) {}
+Telemetry::Telemetry(std::vector<std::string> knob_columns, std::vector<std::string> point_ids,
+                     std::vector<std::string> knob_units)
+    : m_knobs(std::move(knob_columns)), m_points(std::move(point_ids)), m_units(std::move(knob_units)) {
+  if (!m_units.empty() && m_units.size() != m_knobs.size())
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("telemetry: {} knob units for {} knob columns", m_units.size(), m_knobs.size()));
+}
 
 void Telemetry::reserve(size_t rows) {
   m_rows.reserve(rows);
@@ -200,11 +195,12 @@ std::string Telemetry::to_svg(const std::string& title) const {
   {
     auto& p = chart.add_panel("frequency (MHz)");
     for (size_t k = 0; k < m_knobs.size(); ++k) {
-      if (!is_freq(m_knobs[k])) continue;
+      const std::string& unit = k < m_units.size() ? m_units[k] : std::string();
+      if (!is_frequency_unit(unit)) continue;
       SvgChart::Series s{m_knobs[k], t, {}, SvgChart::Style::Step, ""};
       for (size_t i = 0; i < m_rows.size(); ++i) {
         int64_t v = knob_value(i, k);
-        s.y.push_back(v == kNoValue ? NAN : to_mhz(m_knobs[k], v));
+        s.y.push_back(v == kNoValue ? NAN : frequency_mhz(v, unit));
       }
       p.series.push_back(std::move(s));
     }
