@@ -48,18 +48,12 @@ inline std::vector<dynn::OperatingPoint> dofa_levels(const std::string& device =
 
 // A model whose inference is SimulatedPlatform work: a sub-network's reference latency is the
 // latency recorded for it (Dynamic-OFA's measurement at the default clocks), else the LUT sum.
-inline std::shared_ptr<dynn::CallbackModel> sim_model(dynn::SimulatedPlatform& sim, const std::vector<dynn::OperatingPoint>& recorded,
-                                                      bool use_recorded = true) {
-  std::map<size_t, double> ref;
-  if (use_recorded)
-    for (const auto& p : recorded) ref[p.subnet.hash()] = p.latency_ms;
-  return std::make_shared<dynn::CallbackModel>([&sim, ref](const dynn::SubnetConfig& s, const std::string& device, int) {
-    auto it = ref.find(s.hash());
-    if (it != ref.end())
-      sim.simulate_work(it->second, device);
-    else
-      sim.simulate_inference(s, device);
-  });
+inline std::shared_ptr<dynn::SimulatedModel> sim_model(dynn::SimulatedPlatform& sim, const std::vector<dynn::OperatingPoint>& recorded,
+                                                       bool use_recorded = true) {
+  dynn::SimulatedModel::Options o;
+  if (use_recorded) o.recorded = recorded;
+  if (!recorded.empty()) o.device = recorded.front().device;
+  return std::make_shared<dynn::SimulatedModel>(sim, nullptr, std::move(o));
 }
 
 inline std::unique_ptr<dynn::SimulatedPlatform> xavier(double noise = 0, uint64_t seed = 1) {

@@ -5,6 +5,7 @@
 #include "capi_internal.hpp"
 #include "dynn/log.hpp"
 #include "dynn/runtime/runtime_manager.hpp"
+#include "dynn/runtime/simulated_model.hpp"
 #include "dynn/runtime/telemetry.hpp"
 
 using namespace dynn::capi;
@@ -134,72 +135,6 @@ class SharedController final : public dynn::Controller {
 
  private:
   std::shared_ptr<dynn::Controller> m_c;
-};
-
-// A model for a simulated platform: the supernet (when given) computes the logits on its own
-// device; the simulator then runs the same inference, which advances virtual time and energy.
-// Reference work: the point's recorded latency when it sets no hardware, else the latency tables.
-class SimTimedModel final : public dynn::DynamicModel {
- public:
-  SimTimedModel(std::shared_ptr<dynn::OfaMbv3Supernet> inner, dynn::SimulatedPlatform* sim,
-                const std::vector<dynn::OperatingPoint>& points)
-      : m_inner(std::move(inner)), m_sim(sim), m_space(dynn::SearchSpace::ofa_mbv3()), m_subnet(dynn::SubnetConfig::largest(224)) {
-    for (const auto& p : points)
-      if (p.hardware.empty() && p.latency_ms > 0) m_ref.emplace(key(p.subnet, p.device), p.latency_ms);
-    if (m_inner) m_subnet = m_inner->current_subnet();
-  }
-  std::string family() const override { return m_space.family; }
-  const dynn::SearchSpace& search_space() const override { return m_inner ? m_inner->search_space() : m_space; }
-  int num_classes() const override { return m_inner ? m_inner->num_classes() : 1000; }
-  void set_subnet(const dynn::SubnetConfig& cfg) override {
-    if (m_inner) m_inner->set_subnet(cfg);
-    else cfg.validate(m_space);
-    m_subnet = cfg;
-  }
-  dynn::SubnetConfig current_subnet() const override { return m_subnet; }
-  void prepare(const std::vector<dynn::SubnetConfig>& cfgs) override {
-    if (m_inner) m_inner->prepare(cfgs);
-    else
-      for (const auto& c : cfgs) c.validate(m_space);
-  }
-  void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity) override {
-    if (m_inner) {
-      m_inner->infer(input, n, c, h, w, logits, capacity);
-    } else {
-      if (n < 1 || n > 4096 || c != 3 || h != m_subnet.r || w != m_subnet.r)
-        throw dynn::Error(dynn::ErrorCode::InvalidArgument,
-                          fmt::format("simulated model: input [{}, {}, {}, {}] is not [1..4096, 3, {}, {}]", n, c, h, w, m_subnet.r, m_subnet.r));
-      size_t need = static_cast<size_t>(n) * 1000;
-      if (capacity < need)
-        throw dynn::Error(dynn::ErrorCode::BufferTooSmall, fmt::format("simulated model: logits capacity {} < {}", capacity, need));
-      std::fill(logits, logits + need, 0.0f);
-    }
-    auto it = m_ref.find(key(m_subnet, m_device));
-    for (int64_t i = 0; i < n; ++i) {
-      if (it != m_ref.end()) m_sim->simulate_work(it->second, m_device);
-      else m_sim->simulate_inference(m_subnet, m_device);
-    }
-  }
-  void set_num_threads(int n) override {
-    if (m_inner) m_inner->set_num_threads(n);
-    m_threads = n;
-  }
-  int num_threads() const override { return m_inner ? m_inner->num_threads() : m_threads; }
-  void set_device(const std::string& device) override { m_device = device; }  // simulated device only
-  std::string device() const override { return m_device; }
-  dynn::ModelMemory memory() const override { return m_inner ? m_inner->memory() : dynn::ModelMemory{}; }
-
- private:
-  static std::string key(const dynn::SubnetConfig& s, const std::string& device) {
-    return device + "|" + s.canonical().to_string();
-  }
-  std::shared_ptr<dynn::OfaMbv3Supernet> m_inner;
-  dynn::SimulatedPlatform* m_sim;
-  dynn::SearchSpace m_space;
-  dynn::SubnetConfig m_subnet;
-  std::string m_device = "cpu";
-  int m_threads = 1;
-  std::map<std::string, double> m_ref;
 };
 
 dynn_targets targets_to_c(const dynn::Targets& t) {
@@ -357,7 +292,12 @@ DYNN_API dynn_status dynn_manager_create(dynn_platform* platform, const dynn_pro
     a.prepare_all = p.prepare_all != 0;
     auto inner = model ? model->net : nullptr;
     if (platform->sim && p.simulate) {
-      h->model = std::make_shared<SimTimedModel>(inner, platform->sim, a.points);
+      // The supernet (when given) computes the logits; the simulator times the inference from the
+      // points' recorded latencies (those that set no hardware), else its latency tables.
+      dynn::SimulatedModel::Options so;
+      so.recorded = a.points;
+      so.device = a.points.front().device;
+      h->model = std::make_shared<dynn::SimulatedModel>(*platform->sim, inner, std::move(so));
     } else {
       h->model = inner;  // NULL: advisory
     }

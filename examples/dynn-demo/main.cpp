@@ -159,54 +159,6 @@ void pin_process(uint64_t mask) {
   }
 }
 
-// ------------------------------------------------------------------ simulated model
-// The simulator's clock is the one the manager reads, so inference time is the simulated Jetson
-// time of the sub-network (Dynamic-OFA's recorded latency at the reference clocks, scaled by
-// DVFS and interference). The network can still run on this CPU to produce real predictions.
-class SimModel : public dynn::DynamicModel {
- public:
-  SimModel(dynn::OfaMbv3Supernet* net, dynn::SimulatedPlatform* sim, std::map<size_t, double> ref_ms)
-      : m_net(net), m_sim(sim), m_ref(std::move(ref_ms)), m_subnet(dynn::SubnetConfig::largest(224)) {}
-  std::string family() const override { return "ofa_mbv3"; }
-  const dynn::SearchSpace& search_space() const override { return m_space; }
-  int num_classes() const override { return m_net ? m_net->num_classes() : 1000; }
-  void set_subnet(const dynn::SubnetConfig& c) override {
-    if (m_net) m_net->set_subnet(c);
-    m_subnet = c;
-  }
-  dynn::SubnetConfig current_subnet() const override { return m_subnet; }
-  void prepare(const std::vector<dynn::SubnetConfig>& c) override {
-    if (m_net) m_net->prepare(c);
-  }
-  void infer(const float* in, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t cap) override {
-    if (m_net) {
-      m_net->infer(in, n, c, h, w, logits, cap);
-    } else {
-      std::fill(logits, logits + std::min(cap, static_cast<size_t>(n) * 1000), 0.0f);
-    }
-    auto it = m_ref.find(m_subnet.hash());
-    for (int64_t i = 0; i < n; ++i) {
-      if (it != m_ref.end())
-        m_sim->simulate_work(it->second, m_device);
-      else
-        m_sim->simulate_inference(m_subnet, m_device);
-    }
-  }
-  void set_num_threads(int) override {}
-  int num_threads() const override { return 1; }
-  void set_device(const std::string& d) override { m_device = d; }
-  std::string device() const override { return m_device; }
-  dynn::ModelMemory memory() const override { return m_net ? m_net->memory() : dynn::ModelMemory{}; }
-
- private:
-  dynn::OfaMbv3Supernet* m_net;
-  dynn::SimulatedPlatform* m_sim;
-  std::map<size_t, double> m_ref;
-  dynn::SubnetConfig m_subnet;
-  dynn::SearchSpace m_space = dynn::SearchSpace::ofa_mbv3();
-  std::string m_device = "gpu";
-};
-
 struct Phase {
   std::string name;
   double target_ms = 0;
@@ -334,9 +286,16 @@ int main(int argc, char** argv) {
       auto s = std::make_shared<dynn::SimulatedPlatform>(dynn::SimProfile::xavier_nx());
       simp = s.get();
       platform = s;
-      std::map<size_t, double> ref;
-      for (const auto& l : levels.set.levels) ref[l.subnet.hash()] = l.latency_ms;
-      runner = std::make_shared<SimModel>(model.net.get(), simp, ref);
+      // The simulator's clock is the one the manager reads: an inference takes the simulated Jetson
+      // time of the level (Dynamic-OFA's recorded GPU latency at the reference clocks, scaled by
+      // DVFS and interference). The network still runs on this CPU for real predictions.
+      std::shared_ptr<dynn::DynamicModel> net;
+      if (model.net) net = std::shared_ptr<dynn::DynamicModel>(model.net.get(), [](dynn::DynamicModel*) {});
+      dynn::SimulatedModel::Options so;
+      so.device = "gpu";
+      auto sm = std::make_shared<dynn::SimulatedModel>(*simp, net, std::move(so));
+      for (const auto& l : levels.set.levels) sm->set_reference(l.subnet, "gpu", l.latency_ms);
+      runner = sm;
       // Points: level x GPU clock (the three top OPPs and one mid one), device GPU.
       auto hz = platform->knob("gpu.freq").values();
       std::vector<int64_t> clocks;

@@ -18,12 +18,12 @@ int main(int argc, char** argv) try {
   // 2. Operating points: Dynamic-OFA's six GPU levels (sub-network, recorded latency and top-1).
   auto points = dynn::LevelSet::load(shared + "/data/dynamic_ofa/nets_6_levels.json").to_operating_points("gpu");
 
-  // 3. A model. Any dynn::DynamicModel (OfaMbv3Supernet with LibTorch); here a CallbackModel whose
-  //    "inference" is simulated work of the level's recorded latency.
-  auto model = std::make_shared<dynn::CallbackModel>([&](const dynn::SubnetConfig& s, const std::string&, int) {
-    for (const auto& p : points)
-      if (p.subnet == s) sim->simulate_work(p.latency_ms, "gpu");
-  });
+  // 3. A model. Any dynn::DynamicModel (OfaMbv3Supernet with LibTorch); here a SimulatedModel
+  //    without a network: an inference is simulated work of the level's recorded latency.
+  dynn::SimulatedModel::Options timing;
+  timing.recorded = points;
+  timing.device = "gpu";
+  auto model = std::make_shared<dynn::SimulatedModel>(*sim, nullptr, timing);
 
   // 4. The manager: one app with a controller from the registry and its targets.
   dynn::AppOptions app;
@@ -35,10 +35,11 @@ int main(int argc, char** argv) try {
   dynn::RuntimeManager manager(sim, std::move(app));
 
   std::vector<float> logits(1000);
-  float pixel = 0;  // the callback model reads no pixels
+  std::vector<float> pixels;  // a SimulatedModel without a network reads no pixels, but checks the shape
   while (sim->now() < 8.0) {
     const dynn::OperatingPoint& next = manager.plan();  // size the input for next.subnet.r
-    auto r = manager.infer(&pixel, 1, 3, next.subnet.r, next.subnet.r, logits.data(), logits.size());
+    pixels.resize(3 * static_cast<size_t>(next.subnet.r) * next.subnet.r);
+    auto r = manager.infer(pixels.data(), 1, 3, next.subnet.r, next.subnet.r, logits.data(), logits.size());
     if (!r.met) std::cout << "t=" << sim->now() << " s: " << next.id << " took " << r.latency_ms << " ms\n";
     if (sim->now() > 5.0) manager.set_targets(dynn::Targets{70, 0, 0, 0});  // targets may change at any step
   }

@@ -7,6 +7,7 @@
 #include "dynn/checkpoint.hpp"
 #include "dynn/error.hpp"
 #include "dynn/log.hpp"
+#include "dynn/device.hpp"
 #include "dynn/model.hpp"
 #include "dynn/parse.hpp"
 #include "dynn/ofa_mbv3_arch.hpp"
@@ -14,5 +15,4 @@
 #include "dynn/profile.hpp"
 #include "dynn/runtime.hpp"
 #include "dynn/subnet_config.hpp"
-#include "dynn/threads.hpp"
 #include "dynn/version.hpp"

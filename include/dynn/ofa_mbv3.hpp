@@ -21,7 +21,7 @@ struct Weights;
 
 struct SupernetOptions {
   std::string device = "cpu";
-  int num_threads = 0;                       // 0: leave the process setting as it is
+  int num_threads = 0;                       // 0: run with the count in force on the calling thread
   size_t cache_bytes = size_t(512) << 20;    // budget for prepared sub-networks
   // "fast": BN folded, oneDNN prepacked NHWC convs (falls back to folded at::conv2d where the
   // prepacked ops are absent). "reference": the unfused float32 reference computation, bit-for-bit
@@ -82,8 +82,9 @@ class OfaMbv3Supernet final : public DynamicModel {
   void infer_subnet(const SubnetConfig& cfg, const float* input, int64_t n, int64_t c, int64_t h, int64_t w,
                     float* logits, size_t capacity, std::vector<double>* layer_seconds = nullptr);
 
-  // LibTorch's intra-op thread pool is process-wide: set_num_threads sets it for every supernet of
-  // the process, and num_threads() reports the count in force.
+  // This model's intra-op thread count (1..1024): applied on the calling thread whenever this model
+  // runs (OpenMP's count is per thread), so two models in one process keep their own counts.
+  // Before any set_num_threads, num_threads() reports the count in force on the calling thread.
   void set_num_threads(int n) override;
   int num_threads() const override;
   void set_device(const std::string& device) override;

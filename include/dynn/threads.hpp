@@ -1,4 +1,5 @@
-// Process-wide thread settings of the inference backend.
+// Thread settings of the LibTorch inference backend (dynn::dynn, not dynn::core). The count is
+// OpenMP's, which is per calling thread; each OfaMbv3Supernet applies its own count when it runs.
 #pragma once
 
 namespace dynn {

@@ -4,4 +4,5 @@
 #include "dynn/dynn.hpp"
 #include "dynn/model.hpp"
 #include "dynn/ofa_mbv3.hpp"
+#include "dynn/threads.hpp"
 #include "dynn/torch/ofa_mbv3_tensor.hpp"

@@ -125,6 +125,9 @@ struct OfaMbv3Supernet::Impl {
 
   // Cache of prepared sub-networks (LRU with a byte budget).
   mutable std::mutex mutex;
+  // This model's intra-op thread count (0 = whatever is in force). LibTorch's count is a per-thread
+  // OpenMP setting: run() applies it on the calling thread, so two models never fight over it.
+  std::atomic<int> threads{0};
   std::list<std::shared_ptr<ofa::Prepared>> lru;  // front = most recent
   std::unordered_map<SubnetConfig, std::list<std::shared_ptr<ofa::Prepared>>::iterator> index;
   size_t cached_bytes = 0;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "dynn/device.hpp"
 #include "dynn/error.hpp"
 #include "dynn/threads.hpp"
 #include "internal.hpp"
@@ -16,26 +17,19 @@ using ofa::Prepared;
 
 namespace {
 
+// The library's device vocabulary (dynn/device.hpp) mapped onto LibTorch: "gpu:N" is cuda:N.
 at::Device parse_device(const std::string& d) {
-  if (d == "cpu") return at::kCPU;
-  if (d.rfind("cuda", 0) == 0) {
-    int idx = 0;
-    if (d.size() > 4) {
-      if (d[4] != ':' || d.size() == 5 || d.size() > 8 || d.find_first_not_of("0123456789", 5) != std::string::npos)
-        throw Error(ErrorCode::InvalidArgument, fmt::format("device '{}' is not 'cpu' or 'cuda:N'", d));
-      idx = std::stoi(d.substr(5));
-    }
-    if (!at::hasCUDA())
-      throw Error(ErrorCode::Unsupported, fmt::format("device '{}': this LibTorch build has no CUDA support or no GPU is visible", d));
-    if (idx >= static_cast<int>(at::getNumGPUs()))
-      throw Error(ErrorCode::NotFound, fmt::format("device '{}': only {} GPU(s) visible", d, at::getNumGPUs()));
-    // OFA's float32 results need full-precision convolutions and matmuls: TF32 (on by default for
-    // cuDNN on Ampere and later) would move logits by ~1e-3 relative. Process-wide, see docs/gpu.md.
-    at::globalContext().setAllowTF32CuDNN(false);
-    at::globalContext().setAllowTF32CuBLAS(false);
-    return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(idx));
-  }
-  throw Error(ErrorCode::InvalidArgument, fmt::format("device '{}' is not 'cpu' or 'cuda:N'", d));
+  const Device dev = Device::parse(d);
+  if (dev.is_cpu()) return at::kCPU;
+  if (!at::hasCUDA())
+    throw Error(ErrorCode::Unsupported, fmt::format("device '{}': this LibTorch build has no CUDA support or no GPU is visible", d));
+  if (dev.index >= static_cast<int>(at::getNumGPUs()))
+    throw Error(ErrorCode::NotFound, fmt::format("device '{}': only {} GPU(s) visible", d, at::getNumGPUs()));
+  // OFA's float32 results need full-precision convolutions and matmuls: TF32 (on by default for
+  // cuDNN on Ampere and later) would move logits by ~1e-3 relative. Process-wide, see docs/gpu.md.
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(dev.index));
 }
 
 void check_engine(const std::string& e) {
@@ -207,6 +201,8 @@ void OfaMbv3Supernet::Impl::run(const Prepared& p, const float* input, int64_t n
     throw Error(ErrorCode::BufferTooSmall, fmt::format("infer: logits buffer holds {} floats, {} needed", capacity, need));
   if (layer_seconds && !dev.is_cpu()) throw Error(ErrorCode::Unsupported, "per-layer timing is implemented for the CPU only");
   check_finite_input(input, static_cast<size_t>(n * c * h * w));
+  const int want = threads.load(std::memory_order_relaxed);
+  if (want > 0 && dynn::get_num_threads() != want) dynn::set_num_threads(want);
   at::Tensor x = at::from_blob(const_cast<float*>(input), {n, c, h, w}, at::kFloat);
   if (!dev.is_cpu()) x = x.to(dev);
   at::Tensor y;
@@ -232,11 +228,17 @@ void OfaMbv3Supernet::infer_subnet(const SubnetConfig& cfg, const float* input, 
   m_impl->run(*p, input, n, c, h, w, logits, capacity, layer_seconds);
 }
 
-// LibTorch's intra-op pool is process-wide: every supernet of the process runs with the last count
-// set, so num_threads() reports the count in force, not the one this handle asked for.
-void OfaMbv3Supernet::set_num_threads(int n) { dynn::set_num_threads(n); }
+// A property of this model: applied to the calling thread when this model runs (run()), and now,
+// so a caller that asks get_num_threads() right after sees it too.
+void OfaMbv3Supernet::set_num_threads(int n) {
+  dynn::set_num_threads(n);  // validates n
+  m_impl->threads.store(n, std::memory_order_relaxed);
+}
 
-int OfaMbv3Supernet::num_threads() const { return dynn::get_num_threads(); }
+int OfaMbv3Supernet::num_threads() const {
+  const int n = m_impl->threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : dynn::get_num_threads();
+}
 
 void OfaMbv3Supernet::set_device(const std::string& device) {
   const at::Device dev = parse_device(device);

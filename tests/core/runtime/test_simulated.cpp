@@ -21,18 +21,22 @@ Scenario run(const std::string& controller, const std::string& params) {
   sim->add_interference({SimInterference::Target::Gpu, 2.5, 100, 0.25});
   auto pts = LevelSet::load(test::shared_path("data/dynamic_ofa/nets_6_levels.json").string()).to_operating_points("gpu");
   AppOptions a;
-  a.model = std::make_shared<CallbackModel>([&, pts](const SubnetConfig& s, const std::string&, int) {
-    for (const auto& p : pts)
-      if (p.subnet == s) sim->simulate_work(p.latency_ms, "gpu");
-  });
+  SimulatedModel::Options timing;
+  timing.recorded = pts;
+  timing.device = "gpu";
+  a.model = std::make_shared<SimulatedModel>(*sim, nullptr, timing);
   a.points = pts;
   a.controller = make_controller(controller, params);
   a.targets = Targets{60, 0, 0, 0};
   a.knobs = {"gpu.freq"};
   RuntimeManager m(sim, std::move(a));
   std::vector<float> logits(1000);
-  float px = 0;
-  while (sim->now() < 10) m.infer(&px, 1, 3, 224, 224, logits.data(), logits.size());
+  std::vector<float> px;
+  while (sim->now() < 10) {
+    const int r = m.plan().subnet.r;  // the model checks the input against the sub-network
+    px.assign(3 * static_cast<size_t>(r) * r, 0.f);
+    m.infer(px.data(), 1, 3, r, r, logits.data(), logits.size());
+  }
   Scenario s{m.telemetry(), 0};
   while (s.onset < s.telemetry.size() && s.telemetry.rows()[s.onset].time_s < 2.5) ++s.onset;
   return s;

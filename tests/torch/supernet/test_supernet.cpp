@@ -408,14 +408,22 @@ TEST_CASE("infer_subnet runs the named sub-network while another thread switches
   msg_of([&] { net->infer_subnet(bad, xa.data(), 1, 3, 128, 128, y.data(), y.size()); }, ErrorCode::InvalidArgument);
 }
 
-TEST_CASE("the thread count reported is the one in force (LibTorch's pool is process-wide)", "[supernet]") {
+TEST_CASE("each supernet keeps its own thread count and runs with it", "[supernet]") {
   auto a = OfaMbv3Supernet::random(1.0, 1), b = OfaMbv3Supernet::random(1.0, 1);
   a->set_num_threads(1);
-  CHECK(a->num_threads() == 1);
   b->set_num_threads(2);
+  CHECK(a->num_threads() == 1);  // b's setting does not reach a
   CHECK(b->num_threads() == 2);
-  CHECK(a->num_threads() == 2);  // the truth, not the count a asked for
+  const SubnetConfig s = SubnetConfig::smallest(128);
+  a->set_subnet(s);
+  b->set_subnet(s);
+  std::vector<float> x(3 * 128 * 128, 0.25f), y(1000);
+  a->infer(x.data(), 1, 3, 128, 128, y.data(), y.size());
+  CHECK(get_num_threads() == 1);  // a ran with its own count on this thread
+  b->infer(x.data(), 1, 3, 128, 128, y.data(), y.size());
   CHECK(get_num_threads() == 2);
+  CHECK_THROWS_AS(a->set_num_threads(0), Error);
+  CHECK(a->num_threads() == 1);
   a->set_num_threads(1);
 }
 
