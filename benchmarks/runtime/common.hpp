@@ -60,9 +60,9 @@ inline std::unique_ptr<dynn::SimulatedPlatform> xavier(double noise = 0, uint64_
   dynn::SimOptions o;
   o.latency_noise = noise;
   o.seed = seed;
-  auto sim = std::make_unique<dynn::SimulatedPlatform>(dynn::SimProfile::xavier_nx(), o);
-  sim->load_latency_tables(shared("data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu").string(),
-                           shared("data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu").string());
+  auto sim = std::make_unique<dynn::SimulatedPlatform>(dynn::SimBoard::xavier_nx(), o);
+  dynn::load_latency_tables(*sim, shared("data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu").string(),
+                            shared("data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu").string());
   return sim;
 }
 

@@ -6,6 +6,7 @@
 #include "dynn/platform/knob.hpp"
 #include "dynn/platform/restore_guard.hpp"
 #include "dynn/platform/sensor.hpp"
+#include "dynn/profile/latency_table.hpp"
 
 using namespace dynn::capi;
 
@@ -56,11 +57,8 @@ DYNN_API dynn_status dynn_platform_detect(const char* root, dynn_platform** out)
     DYNN_CHECK_ARG(out, "dynn_platform_detect: out is NULL");
     dynn::DetectOptions o;
     if (root && *root) o.root = root;
-    std::error_code ec;
-    if (!std::filesystem::is_directory(o.root, ec))
-      return fail(DYNN_ENOTFOUND, fmt::format("dynn_platform_detect: root '{}' is not a directory", o.root));
     auto h = std::make_unique<dynn_platform>();
-    h->platform = dynn::Platform::detect(o);
+    h->platform = dynn::Platform::detect(o);  // NotFound when root is not a directory
     *out = h.release();
     return DYNN_OK;
   });
@@ -102,7 +100,7 @@ DYNN_API dynn_status dynn_platform_create_simulated(const char* name, const dynn
     auto sim = dynn::SimulatedPlatform::create(name, o);
     if (p.cpu_lut_dir || p.gpu_lut_dir) {
       DYNN_CHECK_ARG(p.cpu_lut_dir, "dynn_sim_params: gpu_lut_dir given without cpu_lut_dir");
-      sim->load_latency_tables(p.cpu_lut_dir, p.gpu_lut_dir ? p.gpu_lut_dir : "");
+      dynn::load_latency_tables(*sim, p.cpu_lut_dir, p.gpu_lut_dir ? p.gpu_lut_dir : "");
     }
     auto h = std::make_unique<dynn_platform>();
     h->sim = sim.get();
@@ -380,7 +378,7 @@ DYNN_API dynn_status dynn_platform_sim_load_latency_tables(dynn_platform* platfo
   return guard([&] {
     DYNN_CHECK_ARG(platform, "dynn_platform_sim_load_latency_tables: platform is NULL");
     DYNN_CHECK_ARG(cpu_dir, "dynn_platform_sim_load_latency_tables: cpu_dir is NULL");
-    sim_of(platform, "dynn_platform_sim_load_latency_tables").load_latency_tables(cpu_dir, gpu_dir ? gpu_dir : "");
+    dynn::load_latency_tables(sim_of(platform, "dynn_platform_sim_load_latency_tables"), cpu_dir, gpu_dir ? gpu_dir : "");
     return DYNN_OK;
   });
 }

@@ -26,8 +26,7 @@ dynn::SupernetOptions to_options(const dynn_supernet_params* p) {
   auto has = [&](size_t offset, size_t size) { return p->struct_size >= offset + size; };
   if (has(offsetof(dynn_supernet_params, device), sizeof(p->device)) && p->device) o.device = p->device;
   if (has(offsetof(dynn_supernet_params, num_threads), sizeof(p->num_threads))) {
-    if (p->num_threads < 0 || p->num_threads > 1024)
-      throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("num_threads {} outside 0..1024", p->num_threads));
+    if (p->num_threads != 0) dynn::check_thread_count(p->num_threads, "dynn_supernet_params.num_threads (0 = leave as is)");
     o.num_threads = p->num_threads;
   }
   if (has(offsetof(dynn_supernet_params, cache_bytes), sizeof(p->cache_bytes)) && p->cache_bytes) o.cache_bytes = p->cache_bytes;
@@ -165,8 +164,7 @@ DYNN_API dynn_status dynn_supernet_infer_config(dynn_supernet* net, const dynn_s
 DYNN_API dynn_status dynn_supernet_set_threads(dynn_supernet* net, int n) {
   return guard([&] {
     DYNN_CHECK_ARG(net, "dynn_supernet_set_threads: net is NULL");
-    DYNN_CHECK_ARG(n >= 1 && n <= 1024, fmt::format("dynn_supernet_set_threads: n {} outside 1..1024", n));
-    net->net->set_num_threads(n);
+    net->net->set_num_threads(n);  // checks the range
     return DYNN_OK;
   });
 }

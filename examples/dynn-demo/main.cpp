@@ -283,7 +283,7 @@ int main(int argc, char** argv) {
     std::vector<double> fastest_per_level(levels.set.levels.size(), INFINITY);
 
     if (sim) {
-      auto s = std::make_shared<dynn::SimulatedPlatform>(dynn::SimProfile::xavier_nx());
+      auto s = std::make_shared<dynn::SimulatedPlatform>(dynn::SimBoard::xavier_nx());
       simp = s.get();
       platform = s;
       // The simulator's clock is the one the manager reads: an inference takes the simulated Jetson

@@ -263,7 +263,7 @@ int cmd_profile(const Args& a) {
   for (const auto& s : a.all("setting")) settings.emplace_back(fmt::format("S{}", i++), parse_setting(s));
   if (settings.empty()) settings.emplace_back("", HardwareSetting{});
   auto sim = SimulatedPlatform::create(a.get("board", "xavier-nx"), so);
-  sim->load_latency_tables(a.get("cpu-table"), a.get("gpu-table"));
+  load_latency_tables(*sim, a.get("cpu-table"), a.get("gpu-table"));
   const std::string device = a.get("device", a.has("gpu-table") ? "gpu" : "cpu");
   ProfilerOptions po;
   po.warmup = a.integer("warmup", 5, 0, 100000);
@@ -272,7 +272,7 @@ int cmd_profile(const Args& a) {
   check_outputs(a, {"out"}, {"lut-out"});
   po.output_path = a.get("out");
   po.progress_bar = !a.has("no-progress");
-  po.device_name = fmt::format("{} (simulated, {})", sim->profile().name, device);
+  po.device_name = fmt::format("{} (simulated, {})", sim->board().name, device);
   po.supernet = "ofa_mbv3_d234_e346_k357_w1.2";
   ProfilerHooks h;
   h.prepare = [&](const ProfileTask& t) { sim->apply(t.hardware); };

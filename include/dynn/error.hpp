@@ -5,20 +5,20 @@
 #include <stdexcept>
 #include <string>
 
+#include "dynn/status_codes.h"
+
 namespace dynn {
 
+// One enumerator per C status code, same value (the table is dynn/status_codes.h):
+// InvalidArgument (bad value, shape, name or config from the caller), NotFound (a file, key, knob,
+// sensor or name that does not exist), BufferTooSmall (caller buffer, C ABI), OutOfMemory, Backend
+// (LibTorch / oneDNN / CUDA failure), Unsupported (a valid request this build or device cannot
+// serve), Io, Parse (malformed or hostile file content), PermissionDenied, Busy (resource in use or
+// state forbids the call), Internal.
 enum class ErrorCode : int {
-  InvalidArgument = -2,  // bad value, shape, name or config from the caller
-  NotFound = -3,         // a file, key, knob, sensor or name that does not exist
-  BufferTooSmall = -4,   // caller buffer too small (C ABI)
-  OutOfMemory = -5,
-  Backend = -6,          // LibTorch / oneDNN / CUDA failure
-  Unsupported = -7,      // valid request this build or device cannot serve
-  Io = -8,               // read/write failure
-  Parse = -9,            // malformed or hostile file content
-  PermissionDenied = -10,
-  Busy = -11,            // resource in use or state forbids the call
-  Internal = -1,
+#define DYNN_ERROR_CODE_ENUMERATOR(c_code, name, text) name = c_code,
+  DYNN_STATUS_CODES(DYNN_ERROR_CODE_ENUMERATOR)
+#undef DYNN_ERROR_CODE_ENUMERATOR
 };
 
 class Error : public std::runtime_error {

@@ -13,6 +13,11 @@
 
 namespace dynn {
 
+// Thread counts a model accepts: 1..kMaxThreads. check_thread_count throws InvalidArgument naming
+// `who` and the range; every set_num_threads (models, the C ABI) goes through it.
+inline constexpr int kMaxThreads = 1024;
+void check_thread_count(int n, const std::string& who);
+
 struct ModelMemory {
   size_t supernet_bytes = 0;   // shared weights (one copy for all sub-networks)
   size_t prepared_bytes = 0;   // prepared sub-networks currently cached

@@ -1,5 +1,7 @@
 #include "dynn/threads.hpp"
 
+#include "dynn/model.hpp"
+
 #include <dlfcn.h>
 
 #include <ATen/Parallel.h>
@@ -19,7 +21,7 @@ void limit_blas_threads() {
 }  // namespace
 
 void set_num_threads(int n) {
-  if (n < 1 || n > 1024) throw Error(ErrorCode::InvalidArgument, fmt::format("thread count {} must be in 1..1024", n));
+  check_thread_count(n, "set_num_threads");
   limit_blas_threads();
   at::set_num_threads(n);
 }

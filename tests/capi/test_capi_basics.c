@@ -13,6 +13,9 @@ int main(void) {
   EXPECT(strcmp(dynn_status_string(DYNN_OK), "ok") == 0);
   EXPECT(strcmp(dynn_status_string(DYNN_EINVAL), "invalid argument") == 0);
   EXPECT(strcmp(dynn_status_string(12345), "unknown status") == 0);
+#define EXPECT_STATUS_TEXT(code, name, text) EXPECT(code < 0 && strcmp(dynn_status_string(code), text) == 0);
+  DYNN_STATUS_CODES(EXPECT_STATUS_TEXT)
+#undef EXPECT_STATUS_TEXT
   EXPECT(dynn_last_error() != NULL);
 
   EXPECT(dynn_set_num_threads(0) == DYNN_EINVAL);

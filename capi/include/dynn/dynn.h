@@ -58,18 +58,8 @@ extern "C" {
 
 /* ---- status codes and errors -------------------------------------------------------------- */
 typedef int dynn_status;
-#define DYNN_OK 0
-#define DYNN_ERROR (-1)             /* internal or unexpected error */
-#define DYNN_EINVAL (-2)            /* invalid argument: NULL, bad size, bad JSON, bad config */
-#define DYNN_ENOTFOUND (-3)         /* file, key, knob, sensor or name not found */
-#define DYNN_EBUFS (-4)             /* caller buffer too small; the needed size is reported */
-#define DYNN_ENOMEM (-5)            /* out of memory */
-#define DYNN_EBACKEND (-6)          /* LibTorch / oneDNN / CUDA failure */
-#define DYNN_EUNSUPPORTED (-7)      /* valid request that this build or device cannot serve */
-#define DYNN_EIO (-8)               /* read or write failure */
-#define DYNN_EPARSE (-9)            /* malformed or corrupt file content */
-#define DYNN_EPERM (-10)            /* permission denied */
-#define DYNN_EBUSY (-11)            /* state forbids the call right now */
+/* DYNN_OK (0) and the negative codes DYNN_ERROR, DYNN_EINVAL, ... with their meaning: */
+#include "dynn/status_codes.h"
 
 /* Library version as "MAJOR.MINOR.PATCH" (static storage) and as MAJOR*10000+MINOR*100+PATCH. */
 DYNN_API const char* dynn_version(void);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,10 @@ bool is_pinned_frequency_knob(const std::string& name, const std::string& unit);
 // A user of a platform that changes knobs and gives them back later (a RuntimeManager is one);
 // 0 = the application itself. See Platform::add_claimant().
 using ClaimantId = uint64_t;
+
+// Knob name -> value for the numeric knobs of a Platform (frequencies in the knob's unit, thread
+// counts, affinity masks, device index). Knobs not listed are left as they are.
+using HardwareSetting = std::map<std::string, int64_t>;
 
 enum class KnobType { Numeric, Text };
 

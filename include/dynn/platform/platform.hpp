@@ -14,7 +14,6 @@
 #include "dynn/platform/knob.hpp"
 #include "dynn/platform/nvml.hpp"
 #include "dynn/platform/sensor.hpp"
-#include "dynn/profile/operating_point.hpp"
 
 namespace dynn {
 

@@ -14,7 +14,19 @@
 
 namespace dynn {
 
-class LatencyTable;
+// What the simulator needs from a latency model: the latency (ms) of a sub-network at the board's
+// reference settings (SimBoard::cpu_ref_khz, gpu_ref_hz, cpu_ref_threads); the simulator scales it
+// to the current knobs. The profile layer's LatencyTable (per-layer look-up tables) is one.
+class SimLatencyModel {
+ public:
+  virtual ~SimLatencyModel() = default;
+  virtual double predict_ms(const SubnetConfig& subnet) const = 0;
+
+ protected:
+  SimLatencyModel() = default;
+  SimLatencyModel(const SimLatencyModel&) = default;
+  SimLatencyModel& operator=(const SimLatencyModel&) = default;
+};
 
 // One CPU cluster (one cpufreq policy) of a simulated board.
 struct SimCluster {
@@ -29,7 +41,7 @@ struct SimCluster {
   std::string governor = "schedutil";
 };
 
-struct SimProfile {
+struct SimBoard {
   std::string name;            // "xavier-nx", "odroid-xu3"
   std::string model;           // platform name, as /proc/device-tree/model would say
   std::vector<SimCluster> clusters;
@@ -62,9 +74,9 @@ struct SimProfile {
   std::vector<std::string> thermal_zones;  // e.g. {"CPU-therm", "GPU-therm"} all report the node
   std::string board_zone;                  // e.g. "Tboard_tegra": ambient + 30 % of the rise
 
-  static SimProfile xavier_nx();
-  static SimProfile odroid_xu3();
-  static SimProfile by_name(const std::string& name);  // "xavier-nx" | "odroid-xu3"; NotFound lists them
+  static SimBoard xavier_nx();
+  static SimBoard odroid_xu3();
+  static SimBoard by_name(const std::string& name);  // "xavier-nx" | "odroid-xu3"; NotFound lists them
 };
 
 // Another application takes `share` (0..1] of the cores in cpu_mask (0 = all) or of the GPU, from
@@ -89,7 +101,7 @@ struct SimInference {
 };
 
 struct SimOptions {
-  std::optional<double> ambient_c;           // override the profile
+  std::optional<double> ambient_c;           // override the board
   std::optional<double> thermal_resistance;  // e.g. 4.5 for a Xavier NX without its fan
   double latency_noise = 0;                  // relative std of a multiplicative jitter (0: none)
   uint64_t seed = 1;                         // jitter is seeded: runs repeat exactly
@@ -97,16 +109,15 @@ struct SimOptions {
 
 class SimulatedPlatform : public Platform {
  public:
-  explicit SimulatedPlatform(const SimProfile& profile = SimProfile::xavier_nx(), const SimOptions& options = {});
+  explicit SimulatedPlatform(const SimBoard& board = SimBoard::xavier_nx(), const SimOptions& options = {});
   ~SimulatedPlatform() override;
-  static std::unique_ptr<SimulatedPlatform> create(const std::string& profile_name, const SimOptions& options = {});
+  static std::unique_ptr<SimulatedPlatform> create(const std::string& board_name, const SimOptions& options = {});
 
-  const SimProfile& profile() const;
+  const SimBoard& board() const;
 
-  // Per-layer latency tables (docs/ofa_spec.md section 8), e.g. the Dynamic-OFA Jetson ones:
-  // .../latency_lut_jetson_xavier_nx_cpu and ..._gpu. gpu_dir may be empty (CPU-only boards).
-  void load_latency_tables(const std::string& cpu_dir, const std::string& gpu_dir = "");
-  void set_latency_tables(std::shared_ptr<const LatencyTable> cpu, std::shared_ptr<const LatencyTable> gpu);
+  // The latency models of the CPU and the GPU (a LatencyTable each, e.g. from
+  // load_latency_tables() in dynn/profile/latency_table.hpp). gpu may be null (CPU-only boards).
+  void set_latency_tables(std::shared_ptr<const SimLatencyModel> cpu, std::shared_ptr<const SimLatencyModel> gpu);
   bool has_latency_table(const std::string& device) const;
   // LUT sum (ms) at the reference settings. Throws Unsupported without a table for the device.
   double reference_latency_ms(const SubnetConfig& subnet, const std::string& device) const;

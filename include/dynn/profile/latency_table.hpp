@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dynn/ofa_mbv3_arch.hpp"
+#include "dynn/platform/simulated.hpp"
 #include "dynn/subnet_config.hpp"
 
 namespace dynn {
@@ -35,7 +36,8 @@ struct LutEntry {
   double std = 0;     // milliseconds
 };
 
-class LatencyTable {
+// A SimLatencyModel: the simulator times inferences from it (load_latency_tables below).
+class LatencyTable : public SimLatencyModel {
  public:
   explicit LatencyTable(double width_mult = 1.2, std::string name = {});
 
@@ -61,7 +63,7 @@ class LatencyTable {
 
   // Predicted latency (ms): sum of "mean" over network_layers(c). Throws NotFound naming the
   // resolution (with the covered range) or the missing key.
-  double predict_ms(const SubnetConfig& c) const;
+  double predict_ms(const SubnetConfig& c) const override;
   // The same, term by term (key, ms), in network order.
   std::vector<std::pair<std::string, double>> breakdown(const SubnetConfig& c) const;
 
@@ -76,5 +78,10 @@ class LatencyTable {
   std::string m_name;
   std::map<int, std::map<std::string, LutEntry>> m_tables;
 };
+
+// Loads the per-layer tables of cpu_dir and gpu_dir (LatencyTable::load_dir), e.g. the
+// Dynamic-OFA Jetson ones: .../latency_lut_jetson_xavier_nx_cpu and ..._gpu, into the simulator
+// (SimulatedPlatform::set_latency_tables). gpu_dir may be empty (CPU-only boards).
+void load_latency_tables(SimulatedPlatform& sim, const std::string& cpu_dir, const std::string& gpu_dir = "");
 
 }  // namespace dynn

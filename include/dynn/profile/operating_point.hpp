@@ -3,17 +3,14 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 
+#include "dynn/platform/knob.hpp"  // HardwareSetting
+#include "dynn/error.hpp"
 #include "dynn/subnet_config.hpp"
 
 namespace dynn {
-
-// Knob name -> value for the numeric knobs of a Platform (frequencies in the knob's unit, thread
-// counts, affinity masks, device index). Knobs not listed are left as they are.
-using HardwareSetting = std::map<std::string, int64_t>;
 
 enum class AccuracySource { Unknown, Measured, Predicted, Published };
 const char* accuracy_source_name(AccuracySource s) noexcept;
@@ -31,6 +28,16 @@ struct OperatingPoint {
   AccuracySource accuracy_source = AccuracySource::Unknown;
   double macs = 0;                // multiply-accumulates per image
   int level = -1;                 // index along a Pareto set of sub-networks, where assigned
+
+  // Field ranges (the minimum is 0, -1 for level): validate() and the profile JSON reader use these.
+  static constexpr double kMaxLatencyMs = 1e9, kMaxPowerW = 1e6, kMaxEnergyMj = 1e12, kMaxMacs = 1e15;
+  static constexpr int kMaxLevel = 1000000;
+
+  // The one check of a point's fields, for every way a point comes in (profile JSON, the C ABI):
+  // latency_ms, latency_p90_ms 0..1e9; power_w 0..1e6; energy_mj 0..1e12; accuracy 0..1; macs
+  // 0..1e15; level -1..1e6; a device of dynn/device.hpp. Throws `code` with a message
+  // "<where>.<field> is <value>, must be ...".
+  void validate(const std::string& where, ErrorCode code = ErrorCode::InvalidArgument) const;
 };
 
 }  // namespace dynn

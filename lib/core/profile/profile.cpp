@@ -68,6 +68,7 @@ std::vector<const OperatingPoint*> Profile::with_device(const std::string& devic
 void Profile::add(OperatingPoint p) {
   if (p.id.empty()) throw Error(ErrorCode::InvalidArgument, "profile: operating point id must not be empty");
   if (find(p.id)) throw Error(ErrorCode::InvalidArgument, fmt::format("profile: duplicate operating point id '{}'", ellipsize(p.id)));
+  p.validate(fmt::format("profile: point '{}'", ellipsize(p.id)));
   points.push_back(std::move(p));
 }
 
@@ -131,10 +132,10 @@ OperatingPoint point_from_json(const json& j, size_t index) {
   p.device = get_string(j, "device", wid);
   const json& hw = F.require(j, "hardware", wid);
   p.hardware = json_strict::integer_map(hw, "profile JSON: " + wid + ".hardware", ErrorCode::Parse);
-  p.latency_ms = F.number(j, "latency_ms", wid, 0, 1e9);
-  p.latency_p90_ms = F.number(j, "latency_p90_ms", wid, 0, 1e9);
-  p.power_w = get_opt_number(j, "power_w", wid, 0, 1e6);
-  p.energy_mj = get_opt_number(j, "energy_mj", wid, 0, 1e12);
+  p.latency_ms = F.number(j, "latency_ms", wid, 0, OperatingPoint::kMaxLatencyMs);
+  p.latency_p90_ms = F.number(j, "latency_p90_ms", wid, 0, OperatingPoint::kMaxLatencyMs);
+  p.power_w = get_opt_number(j, "power_w", wid, 0, OperatingPoint::kMaxPowerW);
+  p.energy_mj = get_opt_number(j, "energy_mj", wid, 0, OperatingPoint::kMaxEnergyMj);
   p.accuracy = F.number(j, "accuracy", wid, 0, 1);
   const std::string src = get_string(j, "accuracy_source", wid);
   try {
@@ -142,10 +143,11 @@ OperatingPoint point_from_json(const json& j, size_t index) {
   } catch (const Error& e) {
     F.bad(wid + ".accuracy_source", e.what());
   }
-  p.macs = F.number(j, "macs", wid, 0, 1e15);
+  p.macs = F.number(j, "macs", wid, 0, OperatingPoint::kMaxMacs);
   if (auto it = j.find("level"); it != j.end()) {
-    p.level = static_cast<int>(json_strict::integer(*it, "profile JSON: " + wid + ".level", -1, 1000000, ErrorCode::Parse));
+    p.level = static_cast<int>(json_strict::integer(*it, "profile JSON: " + wid + ".level", -1, OperatingPoint::kMaxLevel, ErrorCode::Parse));
   }
+  p.validate("profile JSON: " + wid, ErrorCode::Parse);  // the device, and any check added there
   return p;
 }
 

@@ -520,7 +520,7 @@ void CallbackModel::prepare(const std::vector<SubnetConfig>& cfgs) {
 }
 
 void CallbackModel::set_num_threads(int n) {
-  if (n < 1) throw Error(ErrorCode::InvalidArgument, fmt::format("CallbackModel: thread count {} must be >= 1", n));
+  check_thread_count(n, "CallbackModel");
   m_threads = n;
 }
 

@@ -81,7 +81,7 @@ void SimulatedModel::infer(const float* input, int64_t n, int64_t c, int64_t h, 
 }
 
 void SimulatedModel::set_num_threads(int n) {
-  if (n < 1) throw Error(ErrorCode::InvalidArgument, fmt::format("simulated model: thread count {} must be >= 1", n));
+  check_thread_count(n, "simulated model");
   if (m_inner) m_inner->set_num_threads(n);
   m_threads = n;
 }

@@ -113,7 +113,7 @@ std::unique_ptr<OfaMbv3Supernet::Impl> make_impl(std::shared_ptr<ofa::Weights> w
 
 std::unique_ptr<OfaMbv3Supernet> OfaMbv3Supernet::create(std::shared_ptr<ofa::Weights> w, const SupernetOptions& opts) {
   std::unique_ptr<OfaMbv3Supernet> net(new OfaMbv3Supernet(make_impl(std::move(w), opts)));
-  if (opts.num_threads > 0) net->set_num_threads(opts.num_threads);
+  if (opts.num_threads != 0) net->set_num_threads(opts.num_threads);  // negative: refused there
   // The first plan is built on the CPU, then moved: set_device re-prepares the current sub-network.
   net->m_impl->opts.device = "cpu";
   net->set_subnet(SubnetConfig::largest(224));

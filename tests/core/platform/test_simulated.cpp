@@ -3,6 +3,7 @@
 
 #include "dynn/error.hpp"
 #include "dynn/platform.hpp"
+#include "dynn/profile/latency_table.hpp"
 #include "fake_trees.hpp"
 
 using dynn::SimInterference;
@@ -47,7 +48,7 @@ TEST_CASE("simulated Xavier NX has the knob and sensor names the real JetPack 4 
 
 TEST_CASE("the simulator is deterministic", "[platform][sim]") {
   auto run = [] {
-    SimulatedPlatform s(dynn::SimProfile::xavier_nx(), SimOptions{{}, {}, 0.05, 42});
+    SimulatedPlatform s(dynn::SimBoard::xavier_nx(), SimOptions{{}, {}, 0.05, 42});
     s.add_interference({SimInterference::Target::Gpu, 1.0, 2.0, 0.3, 0});
     std::vector<double> out;
     for (int i = 0; i < 200; ++i) {
@@ -62,7 +63,7 @@ TEST_CASE("the simulator is deterministic", "[platform][sim]") {
   };
   auto a = run(), b = run();
   CHECK(a == b);  // bit for bit
-  SimulatedPlatform c(dynn::SimProfile::xavier_nx(), SimOptions{{}, {}, 0.05, 43});
+  SimulatedPlatform c(dynn::SimBoard::xavier_nx(), SimOptions{{}, {}, 0.05, 43});
   CHECK(c.simulate_work(25.0, "gpu").latency_s != a[2]);  // the seed matters
 }
 
@@ -160,7 +161,7 @@ TEST_CASE("a hot, fan-less board throttles; with the fan it does not", "[platfor
   auto sustained = [](std::optional<double> r) {
     SimOptions o;
     o.thermal_resistance = r;
-    SimulatedPlatform s(dynn::SimProfile::xavier_nx(), o);
+    SimulatedPlatform s(dynn::SimBoard::xavier_nx(), o);
     pin_all(s, 1907200, 1109250000);
     s.add_interference({SimInterference::Target::Cpu, 0, 1e9, 1.0, 0x3E});  // another app keeps 5 cores busy
     const double first = s.simulate_work(30, "gpu").latency_s;
@@ -271,8 +272,8 @@ TEST_CASE("Odroid XU3 profile reproduces the published A15 wall-power rows", "[p
 
 TEST_CASE("sub-network latency from the Dynamic-OFA Jetson LUTs", "[platform][sim][shared]") {
   SimulatedPlatform s;
-  s.load_latency_tables(dynn::test::shared_path("data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu").string(),
-                        dynn::test::shared_path("data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu").string());
+  dynn::load_latency_tables(s, dynn::test::shared_path("data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu").string(),
+                            dynn::test::shared_path("data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu").string());
   auto big = dynn::SubnetConfig::largest(224), small = dynn::SubnetConfig::smallest(224);
   CHECK(s.reference_latency_ms(big, "cpu") == Approx(3551.45).margin(0.01));
   CHECK(s.reference_latency_ms(small, "cpu") == Approx(842.70).margin(0.01));
