@@ -9,6 +9,7 @@
 
 #include "core/checkpoint/extent.hpp"
 #include "core/checkpoint/zip.hpp"
+#include "core/io/file.hpp"
 #include "dynn/checkpoint.hpp"
 #include "dynn/error.hpp"
 
@@ -150,25 +151,7 @@ std::vector<uint8_t> save_checkpoint_to_memory(const StateDict& sd) {
 void save_checkpoint(const std::string& path, const StateDict& sd) {
   const std::vector<uint8_t> bytes = save_checkpoint_to_memory(sd);
 
-  // Write beside the target and rename, so a failed save never leaves a half-written checkpoint.
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(ErrorCode::Io, fmt::format("save_checkpoint: cannot create '{}'", tmp));
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    if (!f) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw Error(ErrorCode::Io, fmt::format("save_checkpoint: write to '{}' failed", tmp));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::Io, fmt::format("save_checkpoint: cannot rename '{}' to '{}'", tmp, path));
-  }
+  io::write_file(path, bytes.data(), bytes.size(), "save_checkpoint");  // atomic: never half-written
 }
 
 }  // namespace dynn

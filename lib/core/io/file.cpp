@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -84,6 +86,28 @@ std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes, const 
 
 std::string read_text_file(const std::string& path, size_t max_bytes, const char* what) {
   return read_into<std::string>(path, max_bytes, what);
+}
+
+void write_file(const std::string& path, const void* data, size_t size, const char* what) {
+  std::error_code ec;
+  if (path.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("{}: empty file name", what));
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(ErrorCode::InvalidArgument, fmt::format("{}: '{}' is a folder, not a file name", what, path));
+  const std::string tmp = path + ".tmp";
+  // Every failure removes the temporary file: a failed save leaves the folder as it was.
+  auto fail = [&](const std::string& msg) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(ErrorCode::Io, msg);
+  };
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error(ErrorCode::Io, fmt::format("{}: cannot write '{}'", what, tmp));
+    f.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+    f.close();  // close, not only flush: a full disk may only show here
+    if (!f) fail(fmt::format("{}: write to '{}' failed", what, tmp));
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) fail(fmt::format("{}: cannot rename '{}' to '{}': {}", what, tmp, path, ec.message()));
 }
 
 }  // namespace dynn::io

@@ -29,7 +29,6 @@
 
 #include "core/io/file.hpp"
 #include "core/platform/restore_table.hpp"
-#include "core/profile/json_file.hpp"
 #include "dynn/error.hpp"
 #include "dynn/log.hpp"
 #include "dynn/parse.hpp"
@@ -180,7 +179,7 @@ void write_record_locked() {
       return;
     }
     nlohmann::json j = {{"format", kRecordFormat}, {"version", 1}, {"pid", static_cast<int64_t>(::getpid())}, {"entries", entries}};
-    json_file::write_text(g_record, j.dump(1), "restore record");
+    io::write_file(g_record, j.dump(1) + "\n", "restore record");
   } catch (const std::exception& e) {
     log_warn(std::string("restore record not updated: ") + e.what());
   }

@@ -17,25 +17,7 @@ namespace dynn::json_file {
 std::string read_text(const std::string& path, const char* what) { return io::read_text_file(path, io::kMaxTextBytes, what); }
 
 void write_text(const std::string& path, const std::string& text, const char* what) {
-  std::error_code ec;
-  if (path.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("{}: empty file name", what));
-  if (std::filesystem::is_directory(path, ec))
-    throw Error(ErrorCode::InvalidArgument, fmt::format("{}: '{}' is a folder, not a file name", what, path));
-  const std::string tmp = path + ".tmp";
-  // Every failure removes the temporary file: a failed save leaves the folder as it was.
-  auto fail = [&](const std::string& msg) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::Io, msg);
-  };
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(ErrorCode::Io, fmt::format("{}: cannot write '{}'", what, tmp));
-    f << text << '\n';
-    f.close();  // close, not only flush: a full disk may only show here
-    if (!f) fail(fmt::format("{}: write to '{}' failed", what, tmp));
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail(fmt::format("{}: cannot rename '{}' to '{}': {}", what, tmp, path, ec.message()));
+  io::write_file(path, text + '\n', what);
 }
 
 void Fields::bad(const std::string& where, const std::string& what) const {

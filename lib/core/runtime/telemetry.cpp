@@ -8,18 +8,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/io/file.hpp"
 #include "dynn/error.hpp"
 #include "dynn/platform/knob.hpp"
 
 namespace dynn {
 
-void write_text_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw Error(ErrorCode::Io, fmt::format("cannot open '{}' for writing", path));
-  f.write(text.data(), static_cast<std::streamsize>(text.size()));
-  f.flush();
-  if (!f) throw Error(ErrorCode::Io, fmt::format("write to '{}' failed", path));
-}
+void write_text_file(const std::string& path, const std::string& text) { io::write_file(path, text, "telemetry"); }
 
 namespace {
 constexpr int64_t kNoValue = std::numeric_limits<int64_t>::min();
