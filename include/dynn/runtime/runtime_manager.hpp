@@ -137,7 +137,8 @@ class RuntimeManager {
   Sensor* m_temp = nullptr;
   Knob* m_affinity = nullptr;
   Knob* m_threads = nullptr;
-  CallbackKnob* m_bound_threads = nullptr;  // "threads" bound to the first app's model by this manager
+  Knob* m_device = nullptr;
+  std::vector<CallbackKnob*> m_bound;  // "threads" / "device" bound to the first app's model by this manager
   ClaimantId m_claimant = 0;                // this manager's claims on the platform's knobs
   std::string m_label;                      // "runtime manager N", for messages
   double m_last_rebalance = -1e300;

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "dynn/device.hpp"
 #include "dynn/error.hpp"
 #include "dynn/log.hpp"
 
@@ -32,6 +33,7 @@ struct RuntimeManager::App {
   Targets targets;
   ControlContext ctx;
   std::vector<Knob*> knobs;                       // aligned with ctx.knobs
+  std::vector<char> point_on_cpu;                 // aligned with ctx.points
   std::map<std::string, int> knob_index;          // name -> index in ctx.knobs
   std::vector<Sensor*> sensors;                   // aligned with ctx.sensors
   std::vector<std::vector<std::pair<int, int64_t>>> point_hw;  // per point, resolved hardware
@@ -74,6 +76,7 @@ RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, ManagerOption
   m_temp = pick(m_opt.temperature_sensor, "", "temp.", false);
   m_affinity = m_platform->find_knob("affinity");
   m_threads = m_platform->find_knob("threads");
+  m_device = m_platform->find_knob("device");
   static std::atomic<int> managers{0};
   m_label = fmt::format("runtime manager {}", ++managers);
   m_claimant = m_platform->add_claimant(m_label);
@@ -92,17 +95,18 @@ RuntimeManager::~RuntimeManager() {
   } catch (const std::exception& e) {
     log(LogLevel::Error, m_label + ": restoring knobs failed: " + e.what());
   }
-  if (m_bound_threads && m_bound_threads->bound_by() == m_claimant) {
+  for (CallbackKnob* cb : m_bound) {
+    if (cb->bound_by() != m_claimant) continue;
     // The binding (and the model behind it) goes with this manager: a change made through it, by
     // anyone, is put back while the model can still be reached.
     if (m_opt.restore_on_destroy) {
       try {
-        m_bound_threads->restore();
+        cb->restore();
       } catch (const std::exception& e) {
         log(LogLevel::Error, m_label + ": restoring knobs failed: " + e.what());
       }
     }
-    m_bound_threads->unbind();
+    cb->unbind();
   }
 }
 
@@ -123,24 +127,28 @@ int RuntimeManager::add_app(AppOptions o) {
   auto a = std::make_unique<App>();
   a->name = o.name;
   a->model = std::move(o.model);
-  // The platform's "threads" knob is a placeholder until someone binds it: make it drive the first
-  // app's model, so a controller's thread count reaches LibTorch (restored and unbound on exit).
-  // Unbound again if the app is refused below: its model may be gone right after.
+  // The platform's "threads" and "device" knobs are placeholders until someone binds them: make them
+  // drive the first app's model, so a controller's thread count and placement reach it (restored
+  // and unbound on exit). Unbound again if the app is refused below: its model may be gone after.
   auto unbind = [this](CallbackKnob* cb) {
     cb->unbind();
-    m_bound_threads = nullptr;
+    m_bound.erase(std::remove(m_bound.begin(), m_bound.end(), cb), m_bound.end());
   };
-  std::unique_ptr<CallbackKnob, decltype(unbind)> bound_here(nullptr, unbind);
-  if (a->model && m_threads && !m_bound_threads) {
-    auto* cb = dynamic_cast<CallbackKnob*>(m_threads);
-    if (cb && !cb->bound()) {
-      DynamicModel* model = a->model.get();
-      cb->bind([model] { return static_cast<int64_t>(model->num_threads()); },
-               [model](int64_t v) { model->set_num_threads(static_cast<int>(v)); }, m_claimant,
-               fmt::format("{} (app '{}')", m_label, a->name));
-      m_bound_threads = cb;
-      bound_here.reset(cb);
-    }
+  std::vector<std::unique_ptr<CallbackKnob, decltype(unbind)>> bound_here;
+  if (a->model) {
+    DynamicModel* model = a->model.get();
+    const std::string owner = fmt::format("{} (app '{}')", m_label, a->name);
+    auto bind = [&](Knob* k, std::function<int64_t()> get, std::function<void(int64_t)> set) {
+      auto* cb = dynamic_cast<CallbackKnob*>(k);
+      if (!cb || cb->bound()) return;
+      cb->bind(std::move(get), std::move(set), m_claimant, owner);
+      m_bound.push_back(cb);
+      bound_here.emplace_back(cb, unbind);
+    };
+    bind(m_threads, [model] { return static_cast<int64_t>(model->num_threads()); },
+         [model](int64_t v) { model->set_num_threads(static_cast<int>(v)); });
+    bind(m_device, [model] { return Device::parse(model->device()).knob_value(); },
+         [model](int64_t v) { model->set_device(Device::from_knob_value(v).to_string()); });
   }
   a->controller = std::move(o.controller);
   a->targets = o.targets;
@@ -178,6 +186,7 @@ int RuntimeManager::add_app(AppOptions o) {
   // Point hardware settings resolved to knob indices; unknown knobs are an error now, not mid-run.
   for (size_t i = 0; i < a->ctx.points.size(); ++i) {
     const auto& p = a->ctx.points[i];
+    p.validate(fmt::format("RuntimeManager: app '{}': point '{}' (index {})", a->name, p.id, i));
     std::vector<std::pair<int, int64_t>> hw;
     for (const auto& kv : p.hardware) {
       auto it = a->knob_index.find(kv.first);
@@ -193,7 +202,8 @@ int RuntimeManager::add_app(AppOptions o) {
       hw.emplace_back(it->second, kv.second);
     }
     a->point_hw.push_back(std::move(hw));
-    if (p.device == "cpu") a->uses_cpu = true;
+    a->point_on_cpu.push_back(Device::parse(p.device).is_cpu() ? 1 : 0);
+    if (a->point_on_cpu.back()) a->uses_cpu = true;
   }
   // Current knob values, read once; afterwards the manager tracks what it applied.
   a->applied.resize(a->knobs.size());
@@ -223,7 +233,7 @@ int RuntimeManager::add_app(AppOptions o) {
       if (std::find(subs.begin(), subs.end(), p.subnet) == subs.end()) subs.push_back(p.subnet);
     a->model->prepare(subs);
   }
-  bound_here.release();
+  for (auto& b : bound_here) b.release();  // accepted: the bindings stay
   m_apps.push_back(std::move(a));
   m_last_rebalance = -1e300;  // divide the cores again at the next step
   return static_cast<int>(m_apps.size() - 1);
@@ -344,7 +354,7 @@ void RuntimeManager::apply(App& a) {
     a.wanted_set[static_cast<size_t>(it->second)] = 1;
   }
   // Core division overrides affinity / threads of a CPU app.
-  bool cpu_point = a.ctx.points[static_cast<size_t>(a.decision.point)].device == "cpu";
+  const bool cpu_point = a.point_on_cpu[static_cast<size_t>(a.decision.point)] != 0;
   if (a.mask && cpu_point) {
     for (size_t i = 0; i < a.knobs.size(); ++i) {
       if (a.knobs[i] == m_affinity) a.wanted[i] = static_cast<int64_t>(a.mask), a.wanted_set[i] = 1;
