@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/runtime/core_division.hpp"
 #include "dynn/device.hpp"
 #include "dynn/error.hpp"
 #include "dynn/log.hpp"
@@ -18,11 +19,6 @@ namespace dynn {
 namespace {
 double steady_us() {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-int popcount64(uint64_t m) {
-  int c = 0;
-  for (; m; m &= m - 1) ++c;
-  return c;
 }
 }  // namespace
 
@@ -282,9 +278,8 @@ double RuntimeManager::read_energy_j() {
   return v ? *v : NAN;
 }
 
-// Divide the CPUs of the platform between the apps that run on the CPU: contiguous blocks,
-// sized by demand. Each period the app with the least slack (latency / target highest) takes one
-// core from the app with the most, if that one keeps at least min_cores.
+// Divide the CPUs of the platform between the apps that run on the CPU; the policy is
+// runtime_detail::divide_cores (core_division.hpp), the bookkeeping is here.
 void RuntimeManager::rebalance() {
   std::vector<App*> cpu_apps;
   for (auto& a : m_apps)
@@ -298,37 +293,12 @@ void RuntimeManager::rebalance() {
       if (static_cast<uint64_t>(*mx) & (uint64_t{1} << i)) cpus.push_back(i);
   }
   std::sort(cpus.begin(), cpus.end());
-  int total = static_cast<int>(cpus.size());
-  int need = 0;
-  for (App* a : cpu_apps) need += a->min_cores;
-  if (total < need) return;  // cannot give everyone its minimum: leave affinity alone
-  std::vector<int> count(cpu_apps.size());
-  bool first = std::all_of(cpu_apps.begin(), cpu_apps.end(), [](App* a) { return a->mask == 0; });
-  if (first) {
-    for (size_t i = 0; i < cpu_apps.size(); ++i) count[i] = total / static_cast<int>(cpu_apps.size());
-    for (int r = 0; r < total % static_cast<int>(cpu_apps.size()); ++r) ++count[static_cast<size_t>(r)];
-  } else {
-    for (size_t i = 0; i < cpu_apps.size(); ++i) count[i] = popcount64(cpu_apps[i]->mask);
-    int hungry = -1, donor = -1;
-    double worst = -INFINITY, best = INFINITY;
-    for (size_t i = 0; i < cpu_apps.size(); ++i) {
-      App* a = cpu_apps[i];
-      if (a->slack_n == 0) continue;
-      double s = a->slack_sum / a->slack_n;  // mean latency / target
-      if (s > worst) worst = s, hungry = static_cast<int>(i);
-      if (s < best) best = s, donor = static_cast<int>(i);
-    }
-    if (hungry >= 0 && donor >= 0 && hungry != donor && worst > 0.95 && best < 0.85 &&
-        count[static_cast<size_t>(donor)] > cpu_apps[static_cast<size_t>(donor)]->min_cores) {
-      --count[static_cast<size_t>(donor)];
-      ++count[static_cast<size_t>(hungry)];
-    }
-  }
-  int at = 0;
+  std::vector<runtime_detail::CoreShare> shares;
+  for (App* a : cpu_apps) shares.push_back({a->min_cores, a->mask, a->slack_n, a->slack_sum});
+  const std::vector<uint64_t> masks = runtime_detail::divide_cores(cpus, shares);
+  if (masks.empty()) return;  // cannot give everyone its minimum: leave affinity alone
   for (size_t i = 0; i < cpu_apps.size(); ++i) {
-    uint64_t m = 0;
-    for (int k = 0; k < count[i]; ++k) m |= uint64_t{1} << cpus[static_cast<size_t>(at++)];
-    cpu_apps[i]->mask = m;
+    cpu_apps[i]->mask = masks[i];
     cpu_apps[i]->slack_sum = 0;
     cpu_apps[i]->slack_n = 0;
   }
@@ -359,7 +329,7 @@ void RuntimeManager::apply(App& a) {
     for (size_t i = 0; i < a.knobs.size(); ++i) {
       if (a.knobs[i] == m_affinity) a.wanted[i] = static_cast<int64_t>(a.mask), a.wanted_set[i] = 1;
       if (a.knobs[i] == m_threads) {
-        int64_t t = popcount64(a.mask);
+        int64_t t = runtime_detail::popcount64(a.mask);
         if (!a.wanted_set[i] || a.wanted[i] > t) a.wanted[i] = t;
         a.wanted_set[i] = 1;
       }
