@@ -153,6 +153,16 @@ _SIGNATURES = {
     "dynn_supernet_set_subnet": ([c_void_p, c_char_p], c_int),
     "dynn_supernet_get_subnet": ([c_void_p, POINTER(Subnet)], c_int),
     "dynn_supernet_get_info": ([c_void_p, POINTER(SupernetInfo)], c_int),
+    "dynn_supernet_infer": ([c_void_p, POINTER(c_float), c_int64, c_int64, c_int64, c_int64, POINTER(c_float), c_size_t,
+                             POINTER(c_size_t)], c_int),
+    "dynn_supernet_infer_config": ([c_void_p, POINTER(Subnet), POINTER(c_float), c_int64, c_int64, c_int64, c_int64,
+                                    POINTER(c_float), c_size_t, POINTER(c_size_t)], c_int),
+    "dynn_supernet_set_threads": ([c_void_p, c_int], c_int),
+    "dynn_supernet_get_threads": ([c_void_p, POINTER(c_int)], c_int),
+    "dynn_supernet_set_device": ([c_void_p, c_char_p], c_int),
+    "dynn_supernet_get_device": ([c_void_p, c_char_p, c_size_t, POINTER(c_size_t)], c_int),
+    "dynn_restore_on_exit_install": ([c_char_p], c_int),
+    "dynn_restore_record_apply": ([c_char_p, c_int, POINTER(c_size_t)], c_int),
     "dynn_sim_default_params": ([], SimParams),
     "dynn_platform_create_simulated": ([c_char_p, POINTER(SimParams), POINTER(c_void_p)], c_int),
     "dynn_platform_detect": ([c_char_p, POINTER(c_void_p)], c_int),
@@ -249,6 +259,19 @@ def version():
     return lib().dynn_version().decode()
 
 
+def restore_on_exit_install(record_path=None):
+    """Puts changed cpufreq/devfreq settings back on exit() and fatal signals; record_path (optional)
+    is written for restore_record_apply after a kill -9."""
+    _call("dynn_restore_on_exit_install", _b(record_path))
+
+
+def restore_record_apply(path, force=False):
+    """Writes back the originals in a record left by a process that died; returns how many."""
+    written = c_size_t(0)
+    _call("dynn_restore_record_apply", _b(path), 1 if force else 0, byref(written))
+    return written.value
+
+
 _log_keepalive = None
 
 
@@ -314,6 +337,40 @@ class Supernet(_Handle):
         i = _sized(SupernetInfo)
         _call("dynn_supernet_get_info", self.ptr, byref(i))
         return i
+
+    def set_subnet(self, subnet_json):
+        _call("dynn_supernet_set_subnet", self.ptr, _b(subnet_json))
+
+    def subnet(self):
+        s = Subnet()
+        _call("dynn_supernet_get_subnet", self.ptr, byref(s))
+        return s
+
+    def infer(self, image, n, r, subnet=None):
+        """Logits (a list of n * num_classes floats) of an NCHW float32 ctypes array [n*3*r*r]; subnet
+        (a Subnet) runs that sub-network without switching (dynn_supernet_infer_config)."""
+        logits = (c_float * (n * self.info().num_classes))()
+        written = c_size_t(0)
+        if subnet is None:
+            _call("dynn_supernet_infer", self.ptr, image, n, 3, r, r, logits, len(logits), byref(written))
+        else:
+            _call("dynn_supernet_infer_config", self.ptr, byref(subnet), image, n, 3, r, r, logits, len(logits),
+                  byref(written))
+        return list(logits[:written.value])
+
+    def set_threads(self, n):
+        _call("dynn_supernet_set_threads", self.ptr, n)
+
+    def threads(self):
+        n = c_int(0)
+        _call("dynn_supernet_get_threads", self.ptr, byref(n))
+        return n.value
+
+    def set_device(self, device):
+        _call("dynn_supernet_set_device", self.ptr, _b(device))
+
+    def device(self):
+        return _string("dynn_supernet_get_device", self.ptr)
 
 
 class Platform(_Handle):

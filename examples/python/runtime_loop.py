@@ -13,6 +13,7 @@ GPU; the controller steps down and back up. Prints the telemetry summary.
 Without the shared data (Dynamic-OFA levels and latency tables) it uses four uniform sub-networks.
 """
 import argparse
+import ctypes
 import math
 import os
 import sys
@@ -71,6 +72,19 @@ def main():
     net = dynn.Supernet.load(args.checkpoint) if args.checkpoint else dynn.Supernet.random(1.0, seed=1)
     info = net.info()
     print(f"supernet: w{info.width_mult}, {info.parameter_count / 1e6:.1f} M parameters")
+
+    # The supernet on its own: its own thread count, one inference of another sub-network without
+    # switching (the current one stays), and a refused input size.
+    net.set_threads(1)
+    small = dynn.uniform_subnet(3, 3, 2, 128)
+    image = (ctypes.c_float * (3 * 128 * 128))()
+    logits = net.infer(image, 1, 128, subnet=small)
+    print(f"direct: {len(logits)} logits from {small.r}x{small.r} on {net.device()} with {net.threads()} thread(s)")
+    try:
+        net.infer(image, 1, 128)  # the current sub-network runs at another resolution
+        raise SystemExit("failed: an input of the wrong size was accepted")
+    except dynn.DynnError as e:
+        print(f"direct: wrong input size refused ({e.status})")
 
     if args.controller == "python":
         controller = dynn.Controller.custom(LevelWalker(), "level-walker")
