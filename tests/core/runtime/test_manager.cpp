@@ -5,6 +5,7 @@
 
 #include "dynn/error.hpp"
 #include "runtime_fixtures.hpp"
+#include "test_skip.hpp"
 
 using namespace dynn;
 
@@ -258,7 +259,7 @@ TEST_CASE("manager: cores divided between CPU apps and moved towards the one tha
   CHECK(tail.within_target == 1);
 }
 
-TEST_CASE("manager: two apps step from two threads at once", "[runtime]") {
+TEST_CASE("manager: two apps step from two threads at once", "[runtime][concurrency]") {
   auto plat = std::make_shared<Platform>("threads");  // wall clock
   plat->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"gpu.freq", "MHz", "", KnobType::Numeric, {100, 1000}, {}, {}, {}}, 1000));
   double energy = 0;
@@ -295,13 +296,11 @@ TEST_CASE("manager: two apps step from two threads at once", "[runtime]") {
   CHECK(m.telemetry(a1).rows().back().energy_mj > 0);
 }
 
-TEST_CASE("manager: the platform's threads knob drives the model while the manager runs", "[runtime]") {
+// Needs two usable CPUs; skipped (exit 77 under CTest) on one.
+TEST_CASE("manager: the platform's threads knob drives the model while the manager runs", "[runtime][cpus2]") {
   auto platform = std::shared_ptr<Platform>(Platform::detect());  // this machine: threads is a callback knob
   Knob& threads = platform->knob("threads");
-  if (threads.max_value().value_or(1) < 2) {
-    WARN("one CPU: cannot tell thread counts apart, test skipped");
-    return;
-  }
+  if (threads.max_value().value_or(1) < 2) return dynn::test::skip("one CPU: cannot tell thread counts apart");
   auto model = std::make_shared<CallbackModel>([](const SubnetConfig&, const std::string&, int) {});
   model->set_num_threads(1);
   {
