@@ -113,7 +113,7 @@ class Knob {
   // Reason the knob cannot be written right now ("" = may write). Checked on every set().
   virtual std::string write_blocker() const { return {}; }
   // Extra validation beyond the list/range (e.g. an affinity mask must be a subset of the CPUs).
-  virtual void validate_extra(int64_t value) const {}
+  virtual void validate_extra(int64_t /*value*/) const {}
   // Composite knobs (a pinned frequency written through min/max knobs) save nothing themselves.
   virtual bool saves_original() const { return true; }
   // Puts the saved value back (restore()). Knobs whose change is more than one value (affinity:
