@@ -1,10 +1,8 @@
 /* Basic C ABI behaviour: versions, status strings, last error, argument checks. */
-#include <dynn/dynn.h>
+#include "capi_test.h"
 #include <stdio.h>
 #include <string.h>
 
-static int failures = 0;
-#define EXPECT(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); ++failures; } } while (0)
 
 int main(void) {
   EXPECT(dynn_version() != NULL);
@@ -29,6 +27,5 @@ int main(void) {
   EXPECT(dynn_set_num_threads(-5) == DYNN_EINVAL);
   EXPECT(dynn_set_num_threads(1) == DYNN_OK);
   EXPECT(strcmp(dynn_last_error(), "") == 0);
-  if (failures) fprintf(stderr, "%d failure(s)\n", failures);
-  return failures ? 1 : 0;
+  return test_result();
 }

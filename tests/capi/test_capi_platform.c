@@ -1,7 +1,7 @@
 /* Platforms through the C ABI: a simulated Xavier NX (knobs, sensors, simulator), a fake sysfs
  * tree for detection, and every misuse answered with an error code. */
 #define _POSIX_C_SOURCE 200809L
-#include <dynn/dynn.h>
+#include "capi_test.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures = 0;
-#define EXPECT(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: expected %s (last error: %s)\n", __FILE__, __LINE__, #cond, dynn_last_error()); ++failures; } } while (0)
-#define EXPECT_ERR(call, code) do { dynn_status s_ = (call); if (s_ != (code)) fprintf(stderr, "  got %d\n", s_); EXPECT(s_ == (code)); EXPECT(strlen(dynn_last_error()) > 0); } while (0)
-#define EXPECT_OK(call) do { dynn_status s_ = (call); if (s_ != DYNN_OK) fprintf(stderr, "  got %d\n", s_); EXPECT(s_ == DYNN_OK); } while (0)
 
 static void misuse(void) {
   dynn_platform* p = NULL;
@@ -278,21 +274,19 @@ static void detected(void) {
 }
 
 static void with_tables(void) {
-  const char* shared = getenv("DYNN_SHARED_DIR");
+  const char* shared = shared_dir();
   char cpu[1024], gpu[1024];
   dynn_sim_params sp = dynn_sim_default_params();
   dynn_platform* p = NULL;
   dynn_subnet small, big;
   dynn_sim_inference a, b;
-  if (!shared) shared = DYNN_SHARED_DIR_DEFAULT;
+  if (shared_missing("latency-table part")) return;
   snprintf(cpu, sizeof cpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu", shared);
   snprintf(gpu, sizeof gpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu", shared);
   sp.cpu_lut_dir = cpu;
   sp.gpu_lut_dir = gpu;
-  if (dynn_platform_create_simulated("xavier-nx", &sp, &p) != DYNN_OK) {
-    printf("latency-table part skipped: %s\n", dynn_last_error());
-    return;
-  }
+  EXPECT_OK(dynn_platform_create_simulated("xavier-nx", &sp, &p));
+  if (!p) return;
   EXPECT_OK(dynn_subnet_uniform(3, 3, 2, 160, &small));
   EXPECT_OK(dynn_subnet_uniform(7, 6, 4, 224, &big));
   memset(&a, 0, sizeof a);
@@ -347,6 +341,5 @@ int main(void) {
   simulated();
   detected();
   with_tables();
-  if (failures) fprintf(stderr, "%d failure(s)\n", failures);
-  return failures ? 1 : 0;
+  return test_result();
 }

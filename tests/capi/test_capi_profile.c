@@ -1,21 +1,13 @@
 /* Sub-networks, profiles, Pareto fronts, MACs, latency tables and the accuracy predictor through
  * the C ABI. The Dynamic-OFA parts need DYNN_SHARED_DIR (skipped with a note otherwise). */
-#include <dynn/dynn.h>
+#include "capi_test.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static int failures = 0;
-#define EXPECT(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: expected %s (last error: %s)\n", __FILE__, __LINE__, #cond, dynn_last_error()); ++failures; } } while (0)
-#define EXPECT_ERR(call, code) do { dynn_status s_ = (call); if (s_ != (code)) fprintf(stderr, "  got %d\n", s_); EXPECT(s_ == (code)); EXPECT(strlen(dynn_last_error()) > 0); } while (0)
-#define EXPECT_OK(call) do { dynn_status s_ = (call); if (s_ != DYNN_OK) fprintf(stderr, "  got %d\n", s_); EXPECT(s_ == DYNN_OK); } while (0)
 
-static const char* shared_dir(void) {
-  const char* s = getenv("DYNN_SHARED_DIR");
-  return s ? s : DYNN_SHARED_DIR_DEFAULT;
-}
 
 static void subnets(void) {
   dynn_subnet a, b;
@@ -223,11 +215,10 @@ static void dynamic_ofa(void) {
   double ms0 = 0, ms5 = 0, a0 = 0, a5 = 0;
   int64_t macs = 0;
 
+  if (shared_missing("Dynamic-OFA part")) return;
   snprintf(path, sizeof path, "%s/data/dynamic_ofa/nets_6_levels.json", shared_dir());
-  if (dynn_profile_load_levels(path, "gpu", &p) != DYNN_OK) {
-    printf("Dynamic-OFA part skipped: %s\n", dynn_last_error());
-    return;
-  }
+  EXPECT_OK(dynn_profile_load_levels(path, "gpu", &p));
+  if (!p) return;
   EXPECT_OK(dynn_profile_num_points(p, &n));
   EXPECT(n == 6);
   memset(&l0, 0, sizeof l0);
@@ -293,6 +284,5 @@ int main(void) {
   subnets();
   profiles();
   dynamic_ofa();
-  if (failures) fprintf(stderr, "%d failure(s)\n", failures);
-  return failures ? 1 : 0;
+  return test_result();
 }

@@ -2,17 +2,13 @@
  * drives the manager on the simulated Xavier NX: first over toy points (always), then over the
  * Dynamic-OFA levels with the Jetson latency tables and GPU interference (needs DYNN_SHARED_DIR;
  * exit 77 = skipped when it is absent and everything else passed). */
-#include <dynn/dynn.h>
+#include "capi_test.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static int failures = 0;
-#define EXPECT(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: expected %s (last error: %s)\n", __FILE__, __LINE__, #cond, dynn_last_error()); ++failures; } } while (0)
-#define EXPECT_ERR(call, code) do { dynn_status s_ = (call); if (s_ != (code)) fprintf(stderr, "  got %d\n", s_); EXPECT(s_ == (code)); EXPECT(strlen(dynn_last_error()) > 0); } while (0)
-#define EXPECT_OK(call) do { dynn_status s_ = (call); if (s_ != DYNN_OK) fprintf(stderr, "  got %d\n", s_); EXPECT(s_ == DYNN_OK); } while (0)
 
 /* ---- a controller in C: walk along the points (fastest first) on the measured latency: down
  * when the last inference missed the target, up when the next point's profiled latency, scaled
@@ -473,8 +469,8 @@ done:
 
 /* The C controller over the Dynamic-OFA levels on the simulated Xavier NX, GPU co-runner from
  * t = 3 s: it steps down while the interference lasts and back up after. */
-static int dynamic_ofa(void) {
-  const char* shared = getenv("DYNN_SHARED_DIR");
+static void dynamic_ofa(void) {
+  const char* shared = shared_dir();
   char path[1024], cpu[1024], gpu[1024], out[256];
   dynn_sim_params sp = dynn_sim_default_params();
   dynn_platform* plat = NULL;
@@ -491,14 +487,12 @@ static int dynamic_ofa(void) {
   double now = 0;
   const char* ext[3] = {"csv", "json", "svg"};
 
-  if (!shared) shared = DYNN_SHARED_DIR_DEFAULT;
+  if (shared_missing("Dynamic-OFA part")) return;
   snprintf(path, sizeof path, "%s/data/dynamic_ofa/nets_6_levels.json", shared);
   snprintf(cpu, sizeof cpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu", shared);
   snprintf(gpu, sizeof gpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu", shared);
-  if (dynn_profile_load_levels(path, "gpu", &prof) != DYNN_OK) {
-    printf("Dynamic-OFA part skipped: %s\n", dynn_last_error());
-    return 0;
-  }
+  EXPECT_OK(dynn_profile_load_levels(path, "gpu", &prof));
+  if (!prof) return;
   sp.cpu_lut_dir = cpu;
   sp.gpu_lut_dir = gpu;
   EXPECT_OK(dynn_platform_create_simulated("xavier-nx", &sp, &plat));
@@ -546,20 +540,14 @@ done:
   dynn_controller_free(ctl);
   dynn_profile_free(prof);
   dynn_platform_free(plat);
-  return 1;
 }
 
 int main(void) {
-  int ran_shared;
   misuse();
   toy_loop();
   advisory_and_errors();
   rejected_bind();
   supernet_on_simulator();
-  ran_shared = dynamic_ofa();
-  if (failures) {
-    fprintf(stderr, "%d failure(s)\n", failures);
-    return 1;
-  }
-  return ran_shared ? 0 : 77;
+  dynamic_ofa();
+  return test_result();
 }

@@ -1,14 +1,11 @@
 /* Supernet through the C ABI: every misuse returns an error code with a message; a random
  * supernet and (when ../shared is present) the fixture supernet run. */
-#include <dynn/dynn.h>
+#include "capi_test.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int failures = 0;
-#define EXPECT(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: expected %s (last error: %s)\n", __FILE__, __LINE__, #cond, dynn_last_error()); ++failures; } } while (0)
-#define EXPECT_ERR(call, code) do { dynn_status s_ = (call); EXPECT(s_ == (code)); EXPECT(strlen(dynn_last_error()) > 0); } while (0)
 
 static const char* SMALL128 =
     "{\"ks\":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],\"e\":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"
@@ -102,18 +99,16 @@ static void misuse(void) {
 }
 
 static void fixture(void) {
-  const char* shared = getenv("DYNN_SHARED_DIR");
+  const char* shared = shared_dir();
   char path[1024];
   dynn_supernet* net = NULL;
   size_t nin = 0, nref = 0, written = 0, i;
   float *in, *ref, *out;
   double max_ref = 0, max_diff = 0;
-  if (!shared) shared = DYNN_SHARED_DIR_DEFAULT;
+  if (shared_missing("fixture part")) return;
   snprintf(path, sizeof path, "%s/fixtures/ofa_mbv3_w1.0/supernet_legacy.pth", shared);
-  if (dynn_supernet_load(path, NULL, &net) != DYNN_OK) {
-    printf("fixture part skipped: %s (%s)\n", path, dynn_last_error());
-    return;
-  }
+  EXPECT_OK(dynn_supernet_load(path, NULL, &net));
+  if (!net) return;
   snprintf(path, sizeof path, "%s/fixtures/ofa_mbv3_w1.0/case01_input.f32", shared);
   in = read_file(path, &nin);
   snprintf(path, sizeof path, "%s/fixtures/ofa_mbv3_w1.0/case01_logits.f32", shared);
@@ -146,8 +141,7 @@ static void structs_and_stats(void) {
   size_t count = 0;
   int32_t ids[16];
   int threads = 0, has = -1;
-  const char* shared = getenv("DYNN_SHARED_DIR");
-  if (!shared) shared = DYNN_SHARED_DIR_DEFAULT;
+  const char* shared = shared_dir();
 
   EXPECT(dynn_supernet_create_random(1.2, 3, NULL, &net) == DYNN_OK);
   if (!net) return;
@@ -229,9 +223,13 @@ static void structs_and_stats(void) {
   EXPECT_ERR(dynn_supernet_clear_bn_stats(NULL, &a), DYNN_EINVAL);
   dynn_bn_stats_free(NULL);
 
+  if (shared_missing("BN statistics part")) {
+    dynn_supernet_free(net);
+    return;
+  }
   snprintf(path, sizeof path, "%s/data/dynamic_ofa/nets_6_levels.json", shared);
-  if (dynn_profile_load_levels(path, "cpu", &levels) != DYNN_OK) {
-    printf("BN statistics part skipped: %s\n", dynn_last_error());
+  EXPECT_OK(dynn_profile_load_levels(path, "cpu", &levels));
+  if (!levels) {
     dynn_supernet_free(net);
     return;
   }
@@ -264,6 +262,5 @@ int main(void) {
   misuse();
   structs_and_stats();
   fixture();
-  if (failures) fprintf(stderr, "%d failure(s)\n", failures);
-  return failures ? 1 : 0;
+  return test_result();
 }
