@@ -1,5 +1,6 @@
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <atomic>
 #include <limits>
 #include <thread>
@@ -76,52 +77,64 @@ TEST_CASE("fixture cases match the OFA reference, both containers, both engines"
 }
 
 TEST_CASE("switching while another thread infers: each inference finishes on the sub-network it started on",
-          "[shared][supernet]") {
-  const auto cases = dynn::test::load_ofa_cases();
-  auto net = OfaMbv3Supernet::load(dynn::test::shared_path("fixtures/ofa_mbv3_w1.0/supernet.pth").string());
-  // The 224 cases share a resolution, so the switcher can change the sub-network under any of their inputs.
-  std::vector<const dynn::test::OfaCase*> same_r;
-  for (const auto& c : cases)
-    if (c.cfg.r == 224) same_r.push_back(&c);
-  REQUIRE(same_r.size() >= 3);
-  std::vector<SubnetConfig> cfgs;
-  for (auto* c : same_r) cfgs.push_back(c->cfg);
+          "[supernet][concurrency]") {
+  auto net = OfaMbv3Supernet::random(1.0, 11);
+  // One resolution for all, so the switcher can change the sub-network under any of the inputs.
+  const int r = 160;
+  const std::vector<SubnetConfig> cfgs = {SubnetConfig::smallest(r), mixed_config(3, r), mixed_config(4, r),
+                                          SubnetConfig::largest(r)};
+  std::vector<std::vector<float>> inputs;
+  std::vector<int64_t> batch;
+  for (size_t i = 0; i < cfgs.size(); ++i) {
+    batch.push_back(static_cast<int64_t>(i % 2) + 1);
+    inputs.push_back(random_input(batch.back(), r, 100 + i));
+  }
   net->prepare(cfgs);
-  // Expected output for (config j, input i): the same engine's output without a concurrent switch
-  // (fixture exactness is checked elsewhere; a cross pair such as the largest sub-network on another
-  // case's input can have logits of 2e5 whose fast/reference gap exceeds the relative tolerance).
-  std::vector<std::vector<std::vector<float>>> expect(same_r.size(), std::vector<std::vector<float>>(same_r.size()));
-  for (size_t j = 0; j < same_r.size(); ++j)
-    for (size_t i = 0; i < same_r.size(); ++i) {
-      const auto* c = same_r[i];
-      expect[j][i].resize(static_cast<size_t>(c->input_shape[0]) * 1000);
-      net->infer_subnet(cfgs[j], c->input.data(), c->input_shape[0], 3, 224, 224, expect[j][i].data(), expect[j][i].size());
-      if (i == j) check_logits(expect[j][i], c->logits, 1000, "fixture " + std::to_string(i));
+  // Expected output for (config j, input i): the same engine without a concurrent switch; the
+  // diagonal is also checked against the exact reference engine.
+  std::vector<std::vector<std::vector<float>>> expect(cfgs.size(), std::vector<std::vector<float>>(inputs.size()));
+  for (size_t j = 0; j < cfgs.size(); ++j)
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      expect[j][i].resize(static_cast<size_t>(batch[i]) * 1000);
+      net->infer_subnet(cfgs[j], inputs[i].data(), batch[i], 3, r, r, expect[j][i].data(), expect[j][i].size());
+      if (i == j) {
+        at::Tensor xt = at::from_blob(inputs[i].data(), {batch[i], 3, r, r}, at::kFloat);
+        check_logits(expect[j][i], to_vec(forward_reference(*net, cfgs[j], xt)), 1000, "reference " + cfgs[j].to_string());
+      }
     }
+  net->set_subnet(cfgs[0]);  // the first inference may start before the switcher's first switch
   std::atomic<bool> stop{false};
   std::atomic<int> switches{0};
   std::thread switcher([&] {
-    size_t k = 0;
+    size_t k = 1;
     while (!stop.load()) {
       net->set_subnet(cfgs[k++ % cfgs.size()]);
       switches.fetch_add(1);
     }
   });
+  struct Joiner {  // a failed REQUIRE below throws: stop and join the switcher on the way out
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Joiner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } joiner{stop, switcher};
   std::vector<int> ran_count(cfgs.size(), 0);
-  for (int it = 0; it < 30; ++it) {
-    const size_t i = static_cast<size_t>(it) % same_r.size();
-    const auto* c = same_r[i];
-    std::vector<float> y(static_cast<size_t>(c->input_shape[0]) * 1000);
+  for (int it = 0; it < 40; ++it) {
+    const size_t i = static_cast<size_t>(it) % inputs.size();
+    std::vector<float> y(static_cast<size_t>(batch[i]) * 1000);
     SubnetConfig ran;
-    net->infer(c->input.data(), c->input_shape[0], 3, 224, 224, y.data(), y.size(), &ran);
+    net->infer(inputs[i].data(), batch[i], 3, r, r, y.data(), y.size(), &ran);
     const size_t j = static_cast<size_t>(std::find(cfgs.begin(), cfgs.end(), ran) - cfgs.begin());
+    INFO("inference " << it << " ran " << ran.to_string());
     REQUIRE(j < cfgs.size());
     ++ran_count[j];
     check_logits(y, expect[j][i], 1000, "concurrent inference " + std::to_string(it));
   }
   stop = true;
   switcher.join();
-  CHECK(switches.load() > 30);
+  CHECK(switches.load() > 40);
   int distinct = 0;
   for (int n : ran_count) distinct += n > 0;
   CHECK(distinct >= 2);  // the switcher really changed sub-networks under the inferring thread
