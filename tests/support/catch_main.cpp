@@ -17,21 +17,13 @@
 #include <string>
 
 #include "test_skip.hpp"
+#include "test_support.hpp"
 
 namespace {
 
 constexpr int kSkipExitCode = 77;
 bool g_single_case = false;  // this process runs exactly one test case
 std::string g_skip_reason;   // set by dynn::test::skip
-
-std::filesystem::path shared_dir() {
-  if (const char* env = std::getenv("DYNN_SHARED_DIR"); env && *env) return env;
-#ifdef DYNN_SHARED_DIR_DEFAULT
-  return DYNN_SHARED_DIR_DEFAULT;
-#else
-  return {};
-#endif
-}
 
 bool has_tag(const Catch::TestCase& tc, const std::string& lower_tag) {
   const auto& tags = tc.getTestCaseInfo().lcaseTags;
@@ -62,10 +54,9 @@ int main(int argc, char* argv[]) {
     }
     g_single_case = selected.size() == 1;
     if (g_single_case && has_tag(selected.front(), "shared")) {
-      const auto dir = shared_dir();
-      if (dir.empty() || !std::filesystem::exists(dir / "docs" / "ofa_spec.md")) {
+      if (!dynn::test::shared_present()) {
         std::cout << "SKIPPED: '" << selected.front().getTestCaseInfo().name
-                  << "' needs the shared reference material, not found at '" << dir.string()
+                  << "' needs the shared reference material, not found at '" << dynn::test::shared_dir().string()
                   << "' (set DYNN_SHARED_DIR or configure with -DDYNN_SHARED_DIR=...)" << std::endl;
         return kSkipExitCode;
       }
