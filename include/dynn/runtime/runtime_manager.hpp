@@ -38,6 +38,9 @@
 #include "dynn/runtime/telemetry.hpp"
 
 namespace dynn {
+namespace runtime_detail {
+class KnobArbiter;
+}
 
 struct AppOptions {
   std::string name = "app";
@@ -142,11 +145,7 @@ class RuntimeManager {
   ClaimantId m_claimant = 0;                // this manager's claims on the platform's knobs
   std::string m_label;                      // "runtime manager N", for messages
   double m_last_rebalance = -1e300;
-  struct Written {
-    int64_t value;
-    uint64_t writes;  // the knob's write_count() right after: another count = someone else wrote
-  };
-  std::unordered_map<Knob*, Written> m_written;  // last value the manager wrote to each knob
+  std::unique_ptr<runtime_detail::KnobArbiter> m_arbiter;  // shared requests and skipped writes
   std::mutex m_mutex;
 };
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/runtime/core_division.hpp"
+#include "core/runtime/knob_arbiter.hpp"
 #include "dynn/device.hpp"
 #include "dynn/error.hpp"
 #include "dynn/log.hpp"
@@ -23,6 +24,7 @@ double steady_us() {
 }  // namespace
 
 struct RuntimeManager::App {
+  int id = 0;  // index in m_apps
   std::string name;
   std::shared_ptr<DynamicModel> model;
   std::unique_ptr<Controller> controller;
@@ -34,7 +36,6 @@ struct RuntimeManager::App {
   std::vector<Sensor*> sensors;                   // aligned with ctx.sensors
   std::vector<std::vector<std::pair<int, int64_t>>> point_hw;  // per point, resolved hardware
   std::vector<int64_t> applied;                   // knob values in force for this app
-  std::vector<int64_t> requested;                 // what it last asked for (INT64_MIN: never)
   std::vector<int64_t> wanted;                    // scratch: values for this step
   std::vector<char> wanted_set;
   Observation obs;
@@ -76,6 +77,7 @@ RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, ManagerOption
   static std::atomic<int> managers{0};
   m_label = fmt::format("runtime manager {}", ++managers);
   m_claimant = m_platform->add_claimant(m_label);
+  m_arbiter = std::make_unique<runtime_detail::KnobArbiter>(*m_platform, m_claimant);
 }
 
 RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, AppOptions app, ManagerOptions options)
@@ -121,6 +123,7 @@ int RuntimeManager::add_app(AppOptions o) {
   for (const auto& a : m_apps)
     if (a->name == o.name) throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: an app named '{}' exists", o.name));
   auto a = std::make_unique<App>();
+  a->id = static_cast<int>(m_apps.size());
   a->name = o.name;
   a->model = std::move(o.model);
   // The platform's "threads" and "device" knobs are placeholders until someone binds them: make them
@@ -210,7 +213,6 @@ int RuntimeManager::add_app(AppOptions o) {
       a->applied[i] = 0;
     }
   }
-  a->requested.assign(a->knobs.size(), std::numeric_limits<int64_t>::min());
   a->wanted.assign(a->knobs.size(), 0);
   a->wanted_set.assign(a->knobs.size(), 0);
   a->obs.knob_values = a->applied;
@@ -337,24 +339,8 @@ void RuntimeManager::apply(App& a) {
   }
   for (size_t i = 0; i < a.knobs.size(); ++i) {
     if (!a.wanted_set[i]) continue;
-    int64_t v = a.wanted[i];
-    a.requested[i] = v;
-    // Shared frequency domains: the highest request of the apps wins.
-    if (m_apps.size() > 1 && is_frequency_unit(a.ctx.knobs[i].unit)) {
-      for (const auto& other : m_apps) {
-        if (other.get() == &a) continue;
-        auto it = other->knob_index.find(a.ctx.knobs[i].name);
-        if (it != other->knob_index.end()) v = std::max(v, other->requested[static_cast<size_t>(it->second)]);
-      }
-    }
-    // Skip a write that changes nothing, unless someone else wrote the knob since (another
-    // manager, a restore, the application): then our value is applied again.
-    Knob* k = a.knobs[i];
-    auto w = m_written.find(k);
-    if (w == m_written.end() || w->second.value != v || w->second.writes != k->write_count()) {
-      m_platform->set_knob(m_claimant, *k, v);
-      m_written[k] = {v, k->write_count()};
-    }
+    const int64_t v = m_arbiter->request(a.id, *a.knobs[i], a.wanted[i]);
+    m_arbiter->write(*a.knobs[i], v);
     a.obs.knob_values[i] = v;
     a.applied[i] = v;
   }
