@@ -166,6 +166,24 @@ struct Phase {
   size_t begin = 0, end = 0;  // steps
 };
 
+// The calibrated profile as the demo's operating points: each carries its level and the level's
+// published top-1; fastest_per_level gets the fastest point of each level (for the targets).
+std::vector<dynn::OperatingPoint> calibrated_points(const dynn::Profile& profile, const dynn::LevelSet& levels,
+                                                   std::vector<double>& fastest_per_level) {
+  std::vector<dynn::OperatingPoint> points;
+  for (dynn::OperatingPoint p : profile.points) {
+    const auto it = std::find_if(levels.levels.begin(), levels.levels.end(), [&](const dynn::Level& l) { return l.subnet == p.subnet; });
+    if (it == levels.levels.end()) throw dynn::Error(dynn::ErrorCode::Internal, fmt::format("calibrated point '{}' matches no level", p.id));
+    const size_t li = static_cast<size_t>(it - levels.levels.begin());
+    p.accuracy = it->top1_percent / 100;
+    p.accuracy_source = dynn::AccuracySource::Published;
+    p.level = it->level;
+    fastest_per_level[li] = std::min(fastest_per_level[li], p.latency_ms);
+    points.push_back(std::move(p));
+  }
+  return points;
+}
+
 std::string fmt_ms(double v) { return std::isfinite(v) ? fmt::format("{:.1f}", v) : "-"; }
 
 }  // namespace
@@ -302,35 +320,23 @@ int main(int argc, char** argv) {
       for (size_t k : {hz.size() / 2, hz.size() - 3, hz.size() - 2, hz.size() - 1})
         if (k < hz.size() && std::find(clocks.begin(), clocks.end(), hz[k]) == clocks.end()) clocks.push_back(hz[k]);
       knobs = {"gpu.freq", "device"};
-      std::cout << "calibrating " << levels.set.levels.size() * clocks.size() << " operating points on the simulator ...\n";
-      for (size_t li = 0; li < levels.set.levels.size(); ++li) {
-        const auto& l = levels.set.levels[li];
-        for (int64_t f : clocks) {
-          dynn::OperatingPoint p;
-          p.id = fmt::format("L{}@{}MHz", l.level, f / 1000000);
-          p.subnet = l.subnet;
-          p.device = "gpu";
-          p.hardware = {{"gpu.freq", f}, {"device", 0}};
-          platform->apply(p.hardware);
-          std::vector<double> ms, mj;
-          for (int i = 0; i < 3; ++i) {
-            auto r = simp->simulate_work(l.latency_ms, "gpu");
-            ms.push_back(r.latency_s * 1e3);
-            mj.push_back(r.energy_j * 1e3);
-          }
-          auto st = dynn::summarize_samples(ms, 0);
-          p.latency_ms = st.median_ms;
-          p.latency_p90_ms = st.p90_ms;
-          p.energy_mj = dynn::summarize_samples(mj, 0).median_ms;
-          p.power_w = *p.energy_mj / p.latency_ms;
-          p.accuracy = l.top1_percent / 100;
-          p.accuracy_source = dynn::AccuracySource::Published;
-          p.level = l.level;
-          fastest_per_level[li] = std::min(fastest_per_level[li], p.latency_ms);
-          points.push_back(p);
-        }
-      }
-      platform->restore();
+      // Calibration times a net-less twin (same recorded latencies): the simulator's answer does
+      // not depend on running the network on this CPU.
+      dynn::SimulatedModel::Options twin_options;
+      twin_options.device = "gpu";
+      dynn::SimulatedModel twin(*simp, nullptr, twin_options);
+      for (const auto& l : levels.set.levels) twin.set_reference(l.subnet, "gpu", l.latency_ms);
+      std::vector<dynn::ProfileTask> tasks;
+      for (size_t li = 0; li < levels.set.levels.size(); ++li)
+        for (int64_t f : clocks)
+          tasks.push_back({fmt::format("L{}@{}MHz", levels.set.levels[li].level, f / 1000000), levels.set.levels[li].subnet, "gpu",
+                           {{"gpu.freq", f}, {"device", 0}}});
+      std::cout << "calibrating " << tasks.size() << " operating points on the simulator ...\n";
+      dynn::ProfilerOptions po;
+      po.warmup = 0;
+      po.repetitions = 3;
+      po.outlier_k = 0;
+      points = calibrated_points(dynn::profile_model(twin, *platform, tasks, po), levels.set, fastest_per_level);
       simp->advance(5);  // settle before the run
     } else {
       platform = std::shared_ptr<dynn::Platform>(dynn::Platform::detect());
@@ -359,43 +365,23 @@ int main(int argc, char** argv) {
         for (const auto& l : levels.set.levels) v.push_back(l.subnet);
         return v;
       }());
-      std::cout << "calibrating " << levels.set.levels.size() * tcounts.size() << " operating points on this machine ...\n";
-      demo::Progress bar("calibrate", levels.set.levels.size() * tcounts.size(), !quiet);
-      dynn::EvalTransform tf;
-      size_t done = 0;
-      for (size_t li = 0; li < levels.set.levels.size(); ++li) {
-        const auto& l = levels.set.levels[li];
-        std::vector<float> input(static_cast<size_t>(3 * l.subnet.r * l.subnet.r), 0.1f), logits(1000);
+      std::vector<dynn::ProfileTask> tasks;
+      for (const auto& l : levels.set.levels)
         for (int t : tcounts) {
-          dynn::OperatingPoint p;
           uint64_t mask = 0;
           for (int k = 0; k < t; ++k) mask |= uint64_t{1} << cpus[static_cast<size_t>(k)];
-          p.id = fmt::format("L{}/t{}", l.level, t);
-          p.subnet = l.subnet;
-          p.device = "cpu";
-          p.hardware = {{"threads", t}, {"affinity", static_cast<int64_t>(mask)}};
-          platform->apply(p.hardware);
-          net->set_subnet(l.subnet);
-          for (int i = 0; i < 3; ++i) net->infer(input.data(), 1, 3, l.subnet.r, l.subnet.r, logits.data(), logits.size());  // warm-up
-          std::vector<double> ms;
-          for (int i = 0; i < 7; ++i) {
-            auto t0 = std::chrono::steady_clock::now();
-            net->infer(input.data(), 1, 3, l.subnet.r, l.subnet.r, logits.data(), logits.size());
-            ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-          }
-          auto st = dynn::summarize_samples(ms, 0);
-          p.latency_ms = st.median_ms;
-          p.latency_p90_ms = st.p90_ms;
-          p.accuracy = l.top1_percent / 100;
-          p.accuracy_source = dynn::AccuracySource::Published;
-          p.level = l.level;
-          fastest_per_level[li] = std::min(fastest_per_level[li], p.latency_ms);
-          points.push_back(p);
-          bar.update(++done, p.id);
+          tasks.push_back({fmt::format("L{}/t{}", l.level, t), l.subnet, "cpu", {{"threads", t}, {"affinity", static_cast<int64_t>(mask)}}});
         }
-      }
+      std::cout << "calibrating " << tasks.size() << " operating points on this machine ...\n";
+      demo::Progress bar("calibrate", tasks.size(), !quiet);
+      dynn::ProfilerOptions po;
+      po.warmup = 3;
+      po.repetitions = 7;
+      po.outlier_k = 0;
+      dynn::ModelProfilerHooks hooks;
+      hooks.on_progress = [&](const dynn::ProfilerProgress& pr) { bar.update(pr.done, pr.current); };
+      points = calibrated_points(dynn::profile_model(*net, *platform, tasks, po, hooks), levels.set, fastest_per_level);
       bar.finish();
-      platform->restore();
       load = std::make_unique<CpuLoad>();
     }
 

@@ -11,6 +11,8 @@
 
 #include "dynn/error.hpp"
 #include "dynn/ofa_mbv3.hpp"
+#include "dynn/platform.hpp"
+#include "dynn/runtime/model_profiler.hpp"
 
 using namespace dynn;
 
@@ -81,30 +83,22 @@ int profile_model(const ModelProfileOptions& o) {
   po.supernet = ofa_mbv3::supernet_name(w);
   po.notes = o.weights.empty() ? fmt::format("random-initialised w{} supernet (latency only)", w) : "weights: " + o.weights;
 
-  std::vector<float> in, out(static_cast<size_t>(net->num_classes()));
-  ProfilerHooks h;
-  h.prepare = [&](const ProfileTask& t) {
-    net->set_subnet(t.subnet);  // prepares it: not part of the timed inferences
-    in.assign(static_cast<size_t>(3 * t.subnet.r * t.subnet.r), 0.5f);
-  };
-  h.measure = [&](const ProfileTask& t) {
-    Measurement m;  // no energy sensor is read here: latency only
-    m.seconds = run_once(*net, t.subnet, in, out);
-    return m;
-  };
+  // This machine as a platform: its energy counter (RAPL, INA3221) gives energy per point where
+  // one is readable; the points set no knobs (the thread count is --threads).
+  std::unique_ptr<Platform> platform = Platform::detect();
+  ModelProfilerHooks h;
   std::optional<AccuracyPredictor> pred;
   if (!o.predictor.empty()) {
     pred = AccuracyPredictor::load(o.predictor);
     h.accuracy = [&](const SubnetConfig& c) { return pred->predict(c); };
   }
   const auto t0 = std::chrono::steady_clock::now();
-  Profiler prof(po, h);
-  const Profile p = prof.run(make_tasks(o.subnets, {{"", HardwareSetting{}}}, "cpu"));
+  const Profile p = profile_model(*net, *platform, make_tasks(o.subnets, {{"", HardwareSetting{}}}, "cpu"), po, h);
   const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print("{}\n{:<10} {:>10} {:>10} {:>10}  {}\n", po.device_name, "id", "median ms", "p90 ms", "MMACs", "sub-network");
+  fmt::print("{}\n{:<10} {:>10} {:>10} {:>10} {:>10}  {}\n", po.device_name, "id", "median ms", "p90 ms", "mJ", "MMACs", "sub-network");
   for (const auto& op : p.points)
-    fmt::print("{:<10} {:>10.3f} {:>10.3f} {:>10.1f}  {}\n", op.id, op.latency_ms, op.latency_p90_ms, op.macs / 1e6,
-               op.subnet.to_string());
+    fmt::print("{:<10} {:>10.3f} {:>10.3f} {:>10} {:>10.1f}  {}\n", op.id, op.latency_ms, op.latency_p90_ms,
+               op.energy_mj ? fmt::format("{:.1f}", *op.energy_mj) : "n/a", op.macs / 1e6, op.subnet.to_string());
   fmt::print("profiled {} operating points in {:.1f} s ({:.2f} s per point, {} warm-up + {} timed inferences each)\n",
              p.points.size(), total_s, total_s / static_cast<double>(std::max<size_t>(1, p.points.size())), po.warmup,
              po.repetitions);

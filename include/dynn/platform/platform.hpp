@@ -77,6 +77,9 @@ class Platform {
   Knob* find_knob(const std::string& name) noexcept;
   Sensor& sensor(const std::string& name);
   Sensor* find_sensor(const std::string& name) noexcept;
+  // The energy counter to measure with: "energy.total" when it is available, else the first
+  // available counter named "energy.*"; nullptr when the platform has none.
+  Sensor* find_energy_counter() noexcept;
   std::vector<Knob*> knobs() const;      // in insertion order
   std::vector<Sensor*> sensors() const;
   std::vector<std::string> knob_names() const;

@@ -40,6 +40,7 @@
 namespace dynn {
 namespace runtime_detail {
 class KnobArbiter;
+class ModelKnobBinding;
 }
 
 struct AppOptions {
@@ -140,8 +141,7 @@ class RuntimeManager {
   Sensor* m_temp = nullptr;
   Knob* m_affinity = nullptr;
   Knob* m_threads = nullptr;
-  Knob* m_device = nullptr;
-  std::vector<CallbackKnob*> m_bound;  // "threads" / "device" bound to the first app's model by this manager
+  std::vector<std::unique_ptr<runtime_detail::ModelKnobBinding>> m_bindings;  // "threads" / "device" -> the first app's model
   ClaimantId m_claimant = 0;                // this manager's claims on the platform's knobs
   std::string m_label;                      // "runtime manager N", for messages
   double m_last_rebalance = -1e300;

@@ -76,6 +76,13 @@ Sensor* Platform::find_sensor(const std::string& name) noexcept {
   return it == m_sensor_index.end() ? nullptr : m_sensors[it->second].get();
 }
 
+Sensor* Platform::find_energy_counter() noexcept {
+  if (Sensor* s = find_sensor("energy.total"); s && s->available() && s->kind() == SensorKind::Counter) return s;
+  for (const auto& s : m_sensors)
+    if (s->name().rfind("energy.", 0) == 0 && s->kind() == SensorKind::Counter && s->available()) return s.get();
+  return nullptr;
+}
+
 Sensor& Platform::sensor(const std::string& name) {
   if (auto* s = find_sensor(name)) return *s;
   throw Error(ErrorCode::NotFound,

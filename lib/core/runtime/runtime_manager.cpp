@@ -11,6 +11,7 @@
 
 #include "core/runtime/core_division.hpp"
 #include "core/runtime/knob_arbiter.hpp"
+#include "core/runtime/model_knobs.hpp"
 #include "dynn/device.hpp"
 #include "dynn/error.hpp"
 #include "dynn/log.hpp"
@@ -68,12 +69,11 @@ RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, ManagerOption
       if (s->name().rfind(prefix, 0) == 0 && s->available() && (!counter || s->kind() == SensorKind::Counter)) return s;
     return nullptr;
   };
-  m_energy = pick(m_opt.energy_sensor, "energy.total", "energy.", true);
+  m_energy = m_opt.energy_sensor.empty() ? m_platform->find_energy_counter() : &m_platform->sensor(m_opt.energy_sensor);
   m_power = pick(m_opt.power_sensor, "power.total", "power.", false);
   m_temp = pick(m_opt.temperature_sensor, "", "temp.", false);
   m_affinity = m_platform->find_knob("affinity");
   m_threads = m_platform->find_knob("threads");
-  m_device = m_platform->find_knob("device");
   static std::atomic<int> managers{0};
   m_label = fmt::format("runtime manager {}", ++managers);
   m_claimant = m_platform->add_claimant(m_label);
@@ -93,19 +93,12 @@ RuntimeManager::~RuntimeManager() {
   } catch (const std::exception& e) {
     log(LogLevel::Error, m_label + ": restoring knobs failed: " + e.what());
   }
-  for (CallbackKnob* cb : m_bound) {
-    if (cb->bound_by() != m_claimant) continue;
-    // The binding (and the model behind it) goes with this manager: a change made through it, by
-    // anyone, is put back while the model can still be reached.
-    if (m_opt.restore_on_destroy) {
-      try {
-        cb->restore();
-      } catch (const std::exception& e) {
-        log(LogLevel::Error, m_label + ": restoring knobs failed: " + e.what());
-      }
-    }
-    cb->unbind();
-  }
+  // The binding (and the model behind it) goes with this manager: a change made through it, by
+  // anyone, is put back while the model can still be reached.
+  for (auto& b : m_bindings)
+    if (m_opt.restore_on_destroy)
+      for (const auto& e : b->restore()) log(LogLevel::Error, m_label + ": restoring knobs failed: " + e);
+  m_bindings.clear();
 }
 
 RuntimeManager::App& RuntimeManager::app(int id) {
@@ -129,26 +122,10 @@ int RuntimeManager::add_app(AppOptions o) {
   // The platform's "threads" and "device" knobs are placeholders until someone binds them: make them
   // drive the first app's model, so a controller's thread count and placement reach it (restored
   // and unbound on exit). Unbound again if the app is refused below: its model may be gone after.
-  auto unbind = [this](CallbackKnob* cb) {
-    cb->unbind();
-    m_bound.erase(std::remove(m_bound.begin(), m_bound.end(), cb), m_bound.end());
-  };
-  std::vector<std::unique_ptr<CallbackKnob, decltype(unbind)>> bound_here;
-  if (a->model) {
-    DynamicModel* model = a->model.get();
-    const std::string owner = fmt::format("{} (app '{}')", m_label, a->name);
-    auto bind = [&](Knob* k, std::function<int64_t()> get, std::function<void(int64_t)> set) {
-      auto* cb = dynamic_cast<CallbackKnob*>(k);
-      if (!cb || cb->bound()) return;
-      cb->bind(std::move(get), std::move(set), m_claimant, owner);
-      m_bound.push_back(cb);
-      bound_here.emplace_back(cb, unbind);
-    };
-    bind(m_threads, [model] { return static_cast<int64_t>(model->num_threads()); },
-         [model](int64_t v) { model->set_num_threads(static_cast<int>(v)); });
-    bind(m_device, [model] { return Device::parse(model->device()).knob_value(); },
-         [model](int64_t v) { model->set_device(Device::from_knob_value(v).to_string()); });
-  }
+  std::unique_ptr<runtime_detail::ModelKnobBinding> binding;
+  if (a->model)
+    binding = std::make_unique<runtime_detail::ModelKnobBinding>(*m_platform, *a->model, m_claimant,
+                                                                 fmt::format("{} (app '{}')", m_label, a->name));
   a->controller = std::move(o.controller);
   a->targets = o.targets;
   a->min_cores = std::max(1, o.min_cores);
@@ -231,7 +208,7 @@ int RuntimeManager::add_app(AppOptions o) {
       if (std::find(subs.begin(), subs.end(), p.subnet) == subs.end()) subs.push_back(p.subnet);
     a->model->prepare(subs);
   }
-  for (auto& b : bound_here) b.release();  // accepted: the bindings stay
+  if (binding) m_bindings.push_back(std::move(binding));  // accepted: the bindings stay
   m_apps.push_back(std::move(a));
   m_last_rebalance = -1e300;  // divide the cores again at the next step
   return static_cast<int>(m_apps.size() - 1);
