@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -165,9 +166,23 @@ void Telemetry::write_csv(const std::string& path) const { write_text_file(path,
 void Telemetry::write_json(const std::string& path) const { write_text_file(path, to_json()); }
 
 std::string Telemetry::to_svg(const std::string& title) const {
-  SvgChart chart(title, "time (s)");
+  // Time from the first inference (a platform clock may start anywhere); panels only for series
+  // with data, so a machine without power sensors or DVFS shows no empty frame.
+  SvgChart chart(title, "time since start (s)");
   std::vector<double> t;
-  for (const auto& r : m_rows) t.push_back(r.time_s);
+  const double t0 = m_rows.empty() ? 0 : m_rows.front().time_s;
+  for (const auto& r : m_rows) t.push_back(r.time_s - t0);
+  auto any_finite = [](const std::vector<double>& v) { return std::any_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); }); };
+  // A knob column as numbers (NaN where the row has none), through `to`.
+  auto knob_series = [&](size_t k, const std::string& name, const std::function<double(int64_t)>& to) {
+    SvgChart::Series s{name, t, {}, SvgChart::Style::Step, ""};
+    for (size_t i = 0; i < m_rows.size(); ++i) {
+      const int64_t v = knob_value(i, k);
+      s.y.push_back(v == kNoValue ? NAN : to(v));
+    }
+    return s;
+  };
+  auto unit_of = [&](size_t k) { return k < m_units.size() ? m_units[k] : std::string(); };
   {
     auto& p = chart.add_panel("latency (ms)");
     SvgChart::Series lat{"latency", t, {}, SvgChart::Style::Dots, ""};
@@ -177,36 +192,58 @@ std::string Telemetry::to_svg(const std::string& title) const {
       tgt.y.push_back(r.target_latency_ms > 0 ? r.target_latency_ms : NAN);
     }
     p.series.push_back(std::move(lat));
-    p.series.push_back(std::move(tgt));
+    if (any_finite(tgt.y)) p.series.push_back(std::move(tgt));
     p.ymin = 0;
   }
   {
     bool levels = std::any_of(m_rows.begin(), m_rows.end(), [](const TelemetryRow& r) { return r.level >= 0; });
-    auto& p = chart.add_panel(levels ? "level" : "point");
+    auto& p = chart.add_panel(levels ? "level" : "operating point (index)");
     SvgChart::Series s{levels ? "level" : "point", t, {}, SvgChart::Style::Step, ""};
     for (const auto& r : m_rows) s.y.push_back(levels ? r.level : r.point);
     p.series.push_back(std::move(s));
   }
   {
-    auto& p = chart.add_panel("frequency (MHz)");
+    // The model's knobs: thread count, CPUs of the affinity mask, device (-1 = CPU, N = GPU N).
+    std::vector<SvgChart::Series> series;
     for (size_t k = 0; k < m_knobs.size(); ++k) {
-      const std::string& unit = k < m_units.size() ? m_units[k] : std::string();
-      if (!is_frequency_unit(unit)) continue;
-      SvgChart::Series s{m_knobs[k], t, {}, SvgChart::Style::Step, ""};
-      for (size_t i = 0; i < m_rows.size(); ++i) {
-        int64_t v = knob_value(i, k);
-        s.y.push_back(v == kNoValue ? NAN : frequency_mhz(v, unit));
-      }
-      p.series.push_back(std::move(s));
+      const std::string unit = unit_of(k);
+      if (unit == "threads") series.push_back(knob_series(k, m_knobs[k], [](int64_t v) { return static_cast<double>(v); }));
+      if (unit == "cpumask")
+        series.push_back(knob_series(k, m_knobs[k] + " (CPUs)", [](int64_t v) {
+          int n = 0;
+          for (uint64_t m = static_cast<uint64_t>(v); m; m &= m - 1) ++n;
+          return static_cast<double>(n);
+        }));
+      if (unit == "device") series.push_back(knob_series(k, m_knobs[k] + " (-1 = CPU)", [](int64_t v) { return static_cast<double>(v); }));
     }
-    p.ymin = 0;
+    series.erase(std::remove_if(series.begin(), series.end(), [&](const SvgChart::Series& s) { return !any_finite(s.y); }), series.end());
+    if (!series.empty()) {
+      auto& p = chart.add_panel("threads / CPUs / device");
+      p.series = std::move(series);
+    }
   }
   {
-    auto& p = chart.add_panel("power (W)");
+    std::vector<SvgChart::Series> series;
+    for (size_t k = 0; k < m_knobs.size(); ++k) {
+      const std::string unit = unit_of(k);
+      if (!is_frequency_unit(unit)) continue;
+      auto s = knob_series(k, m_knobs[k], [&unit](int64_t v) { return frequency_mhz(v, unit); });
+      if (any_finite(s.y)) series.push_back(std::move(s));
+    }
+    if (!series.empty()) {
+      auto& p = chart.add_panel("frequency (MHz)");
+      p.series = std::move(series);
+      p.ymin = 0;
+    }
+  }
+  {
     SvgChart::Series s{"power", t, {}, SvgChart::Style::Line, ""};
     for (const auto& r : m_rows) s.y.push_back(r.power_w);
-    p.series.push_back(std::move(s));
-    p.ymin = 0;
+    if (any_finite(s.y)) {
+      auto& p = chart.add_panel("power (W)");
+      p.series.push_back(std::move(s));
+      p.ymin = 0;
+    }
   }
   return chart.render();
 }

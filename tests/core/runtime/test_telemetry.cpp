@@ -18,7 +18,7 @@ std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 Telemetry sample() {
-  Telemetry t({"gpu.freq", "threads"}, {"L0", "L1"});
+  Telemetry t({"gpu.freq", "threads"}, {"L0", "L1"}, {"MHz", "threads"});
   for (int i = 0; i < 10; ++i) {
     TelemetryRow r;
     r.step = static_cast<uint64_t>(i);
@@ -77,13 +77,38 @@ TEST_CASE("telemetry: CSV, JSON and SVG files", "[runtime]") {
   CHECK(j["rows"][0]["point_id"] == "L1");
   auto svg = slurp(dir.path / "t.svg");
   CHECK_THAT(svg, Catch::StartsWith("<svg") && Catch::Contains("a &lt;title&gt;") && Catch::Contains("frequency (MHz)") &&
-                      Catch::Contains("power (W)") && Catch::EndsWith("</svg>\n"));
+                      Catch::Contains("power (W)") && Catch::Contains("threads / CPUs / device") && Catch::EndsWith("</svg>\n"));
   CHECK_THROWS_WITH(t.write_csv((dir.path / "no/such/dir/t.csv").string()), Catch::Contains("no/such/dir"));
   // Missing knob values are written empty / null.
   Telemetry u({"a"}, {});
   u.add(TelemetryRow{}, nullptr);
   CHECK_THAT(u.to_csv(), Catch::EndsWith(",\n"));
   CHECK(nlohmann::json::parse(u.to_json())["rows"][0]["knobs"]["a"].is_null());
+}
+
+TEST_CASE("telemetry plot: time from the first inference, panels only for series that exist", "[runtime]") {
+  // A machine without DVFS or power sensors, a platform clock far from zero.
+  Telemetry t({"threads", "affinity"}, {"a", "b"}, {"threads", "cpumask"});
+  for (int i = 0; i < 20; ++i) {
+    TelemetryRow r;
+    r.step = static_cast<uint64_t>(i);
+    r.time_s = 460 + i;
+    r.latency_ms = 10;
+    r.target_latency_ms = 12;
+    r.point = i % 2;
+    const int64_t k[2] = {1 + i % 2, 0b11};
+    t.add(r, k);
+  }
+  const std::string svg = t.to_svg("no sensors");
+  CHECK_THAT(svg, Catch::Contains("time since start (s)") && Catch::Contains(">0</text>") && Catch::Contains(">18</text>"));
+  CHECK_THAT(svg, !Catch::Contains(">460</text>") && !Catch::Contains("frequency (MHz)") && !Catch::Contains("power (W)"));
+  CHECK_THAT(svg, Catch::Contains("threads / CPUs / device") && Catch::Contains("affinity (CPUs)"));
+  // No knobs at all: latency and point panels only.
+  Telemetry bare({}, {"a"});
+  TelemetryRow r;
+  r.latency_ms = 5;
+  bare.add(r, nullptr);
+  CHECK_THAT(bare.to_svg("bare"), !Catch::Contains("threads / CPUs / device") && Catch::Contains("latency (ms)"));
 }
 
 TEST_CASE("SvgChart: bars and empty panels render", "[runtime]") {
