@@ -24,13 +24,14 @@ struct Levels {
   std::string origin;  // file path, or "embedded copy"
 };
 
-// --levels FILE, else ../shared/data/dynamic_ofa/nets_6_levels.json, else the embedded copy.
-inline Levels load_levels(const std::string& path) {
+// --levels FILE, else ../shared/data/dynamic_ofa/<set>_levels.json (set: "nets_6", the Dynamic-OFA
+// GPU levels, or "nets_7", its CPU levels), else the embedded copy of nets_6.
+inline Levels load_levels(const std::string& path, const std::string& set = "nets_6") {
   Levels l;
   if (!path.empty()) {
     l.set = dynn::LevelSet::load(path);
     l.origin = path;
-  } else if (auto p = shared_file("data/dynamic_ofa/nets_6_levels.json"); !p.empty()) {
+  } else if (auto p = shared_file("data/dynamic_ofa/" + set + "_levels.json"); !p.empty()) {
     l.set = dynn::LevelSet::load(p);
     l.origin = p;
   } else {
