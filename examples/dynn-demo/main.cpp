@@ -120,15 +120,23 @@ std::vector<Encoded> generate_images(int count, uint64_t seed, bool progress) {
 }
 
 // ------------------------------------------------------------------ competing load (real runs)
-// Child processes that spin, one per `count`; they die with the demo (PR_SET_PDEATHSIG).
+// Child processes that spin, one per `count`; they die with the demo (PR_SET_PDEATHSIG). Each may
+// run on every CPU of `allowed`, like another application would: a child would otherwise inherit
+// the CPUs the demo's affinity knob pinned it to at that moment.
 class CpuLoad {
  public:
+  explicit CpuLoad(uint64_t allowed) : m_allowed(allowed) {}
   ~CpuLoad() { stop(); }
   void start(int count) {
     for (int i = 0; i < count; ++i) {
       pid_t pid = ::fork();
       if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int c = 0; c < 64; ++c)
+          if (m_allowed >> c & 1) CPU_SET(c, &set);
+        ::sched_setaffinity(0, sizeof set, &set);
         volatile uint64_t x = 0;
         for (;;) x = x + 1;
       }
@@ -145,6 +153,7 @@ class CpuLoad {
   bool running() const { return !m_pids.empty(); }
 
  private:
+  uint64_t m_allowed;
   std::vector<pid_t> m_pids;
 };
 
@@ -387,7 +396,7 @@ int main(int argc, char** argv) {
       hooks.on_progress = [&](const dynn::ProfilerProgress& pr) { bar.update(pr.done, pr.current); };
       points = calibrated_points(dynn::profile_model(*net, *platform, tasks, po, hooks), levels.set, fastest_per_level);
       bar.finish();
-      load = std::make_unique<CpuLoad>();
+      load = std::make_unique<CpuLoad>(allowed);
     }
 
     // ---- phases and targets

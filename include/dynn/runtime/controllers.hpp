@@ -76,6 +76,16 @@ struct ParetoOptions {
   std::string freq_knob;
   double compute_fraction = 0.85;
   bool accuracy_first = false;  // true: never go under the accuracy floor to meet the latency
+  // Exploration, when even the fastest point is predicted to miss the target: the slowdown may hit some points
+  // only (another thread count or CPU set escapes a competing load). Each point then keeps its own
+  // measured correction, valid for `explore_stale` steps and until the device's correction jumps
+  // again; a point whose own correction meets the target is used, else every `explore_every` steps
+  // one point not measured since is tried (fastest profiled first, another hardware setting than
+  // the current one first): at most one inference per point per slowdown, and none while some
+  // point is predicted to meet the target.
+  bool explore = true;
+  int explore_every = 4;
+  int explore_stale = 100;
 };
 std::unique_ptr<Controller> make_pareto(const ParetoOptions& o);
 

@@ -60,26 +60,67 @@ class ParetoController : public Controller {
       m_pow.push_back(p.power_w ? *p.power_w : (p.energy_mj && p.latency_ms > 0 ? *p.energy_mj / p.latency_ms : NAN));
     }
     m_budget.assign(m_corr.bind(ctx.points), INFINITY);
+    // Points that share a hardware setting and device share a slowdown (a competing load hits a
+    // thread count and CPU set, whatever sub-network runs there): exploration learns per group.
+    m_group.clear();
+    std::vector<std::pair<HardwareSetting, std::string>> groups;
+    for (const auto& p : ctx.points) {
+      const auto key = std::make_pair(p.hardware, p.device);
+      auto it = std::find(groups.begin(), groups.end(), key);
+      m_group.push_back(static_cast<int>(it - groups.begin()));
+      if (it == groups.end()) groups.push_back(key);
+    }
+    m_num_groups = groups.size();
     reset();
   }
-  void reset() override { m_corr.reset(); }
+  void reset() override {
+    m_corr.reset();
+    m_own.assign(m_num_groups, Own{});
+    m_step = 0;
+    m_episode = 0;
+    m_episode_start = kNever;
+    m_last_explore = kNever;
+    m_explored = 0;
+  }
   void step(const Observation& obs, Decision& out) override {
+    ++m_step;
     m_corr.relax_idle(obs.last_point, m_o.idle_decay, m_corr.g);
-    if (m_corr.valid(obs.last_point))
-      m_corr.observe(obs.last_point, obs.last_latency_ms, m_lat[obs.last_point] * m_scale.factor(obs.last_point, obs),
-                     m_o.jitter_k, m_o.gain_up, m_o.gain_down);
+    if (m_corr.valid(obs.last_point) && std::isfinite(obs.last_latency_ms)) {
+      const int lp = obs.last_point;
+      const size_t d = m_corr.device(lp);
+      const double base = m_lat[lp] * m_scale.factor(lp, obs);
+      const double g0 = m_corr.g[d];
+      m_corr.observe(lp, obs.last_latency_ms, base, m_o.jitter_k, m_o.gain_up, m_o.gain_down);
+      // A new step change ends an exploration: what it measured was under other conditions.
+      if (m_corr.g[d] > kJump * g0) m_episode_start = kNever;
+      m_last_ratio = base > 0 ? obs.last_latency_ms / base : NAN;
+      if (exploring()) record_own(lp, m_last_ratio);
+    } else {
+      m_last_ratio = NAN;
+    }
     const Targets& t = obs.targets;
     for (size_t d = 0; d < m_budget.size(); ++d) m_budget[d] = m_corr.budget(d, t, m_o.margin, m_o.jitter_k);
+    // Latency prediction: profiled x the device's correction; while exploring, a point measured
+    // in this exploration by its own measurement (so a point the slowdown hit is not taken back
+    // when the device's correction, learned on the points that escaped it, comes down).
+    auto predict = [&](int p) {
+      const double base = m_lat[p] * m_scale.factor(p, obs);
+      return base * (own_valid(p) ? own(p).ratio : m_corr.g[m_corr.device(p)]);
+    };
+    auto allowed = [&](int p) { return !(t.has_power() && std::isfinite(m_pow[p]) && m_pow[p] > t.power_w); };
+    auto floor_ok = [&](int p) { return !t.has_accuracy() || m_acc[p] >= t.accuracy; };
     int chosen = -1, fastest = -1, fastest_floor = -1;
     double best_fast = INFINITY, best_fast_floor = INFINITY;
     for (int p : m_order) {
-      if (t.has_power() && std::isfinite(m_pow[p]) && m_pow[p] > t.power_w) continue;
-      double pred = m_lat[p] * m_scale.factor(p, obs) * m_corr.g[m_corr.device(p)];
-      bool floor_ok = !t.has_accuracy() || m_acc[p] >= t.accuracy;
+      if (!allowed(p)) continue;
+      const double pred = predict(p);
       if (pred < best_fast) best_fast = pred, fastest = p;
-      if (floor_ok && pred < best_fast_floor) best_fast_floor = pred, fastest_floor = p;
-      if (pred <= m_budget[m_corr.device(p)] && (floor_ok || !m_o.accuracy_first) && chosen < 0) chosen = p;
+      if (floor_ok(p) && pred < best_fast_floor) best_fast_floor = pred, fastest_floor = p;
+      if (pred <= m_budget[m_corr.device(p)] && (floor_ok(p) || !m_o.accuracy_first) && chosen < 0) chosen = p;
     }
+    // Explore only when even the fastest point is predicted to miss the target itself (not only
+    // the margin): then staying costs a miss every step and a probe can only help.
+    if (chosen < 0 && m_o.explore && t.has_latency() && best_fast > t.latency_ms) chosen = explore(obs, allowed, floor_ok);
     if (chosen < 0) chosen = (m_o.accuracy_first && fastest_floor >= 0) ? fastest_floor : fastest;
     if (chosen < 0) chosen = m_order.front();  // every point is over the power cap
     out.point = chosen;
@@ -87,17 +128,75 @@ class ParetoController : public Controller {
   std::string state_json() const override {
     std::vector<double> jitter;
     for (double v : m_corr.var) jitter.push_back(std::sqrt(v));
-    return nlohmann::json{{"correction", DeviceCorrection::per_device(m_corr.g)}, {"jitter", DeviceCorrection::per_device(jitter)}}
+    return nlohmann::json{{"correction", DeviceCorrection::per_device(m_corr.g)},
+                          {"jitter", DeviceCorrection::per_device(jitter)},
+                          {"explored", m_explored},
+                          {"exploring", exploring()}}
         .dump();
   }
 
  private:
+  static constexpr double kJump = 1.5;  // the device's correction rising this much in one step: a new slowdown
+  static constexpr int64_t kNever = -1000000000;
+  struct Own {
+    double ratio = 1;      // measured / profiled latency of this point
+    int64_t step = 0;      // controller step of the last measurement
+    int64_t episode = -1;  // exploration it was measured in
+  };
+  // An exploration lasts explore_stale steps from its start; then the device's correction rules
+  // again (and a slowdown still there starts another).
+  bool exploring() const { return m_o.explore && m_step - m_episode_start <= m_o.explore_stale; }
+  Own& own(int p) { return m_own[static_cast<size_t>(m_group[static_cast<size_t>(p)])]; }
+  const Own& own(int p) const { return m_own[static_cast<size_t>(m_group[static_cast<size_t>(p)])]; }
+  void record_own(int p, double ratio) {
+    if (!std::isfinite(ratio)) return;
+    const bool fresh = own_valid(p);
+    Own& o = own(p);
+    o.ratio = fresh ? 0.5 * (o.ratio + ratio) : ratio;
+    o.step = m_step;
+    o.episode = m_episode;
+  }
+  // Whether p's group was measured in the exploration in force.
+  bool own_valid(int p) const { return exploring() && own(p).episode == m_episode; }
+  // Even the fastest point is predicted to miss. The most accurate point whose group's measurement
+  // in this exploration meets the budget, else (every explore_every steps) the fastest profiled
+  // point of a group not measured in it.
+  template <class Allowed, class FloorOk>
+  int explore(const Observation& obs, const Allowed& allowed, const FloorOk& floor_ok) {
+    if (!exploring()) {
+      ++m_episode;
+      m_episode_start = m_step;
+      if (m_corr.valid(obs.last_point)) record_own(obs.last_point, m_last_ratio);  // the miss that started it
+    }
+    for (int p : m_order)
+      if (allowed(p) && own_valid(p) && (floor_ok(p) || !m_o.accuracy_first) &&
+          m_lat[p] * m_scale.factor(p, obs) * own(p).ratio <= m_budget[m_corr.device(p)])
+        return p;
+    if (m_step - m_last_explore < m_o.explore_every) return -1;
+    int pick = -1;
+    for (int p : m_order) {
+      if (!allowed(p) || own_valid(p) || (m_o.accuracy_first && !floor_ok(p))) continue;
+      if (pick < 0 || m_lat[p] * m_scale.factor(p, obs) < m_lat[pick] * m_scale.factor(pick, obs)) pick = p;
+    }
+    if (pick >= 0) {
+      m_last_explore = m_step;
+      ++m_explored;
+    }
+    return pick;
+  }
+
   ParetoOptions m_o;
   FreqScale m_scale;
   std::vector<int> m_order;
   std::vector<double> m_lat, m_acc, m_pow;
   DeviceCorrection m_corr;
   std::vector<double> m_budget;  // latency budget of this step, per device
+  std::vector<int> m_group;           // per point: its hardware setting + device group
+  size_t m_num_groups = 0;
+  std::vector<Own> m_own;             // per group, measured while exploring
+  int64_t m_step = 0, m_episode = 0, m_episode_start = kNever, m_last_explore = kNever;
+  int64_t m_explored = 0;             // probes so far
+  double m_last_ratio = NAN;          // measured / profiled latency of the last inference
 };
 
 }  // namespace
