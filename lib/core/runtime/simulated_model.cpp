@@ -35,6 +35,11 @@ SimulatedModel::SimulatedModel(SimulatedPlatform& sim, std::shared_ptr<DynamicMo
     throw Error(ErrorCode::InvalidArgument, fmt::format("simulated model: num_classes {} must be >= 1", m_classes));
   for (const auto& p : options.recorded)
     if (p.hardware.empty() && p.latency_ms > 0) set_reference(p.subnet, p.device, p.latency_ms);
+  // Without a model inside, it runs with the board's thread count until told otherwise: bound to
+  // the platform's "threads" knob (runtime manager, profiler) it must not change what the
+  // simulator times the CPU with.
+  if (!m_inner)
+    if (Knob* k = sim.find_knob("threads")) m_threads = static_cast<int>(k->get());
 }
 
 std::string SimulatedModel::family() const { return m_inner ? m_inner->family() : m_space.family; }

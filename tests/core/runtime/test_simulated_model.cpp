@@ -90,3 +90,15 @@ TEST_CASE("simulated model: a wrapped model computes the logits and follows ever
   CHECK(sim.now() - t0 == Approx(sim.predict_latency_s(20.0, "cpu")).epsilon(0.02));
   CHECK(m.family() == inner->family());
 }
+
+TEST_CASE("simulated model: without a model inside it runs with the board's thread count", "[runtime]") {
+  // Bound to the platform's threads knob (the first app of a manager), it must not change the
+  // thread count the simulator times other apps' CPU work with.
+  SimulatedPlatform sim;
+  const int64_t board_threads = sim.knob("threads").get();
+  REQUIRE(board_threads > 1);
+  SimulatedModel m(sim, nullptr);
+  CHECK(m.num_threads() == board_threads);
+  m.set_num_threads(1);
+  CHECK(m.num_threads() == 1);
+}
