@@ -76,13 +76,13 @@ struct ParetoOptions {
   std::string freq_knob;
   double compute_fraction = 0.85;
   bool accuracy_first = false;  // true: never go under the accuracy floor to meet the latency
-  // Exploration, when even the fastest point is predicted to miss the target: the slowdown may hit some points
-  // only (another thread count or CPU set escapes a competing load). Each point then keeps its own
-  // measured correction, valid for `explore_stale` steps and until the device's correction jumps
-  // again; a point whose own correction meets the target is used, else every `explore_every` steps
-  // one point not measured since is tried (fastest profiled first, another hardware setting than
-  // the current one first): at most one inference per point per slowdown, and none while some
-  // point is predicted to meet the target.
+  // Exploration, when even the fastest point is predicted to miss the target itself: the slowdown
+  // may hit some hardware settings only (another thread count or CPU set escapes a competing
+  // load). For `explore_stale` steps (or until the device's correction jumps again) each group of
+  // points with one hardware setting and device is predicted by its own measured ratio; the most
+  // accurate point whose group meets the budget is used, else every `explore_every` steps the
+  // fastest profiled point of a group not measured yet is tried: one probe per group per
+  // exploration, none while some point is predicted to meet the target.
   bool explore = true;
   int explore_every = 4;
   int explore_stale = 100;

@@ -139,8 +139,7 @@ class ParetoController : public Controller {
   static constexpr double kJump = 1.5;  // the device's correction rising this much in one step: a new slowdown
   static constexpr int64_t kNever = -1000000000;
   struct Own {
-    double ratio = 1;      // measured / profiled latency of this point
-    int64_t step = 0;      // controller step of the last measurement
+    double ratio = 1;      // measured / profiled latency of the group's points
     int64_t episode = -1;  // exploration it was measured in
   };
   // An exploration lasts explore_stale steps from its start; then the device's correction rules
@@ -153,7 +152,6 @@ class ParetoController : public Controller {
     const bool fresh = own_valid(p);
     Own& o = own(p);
     o.ratio = fresh ? 0.5 * (o.ratio + ratio) : ratio;
-    o.step = m_step;
     o.episode = m_episode;
   }
   // Whether p's group was measured in the exploration in force.
