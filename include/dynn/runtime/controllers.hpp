@@ -83,6 +83,9 @@ struct ParetoOptions {
   // accurate point whose group meets the budget is used, else every `explore_every` steps the
   // fastest profiled point of a group not measured yet is tried: one probe per group per
   // exploration, none while some point is predicted to meet the target.
+  // A step up (a more accurate point) waits until it was chosen for up_dwell steps in a row while
+  // the current point still fits; steps down are immediate. 1 = no dwell.
+  int up_dwell = 5;
   bool explore = true;
   int explore_every = 4;
   int explore_stale = 100;

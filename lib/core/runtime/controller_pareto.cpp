@@ -81,6 +81,9 @@ class ParetoController : public Controller {
     m_episode_start = kNever;
     m_last_explore = kNever;
     m_explored = 0;
+    m_up_candidate = -1;
+    m_up_count = 0;
+    m_last_target = Targets{};
   }
   void step(const Observation& obs, Decision& out) override {
     ++m_step;
@@ -123,6 +126,21 @@ class ParetoController : public Controller {
     if (chosen < 0 && m_o.explore && t.has_latency() && best_fast > t.latency_ms) chosen = explore(obs, allowed, floor_ok);
     if (chosen < 0) chosen = (m_o.accuracy_first && fastest_floor >= 0) ? fastest_floor : fastest;
     if (chosen < 0) chosen = m_order.front();  // every point is over the power cap
+    // Dwell before a step up: a more accurate point must be predicted to fit for up_dwell steps in a
+    // row while the current one still fits, so jitter at a boundary does not flip between the two.
+    // Steps down (the current point no longer fits) and a new target apply at once.
+    const int cur = obs.current_point;
+    const bool new_target = t.latency_ms != m_last_target.latency_ms || t.accuracy != m_last_target.accuracy ||
+                            t.power_w != m_last_target.power_w || t.energy_mj != m_last_target.energy_mj;
+    m_last_target = t;
+    bool held = false;
+    if (m_o.up_dwell > 1 && !new_target && m_corr.valid(cur) && chosen != cur && m_acc[chosen] > m_acc[cur] && allowed(cur) &&
+        predict(cur) <= m_budget[m_corr.device(cur)]) {
+      m_up_count = m_up_candidate == chosen ? m_up_count + 1 : 1;
+      m_up_candidate = chosen;
+      if (m_up_count < m_o.up_dwell) chosen = cur, held = true;
+    }
+    if (!held) m_up_candidate = -1, m_up_count = 0;
     out.point = chosen;
   }
   std::string state_json() const override {
@@ -139,7 +157,8 @@ class ParetoController : public Controller {
   static constexpr double kJump = 1.5;  // the device's correction rising this much in one step: a new slowdown
   static constexpr int64_t kNever = -1000000000;
   struct Own {
-    double ratio = 1;      // measured / profiled latency of the group's points
+    double ratio = 1;      // measured / profiled latency of the group's points, last measurement
+    int64_t step = 0;      // controller step of that measurement
     int64_t episode = -1;  // exploration it was measured in
   };
   // An exploration lasts explore_stale steps from its start; then the device's correction rules
@@ -147,18 +166,20 @@ class ParetoController : public Controller {
   bool exploring() const { return m_o.explore && m_step - m_episode_start <= m_o.explore_stale; }
   Own& own(int p) { return m_own[static_cast<size_t>(m_group[static_cast<size_t>(p)])]; }
   const Own& own(int p) const { return m_own[static_cast<size_t>(m_group[static_cast<size_t>(p)])]; }
+  // The newest measurement stands: a spike is forgotten at the group's next inference.
   void record_own(int p, double ratio) {
     if (!std::isfinite(ratio)) return;
-    const bool fresh = own_valid(p);
     Own& o = own(p);
-    o.ratio = fresh ? 0.5 * (o.ratio + ratio) : ratio;
+    o.ratio = ratio;
+    o.step = m_step;
     o.episode = m_episode;
   }
   // Whether p's group was measured in the exploration in force.
   bool own_valid(int p) const { return exploring() && own(p).episode == m_episode; }
   // Even the fastest point is predicted to miss. The most accurate point whose group's measurement
   // in this exploration meets the budget, else (every explore_every steps) the fastest profiled
-  // point of a group not measured in it.
+  // point of a group not measured in it, or once all are, of the group measured longest ago (so a
+  // spike that made a group look slow is measured again).
   template <class Allowed, class FloorOk>
   int explore(const Observation& obs, const Allowed& allowed, const FloorOk& floor_ok) {
     if (!exploring()) {
@@ -175,6 +196,17 @@ class ParetoController : public Controller {
     for (int p : m_order) {
       if (!allowed(p) || own_valid(p) || (m_o.accuracy_first && !floor_ok(p))) continue;
       if (pick < 0 || m_lat[p] * m_scale.factor(p, obs) < m_lat[pick] * m_scale.factor(pick, obs)) pick = p;
+    }
+    if (pick < 0) {
+      for (int p : m_order) {
+        if (!allowed(p) || (m_o.accuracy_first && !floor_ok(p)) || p == obs.current_point) continue;
+        const int64_t age = m_step - own(p).step, best_age = pick < 0 ? -1 : m_step - own(pick).step;
+        if (pick < 0 || age > best_age ||
+            (age == best_age && m_lat[p] * m_scale.factor(p, obs) < m_lat[pick] * m_scale.factor(pick, obs)))
+          pick = p;
+      }
+      if (pick >= 0 && m_group[static_cast<size_t>(pick)] == m_group[static_cast<size_t>(obs.current_point < 0 ? pick : obs.current_point)])
+        pick = -1;  // the oldest measurement is the current group's own: nothing to learn elsewhere
     }
     if (pick >= 0) {
       m_last_explore = m_step;
@@ -195,6 +227,8 @@ class ParetoController : public Controller {
   int64_t m_step = 0, m_episode = 0, m_episode_start = kNever, m_last_explore = kNever;
   int64_t m_explored = 0;             // probes so far
   double m_last_ratio = NAN;          // measured / profiled latency of the last inference
+  int m_up_candidate = -1, m_up_count = 0;  // the step up being held back, and for how many steps
+  Targets m_last_target;
 };
 
 }  // namespace

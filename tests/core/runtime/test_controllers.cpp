@@ -406,3 +406,38 @@ TEST_CASE("energy: corrections are per device, so GPU interference moves it to t
   CHECK(back > 5);
   CHECK(back < 200);
 }
+
+TEST_CASE("pareto: a step up waits up_dwell steps, a step down and a new target do not", "[runtime]") {
+  auto ctx = test::context_of(test::dofa_points());
+  Targets t;
+  t.latency_ms = 60;
+  // L4 measures alternately just under and just over what fits: every second step a step down.
+  auto switches_with = [&](int dwell) {
+    ParetoOptions o;
+    o.margin = 0.05;  // budget 57 ms
+    o.jitter_k = 0;
+    o.gain_down = 1;  // the correction follows every measurement: the worst case for flipping
+    o.up_dwell = dwell;
+    auto c = make_pareto(o);
+    Driver d(*c, ctx, t);
+    int prev = d.first(), switches = 0;
+    for (int i = 0; i < 100; ++i) {
+      const double ms = ctx.points[d.d.point].latency_ms * (i % 2 ? 1.06 : 1.0);
+      const int p = d.next(ms);
+      switches += p != prev;
+      prev = p;
+    }
+    return switches;
+  };
+  const int without = switches_with(1), with = switches_with(5);
+  INFO("switches in 100 steps: up_dwell 1: " << without << ", up_dwell 5: " << with);
+  CHECK(with * 2 < without);
+  // A relaxed target is taken at once.
+  ParetoOptions o;
+  auto c = make_pareto(o);
+  Driver d(*c, ctx, t);
+  d.first();
+  CHECK(d.next(200) == 0);  // too slow: down at once
+  d.obs.targets.latency_ms = 1000;
+  CHECK(d.next(41.16) == 5);
+}
