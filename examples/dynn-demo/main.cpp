@@ -120,6 +120,15 @@ std::vector<Encoded> generate_images(int count, uint64_t seed, bool progress) {
 }
 
 // ------------------------------------------------------------------ competing load (real runs)
+// The CPUs of a 64-bit mask as a cpu_set_t (affinity masks of the platform's "affinity" knob).
+cpu_set_t cpu_set_of(uint64_t mask) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c = 0; c < 64; ++c)
+    if (mask >> c & 1) CPU_SET(c, &set);
+  return set;
+}
+
 // Child processes that spin, one per `count`; they die with the demo (PR_SET_PDEATHSIG). Each may
 // run on every CPU of `allowed`, like another application would: a child would otherwise inherit
 // the CPUs the demo's affinity knob pinned it to at that moment.
@@ -132,10 +141,7 @@ class CpuLoad {
       pid_t pid = ::fork();
       if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        for (int c = 0; c < 64; ++c)
-          if (m_allowed >> c & 1) CPU_SET(c, &set);
+        const cpu_set_t set = cpu_set_of(m_allowed);
         ::sched_setaffinity(0, sizeof set, &set);
         volatile uint64_t x = 0;
         for (;;) x = x + 1;
@@ -160,10 +166,7 @@ class CpuLoad {
 // Pins every thread of this process (the inference thread and the intra-op pool) to a mask; the
 // "affinity" knob is bound to this so it moves the whole model, not only the calling thread.
 void pin_process(uint64_t mask) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int c = 0; c < 64; ++c)
-    if (mask >> c & 1) CPU_SET(c, &set);
+  const cpu_set_t set = cpu_set_of(mask);
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/proc/self/task", ec)) {
     pid_t tid = static_cast<pid_t>(std::stol(e.path().filename().string()));
