@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config python3
   libtorch-dev            # LibTorch 1.13.1, CPU
   libopenblas0-pthread    # without it Debian's LibTorch falls back to reference BLAS (~30x slower GEMM)
+  libxnnpack-dev libpthreadpool-dev  # the CPU engine's kernels (lib/cpu)
   libeigen3-dev libfmt-dev catch2 nlohmann-json3-dev libturbojpeg0-dev
   libjpeg62-turbo-dev     # libjpeg API: the fallback decoder for JPEGs the TurboJPEG API refuses
   python3-pil python3-numpy  # test-time only: the Pillow reference of the image pipeline test

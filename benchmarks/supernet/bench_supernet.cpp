@@ -2,7 +2,8 @@
 // same sub-network, switching and preparation times, and memory. Everything in one process and
 // one run, interleaved, so the ratios survive this VM's slow/fast phases. Medians throughout.
 //
-//   bench_supernet [--weights FILE] [--threads N] [--reps N] [--batch N] [--device cpu|cuda:0] [--json FILE]
+//   bench_supernet [--weights FILE] [--engine fast|aten|reference] [--threads N] [--reps N] [--batch N]
+//                  [--device cpu|cuda:0] [--json FILE]
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 #include <ATen/Parallel.h>
@@ -95,7 +96,7 @@ int main(int argc, char** argv) {
   std::string weights = std::string(DYNN_SHARED_DIR_DEFAULT) + "/fixtures/ofa_mbv3_w1.0/supernet.pth";
   int threads = 2, reps = 40;
   int64_t batch = 1;
-  std::string json_out, device = "cpu";
+  std::string json_out, device = "cpu", engine = "fast";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -108,8 +109,10 @@ int main(int argc, char** argv) {
     else if (a == "--json") json_out = next();
     else if (a == "--batch") batch = std::stoll(next());
     else if (a == "--device") device = next();
+    else if (a == "--engine") engine = next();
     else if (a == "--help" || a == "-h") {
-      fmt::print("usage: bench_supernet [--weights FILE] [--threads N] [--reps N] [--batch N] [--device cpu|cuda:N] [--json FILE]\n");
+      fmt::print("usage: bench_supernet [--weights FILE] [--engine fast|aten|reference] [--threads N] [--reps N] [--batch N] "
+                 "[--device cpu|cuda:N] [--json FILE]\n");
       return 0;
     } else { fmt::print(stderr, "unknown argument {}\n", a); return 2; }
   }
@@ -123,11 +126,13 @@ int main(int argc, char** argv) {
   std::unique_ptr<OfaMbv3Supernet> net;
   std::string source;
   auto t_load = SteadyClock::now();
+  SupernetOptions opts;
+  opts.engine = engine;
   if (std::filesystem::exists(weights)) {
-    net = OfaMbv3Supernet::load(weights);
+    net = OfaMbv3Supernet::load(weights, opts);
     source = weights;
   } else {
-    net = OfaMbv3Supernet::random(1.0, 1);
+    net = OfaMbv3Supernet::random(1.0, 1, opts);
     source = "random w1.0 (seed 1)";
   }
   if (device != "cpu") net->set_device(device);
@@ -138,8 +143,10 @@ int main(int argc, char** argv) {
   std::vector<Net> nets = {{"max224", SubnetConfig::uniform(7, 6, 4, 224)},
                            {"mid192", SubnetConfig::uniform(5, 4, 3, 192)},
                            {"min128", SubnetConfig::uniform(3, 3, 2, 128)}};
-  fmt::print("dynn supernet benchmark: weights {}, device {}, {} threads, batch {}, {} reps, prepacked oneDNN: {}\n",
-             source, device, threads, batch, reps, ofa::prepacked_available() ? "yes" : "no");
+  const bool xnn = net->impl().kind == ofa::EngineKind::Xnnpack;
+  fmt::print("dynn supernet benchmark: weights {}, device {}, engine {} ({}), {} threads, batch {}, {} reps\n", source, device,
+             engine, xnn ? "XNNPACK" : net->impl().kind == ofa::EngineKind::Aten ? (ofa::prepacked_available() ? "ATen, oneDNN prepacked" : "ATen") : "reference",
+             threads, batch, reps);
   fmt::print("supernet load: {:.0f} ms\n\n", load_ms);
 
   // Preparation: cold (first time in the process) and warm (re-prepare after clearing the cache).
@@ -164,6 +171,16 @@ int main(int argc, char** argv) {
     }
     prep_warm.push_back(median(w));
   }
+  // Bytes of each prepared sub-network against its own sliced (folded) weights.
+  std::vector<double> bytes_ratio;
+  for (auto& n : nets) {
+    net->clear_cache();
+    net->prepare({n.cfg});
+    std::lock_guard<std::mutex> lock(net->impl().mutex);
+    const auto& plan = net->impl().lru.front();
+    bytes_ratio.push_back(plan->xnn ? static_cast<double>(plan->bytes) / (plan->xnn->weight_floats() * sizeof(float)) : 0.0);
+  }
+  net->clear_cache();
   net->prepare({nets[0].cfg, nets[1].cfg, nets[2].cfg});
   const size_t rss_prepared = rss_bytes();
 
@@ -208,16 +225,19 @@ int main(int argc, char** argv) {
              pct(sw, 0.99));
   const auto mem = net->memory();
   fmt::print("memory: supernet {:.1f} MB, {} prepared sub-networks {:.1f} MB (budget {:.0f} MB); process RSS: {:.1f} MB "
-             "before load, {:.1f} MB loaded, {:.1f} MB with the 3 prepared\n",
+             "before load, {:.1f} MB loaded, {:.1f} MB with the 3 prepared; workspace {:.1f} MB\n",
              mem.supernet_bytes / 1e6, mem.prepared_count, mem.prepared_bytes / 1e6, mem.cache_budget / 1e6, rss0 / 1e6,
-             rss_loaded / 1e6, rss_prepared / 1e6);
+             rss_loaded / 1e6, rss_prepared / 1e6, mem.workspace_bytes / 1e6);
+  if (xnn)
+    fmt::print("prepared bytes / own sliced weights: {} {:.3f}, {} {:.3f}, {} {:.3f}\n", nets[0].name, bytes_ratio[0],
+               nets[1].name, bytes_ratio[1], nets[2].name, bytes_ratio[2]);
   if (!json_out.empty()) {
     std::ofstream f(json_out);
     f << "{\"device\":\"" << device << "\",\"batch\":" << batch << ",\"threads\":" << threads << ",\"nets\":[";
     for (size_t k = 0; k < nets.size(); ++k)
       f << (k ? "," : "") << "{\"name\":\"" << nets[k].name << "\",\"dynn_ms\":" << median(dyn_t[k])
         << ",\"static_ms\":" << median(sta_t[k]) << ",\"prepare_cold_ms\":" << prep_cold[k]
-        << ",\"prepare_warm_ms\":" << prep_warm[k] << "}";
+        << ",\"prepare_warm_ms\":" << prep_warm[k] << ",\"bytes_over_weights\":" << bytes_ratio[k] << "}";
     f << "],\"switch_us_median\":" << median(sw) << ",\"switch_us_p99\":" << pct(sw, 0.99) << "}\n";
   }
   return 0;

@@ -23,6 +23,7 @@ struct ModelMemory {
   size_t prepared_bytes = 0;   // prepared sub-networks currently cached
   size_t cache_budget = 0;     // configured byte budget of that cache
   size_t prepared_count = 0;
+  size_t workspace_bytes = 0;  // activation memory of the CPU engine, shared by all sub-networks (idle now)
 };
 
 class DynamicModel {

@@ -23,9 +23,11 @@ struct SupernetOptions {
   std::string device = "cpu";
   int num_threads = 0;                       // 0: run with the count in force on the calling thread
   size_t cache_bytes = size_t(512) << 20;    // budget for prepared sub-networks
-  // "fast": BN folded, oneDNN prepacked NHWC convs (falls back to folded at::conv2d where the
-  // prepacked ops are absent). "reference": the unfused float32 reference computation, bit-for-bit
-  // the OFA arithmetic (slower; used to check exactness).
+  // "fast": the fastest engine for the device: on CPU dynn's XNNPACK engine (BN folded, NHWC,
+  // ReLU fused, packed straight from the shared weights), on CUDA the "aten" path.
+  // "aten": LibTorch ops, BN folded, oneDNN-prepacked NHWC convs on CPU (the engine before
+  // XNNPACK; kept as the documented fallback and as the CUDA engine). "reference": the unfused
+  // float32 reference computation, bit-for-bit the OFA arithmetic (slower; checks exactness).
   std::string engine = "fast";
 };
 
@@ -71,7 +73,7 @@ class OfaMbv3Supernet final : public DynamicModel {
              size_t capacity) override;
   // As infer(), and reports the sub-network this inference ran on (it may differ from a
   // current_subnet() read just before, when another thread switched in between).
-  // layer_seconds (optional; CPU and the fast engine only) receives each layer's wall time in the
+  // layer_seconds (optional; CPU, "fast" or "aten" engine) receives each layer's wall time in the
   // order of the OFA latency look-up tables: first conv, first block, each active block, final
   // expand, pooling, feature mix, classifier (LatencyTable::network_layers).
   void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity,
@@ -82,8 +84,10 @@ class OfaMbv3Supernet final : public DynamicModel {
   void infer_subnet(const SubnetConfig& cfg, const float* input, int64_t n, int64_t c, int64_t h, int64_t w,
                     float* logits, size_t capacity, std::vector<double>* layer_seconds = nullptr);
 
-  // This model's intra-op thread count (1..1024): applied on the calling thread whenever this model
-  // runs (OpenMP's count is per thread), so two models in one process keep their own counts.
+  // This model's intra-op thread count (1..1024), so two models in one process keep their own
+  // counts. The XNNPACK engine runs on a thread pool of that size whose workers were created with
+  // the calling thread's CPU affinity (a pinned inference thread keeps its workers on its CPUs);
+  // the ATen engines apply it to the calling thread's OpenMP count whenever this model runs.
   // Before any set_num_threads, num_threads() reports the count in force on the calling thread.
   void set_num_threads(int n) override;
   int num_threads() const override;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "cpu/xnn_graph.hpp"
 #include "dynn/ofa_mbv3.hpp"
 
 namespace dynn::ofa {
@@ -89,9 +90,14 @@ struct PreparedBlock {
   at::Tensor se_rw, se_rb, se_ew, se_eb;  // 2-D, contiguous
 };
 
+// Which computation a prepared sub-network runs (SupernetOptions::engine resolved per device).
+enum class EngineKind { Xnnpack, Aten, Reference };
+
 struct Prepared {
   SubnetConfig cfg;
+  EngineKind kind = EngineKind::Aten;
   bool reference = false;                 // reference engine: no folding, exact path
+  std::unique_ptr<cpu::Graph> xnn;        // EngineKind::Xnnpack
   std::shared_ptr<const Weights> weights;  // for the reference engine / recalibration
   std::shared_ptr<const BnOverride> stats;
   std::unique_ptr<ConvOp> first, b0_dw, b0_pw, fe;
@@ -103,11 +109,12 @@ struct Prepared {
 };
 
 std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w, const SubnetConfig& cfg,
-                                         const std::shared_ptr<const BnOverride>& stats, bool reference,
-                                         bool use_prepacked);
+                                         const std::shared_ptr<const BnOverride>& stats, EngineKind kind);
 // layer_seconds (CPU, fast engine): wall time of each layer in look-up-table order.
 at::Tensor prepared_forward(const Prepared& p, const at::Tensor& x, std::vector<double>* layer_seconds = nullptr);
 bool prepacked_available();
+// The XNNPACK graph of sub-network cfg (CPU weights); stats may be null (supernet statistics).
+std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig& cfg, const BnOverride* stats);
 
 }  // namespace dynn::ofa
 
@@ -132,6 +139,21 @@ struct OfaMbv3Supernet::Impl {
   std::unordered_map<SubnetConfig, std::list<std::shared_ptr<ofa::Prepared>>::iterator> index;
   size_t cached_bytes = 0;
   std::unordered_map<SubnetConfig, std::shared_ptr<const ofa::BnOverride>> bn_stats;
+
+  // The engine plans run on: opts.engine resolved for the current device.
+  ofa::EngineKind kind = ofa::EngineKind::Aten;
+  void resolve_engine();
+
+  // XNNPACK engine: thread pools by (count, affinity of the creating thread), activation
+  // workspaces (one per inference running at the same time, reused).
+  mutable std::mutex cpu_mutex;
+  mutable std::vector<std::shared_ptr<cpu::ThreadPool>> pools;  // newest last, a few kept
+  mutable std::vector<std::unique_ptr<cpu::Workspace>> idle_workspaces;
+  mutable size_t workspace_bytes = 0;
+  std::shared_ptr<cpu::ThreadPool> pool_for_calling_thread(int threads) const;
+  std::unique_ptr<cpu::Workspace> take_workspace() const;
+  void return_workspace(std::unique_ptr<cpu::Workspace> ws) const;
+  int effective_threads() const;
 
   std::shared_ptr<const ofa::Prepared> get_or_prepare(const SubnetConfig& cfg);
   void evict_to_budget();

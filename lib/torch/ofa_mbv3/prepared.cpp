@@ -1,4 +1,4 @@
-// Prepared sub-networks: BN folded into the convs once, weights in NHWC strides and prepacked for
+// The ATen engine ("aten"; "fast" on CUDA): BN folded into the convs once, weights in NHWC strides and prepacked for
 // oneDNN (mkldnn_prepacked::conv2d_*), activations dense channels-last, SE and head through
 // addmv/mv (libtorch_fast_path.md section 7). Falls back to folded at::conv2d where the prepacked
 // ops are absent (other builds, CUDA).
@@ -134,17 +134,23 @@ size_t ConvOp::bytes() const {
 }
 
 std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& wp, const SubnetConfig& cfg,
-                                         const std::shared_ptr<const BnOverride>& stats, bool reference,
-                                         bool use_prepacked) {
+                                         const std::shared_ptr<const BnOverride>& stats, EngineKind kind) {
   auto p = std::make_shared<Prepared>();
   p->cfg = cfg;
+  p->kind = kind;
   p->weights = wp;
   p->stats = stats;
-  p->reference = reference;
-  if (reference) return p;
+  p->reference = kind == EngineKind::Reference;
+  if (p->reference) return p;
   const Weights& w = *wp;
   const bool cpu = w.first_w.device().is_cpu();
-  p->use_prepacked = use_prepacked && cpu && prepacked_available();
+  if (kind == EngineKind::Xnnpack) {
+    if (!cpu) throw Error(ErrorCode::Internal, "the XNNPACK engine runs on CPU weights only");
+    p->xnn = build_xnn_graph(w, cfg, stats.get());
+    p->bytes = p->xnn->bytes();  // the owner adds the indirection buffers once it binds the graph
+    return p;
+  }
+  p->use_prepacked = cpu && prepacked_available();
   Folder fold_bn{stats.get(), cpu};
   const int64_t c0 = w.arch.widths[0];
   p->first = make_conv(fold_bn(w.first_w, w.first_bn, c0), 2, 1, false);
@@ -204,6 +210,8 @@ std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w
 }
 
 at::Tensor prepared_forward(const Prepared& p, const at::Tensor& input, std::vector<double>* layer_seconds) {
+  if (p.kind == EngineKind::Xnnpack)
+    throw Error(ErrorCode::Internal, "XNNPACK sub-networks run through OfaMbv3Supernet::Impl::run");
   if (p.reference) {
     if (layer_seconds)
       throw Error(ErrorCode::Unsupported, "per-layer timing needs the fast engine (the reference engine is unfused)");

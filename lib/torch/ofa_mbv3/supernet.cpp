@@ -33,15 +33,73 @@ at::Device parse_device(const std::string& d) {
 }
 
 void check_engine(const std::string& e) {
-  if (e != "fast" && e != "reference")
-    throw Error(ErrorCode::InvalidArgument, fmt::format("engine '{}' is not 'fast' or 'reference'", e));
+  if (e != "fast" && e != "aten" && e != "reference")
+    throw Error(ErrorCode::InvalidArgument, fmt::format("engine '{}' is not 'fast', 'aten' or 'reference'", e));
 }
 
+}  // namespace
+
+void OfaMbv3Supernet::Impl::resolve_engine() {
+  if (opts.engine == "reference")
+    kind = ofa::EngineKind::Reference;
+  else if (opts.engine == "fast" && dev.is_cpu() && cpu::available())
+    kind = ofa::EngineKind::Xnnpack;
+  else
+    kind = ofa::EngineKind::Aten;
+}
+
+int OfaMbv3Supernet::Impl::effective_threads() const {
+  const int n = threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : dynn::get_num_threads();
+}
+
+// A pool whose workers run where the calling thread may run: the affinity knob pins the inference
+// thread, and workers inherit the mask of the thread that creates them. A few pools are kept, so a
+// model that alternates between two masks (core division) does not recreate threads every step.
+std::shared_ptr<cpu::ThreadPool> OfaMbv3Supernet::Impl::pool_for_calling_thread(int n) const {
+  const std::vector<uint64_t> mask = cpu::ThreadPool::calling_thread_mask();
+  std::lock_guard<std::mutex> lock(cpu_mutex);
+  for (auto it = pools.rbegin(); it != pools.rend(); ++it)
+    if ((*it)->threads() == n && (n == 1 || (*it)->mask() == mask)) return *it;
+  auto pool = std::make_shared<cpu::ThreadPool>(n);
+  pools.push_back(pool);
+  if (pools.size() > 4) pools.erase(pools.begin());  // in-flight users keep theirs alive
+  return pool;
+}
+
+std::unique_ptr<cpu::Workspace> OfaMbv3Supernet::Impl::take_workspace() const {
+  std::lock_guard<std::mutex> lock(cpu_mutex);
+  if (idle_workspaces.empty()) return std::make_unique<cpu::Workspace>();
+  auto ws = std::move(idle_workspaces.back());
+  idle_workspaces.pop_back();
+  workspace_bytes -= ws->bytes();
+  return ws;
+}
+
+void OfaMbv3Supernet::Impl::return_workspace(std::unique_ptr<cpu::Workspace> ws) const {
+  std::lock_guard<std::mutex> lock(cpu_mutex);
+  workspace_bytes += ws->bytes();
+  idle_workspaces.push_back(std::move(ws));
+}
+
+namespace {
+// Holds a workspace of the model for one run or bind and gives it back, also on exceptions.
+class WorkspaceLease {
+ public:
+  explicit WorkspaceLease(const OfaMbv3Supernet::Impl& m) : m_impl(m), m_ws(m.take_workspace()) {}
+  ~WorkspaceLease() { m_impl.return_workspace(std::move(m_ws)); }
+  cpu::Workspace& get() { return *m_ws; }
+
+ private:
+  const OfaMbv3Supernet::Impl& m_impl;
+  std::unique_ptr<cpu::Workspace> m_ws;
+};
 }  // namespace
 
 std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const SubnetConfig& cfg) {
   std::shared_ptr<const ofa::BnOverride> stats;
   std::shared_ptr<const ofa::Weights> w;
+  ofa::EngineKind k;
   {
     std::lock_guard<std::mutex> lock(mutex);
     auto it = index.find(cfg);
@@ -52,9 +110,17 @@ std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const Subn
     auto s = bn_stats.find(cfg);
     if (s != bn_stats.end()) stats = s->second;
     w = weights;
+    k = kind;
   }
   // Prepare outside the lock: inference on other sub-networks goes on meanwhile.
-  auto p = ofa::prepare_subnet(w, cfg, stats, opts.engine == "reference", true);
+  auto p = ofa::prepare_subnet(w, cfg, stats, k);
+  if (p->xnn) {
+    // Bind for batch 1 now, so the first inference after a switch only runs; the binding's
+    // indirection buffers count towards the plan's bytes.
+    WorkspaceLease ws(*this);
+    p->xnn->bind(ws.get(), *pool_for_calling_thread(effective_threads()), 1);
+    p->bytes = p->xnn->bytes();
+  }
   std::lock_guard<std::mutex> lock(mutex);
   auto it = index.find(cfg);
   if (it != index.end()) return *it->second;  // another thread won the race
@@ -107,6 +173,7 @@ std::unique_ptr<OfaMbv3Supernet::Impl> make_impl(std::shared_ptr<ofa::Weights> w
   impl->opts = opts;
   impl->cpu_weights = w;
   impl->weights = w;
+  impl->resolve_engine();
   return impl;
 }
 }  // namespace
@@ -201,6 +268,14 @@ void OfaMbv3Supernet::Impl::run(const Prepared& p, const float* input, int64_t n
     throw Error(ErrorCode::BufferTooSmall, fmt::format("infer: logits buffer holds {} floats, {} needed", capacity, need));
   if (layer_seconds && !dev.is_cpu()) throw Error(ErrorCode::Unsupported, "per-layer timing is implemented for the CPU only");
   check_finite_input(input, static_cast<size_t>(n * c * h * w));
+  if (p.xnn) {
+    WorkspaceLease ws(*this);
+    auto pool = pool_for_calling_thread(effective_threads());
+    // A graph's operators hold their last binding: one inference per sub-network at a time.
+    std::lock_guard<std::mutex> lock(p.run_mutex);
+    p.xnn->run(ws.get(), *pool, input, n, logits, layer_seconds);
+    return;
+  }
   const int want = threads.load(std::memory_order_relaxed);
   if (want > 0 && dynn::get_num_threads() != want) dynn::set_num_threads(want);
   at::Tensor x = at::from_blob(const_cast<float*>(input), {n, c, h, w}, at::kFloat);
@@ -251,6 +326,7 @@ void OfaMbv3Supernet::set_device(const std::string& device) {
     m_impl->weights = w;
     m_impl->dev = dev;
     m_impl->opts.device = device;
+    m_impl->resolve_engine();
     m_impl->drop_all_plans();  // they were built for the old device
     for (auto& [cfg, st] : m_impl->bn_stats) {
       auto moved = std::make_shared<ofa::BnOverride>();
@@ -270,6 +346,8 @@ ModelMemory OfaMbv3Supernet::memory() const {
   m.prepared_bytes = m_impl->cached_bytes;
   m.cache_budget = m_impl->opts.cache_bytes;
   m.prepared_count = m_impl->lru.size();
+  std::lock_guard<std::mutex> cpu_lock(m_impl->cpu_mutex);
+  m.workspace_bytes = m_impl->workspace_bytes;
   return m;
 }
 

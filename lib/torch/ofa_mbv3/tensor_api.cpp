@@ -18,6 +18,13 @@ void check_input(const at::Tensor& x, int r) {
 at::Tensor forward(OfaMbv3Supernet& net, const at::Tensor& x) {
   auto p = std::atomic_load(&net.impl().current);
   check_input(x, p->cfg.r);
+  if (p->xnn) {
+    const at::Tensor in = x.to(at::kCPU).contiguous();
+    at::Tensor out = at::empty({in.size(0), net.num_classes()}, at::kFloat);
+    net.impl().run(*p, in.data_ptr<float>(), in.size(0), 3, p->cfg.r, p->cfg.r, out.data_ptr<float>(),
+                   static_cast<size_t>(out.numel()), nullptr);
+    return out;
+  }
   c10::NoGradGuard no_grad;
   return ofa::prepared_forward(*p, x.to(net.impl().dev));
 }

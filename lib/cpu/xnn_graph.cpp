@@ -1,0 +1,479 @@
+#include "cpu/xnn_graph.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include <xnnpack.h>
+#include <pthreadpool.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+
+namespace dynn::cpu {
+namespace {
+
+const char* status_name(xnn_status s) {
+  switch (s) {
+    case xnn_status_success: return "success";
+    case xnn_status_uninitialized: return "uninitialized";
+    case xnn_status_invalid_parameter: return "invalid parameter";
+    case xnn_status_invalid_state: return "invalid state";
+    case xnn_status_unsupported_parameter: return "unsupported parameter";
+    case xnn_status_unsupported_hardware: return "unsupported hardware";
+    case xnn_status_out_of_memory: return "out of memory";
+  }
+  return "unknown status";
+}
+
+void check_status(xnn_status s, const char* what) {
+  if (s == xnn_status_success) return;
+  throw Error(s == xnn_status_out_of_memory ? ErrorCode::OutOfMemory : ErrorCode::Backend,
+              fmt::format("XNNPACK {} failed: {}", what, status_name(s)));
+}
+
+// XNNPACK allocations are counted against the graph being built or set up on this thread, so
+// memory() reports what a prepared sub-network really holds.
+thread_local size_t* t_counter = nullptr;
+std::atomic<bool> g_counting{false};  // our allocator is the one XNNPACK uses
+
+size_t usable(void* p) {
+#ifdef __GLIBC__
+  return p ? malloc_usable_size(p) : 0;
+#else
+  (void)p;
+  return 0;
+#endif
+}
+void count(void* p, bool add) {
+  if (add) g_counting.store(true, std::memory_order_relaxed);
+  if (!t_counter || !p) return;
+  const size_t n = usable(p);
+  *t_counter = add ? *t_counter + n : (*t_counter >= n ? *t_counter - n : 0);
+}
+void* xa_allocate(void*, size_t size) {
+  void* p = std::malloc(size);
+  count(p, true);
+  return p;
+}
+void* xa_reallocate(void*, void* ptr, size_t size) {
+  const size_t old = usable(ptr);
+  void* p = std::realloc(ptr, size);
+  if (p && t_counter) {
+    const size_t now = usable(p);
+    *t_counter = *t_counter + now >= old ? *t_counter + now - old : 0;
+  }
+  return p;
+}
+void xa_deallocate(void*, void* ptr) {
+  count(ptr, false);
+  std::free(ptr);
+}
+void* xa_aligned_allocate(void*, size_t alignment, size_t size) {
+  void* p = nullptr;
+  if (posix_memalign(&p, std::max(alignment, sizeof(void*)), size) != 0) return nullptr;
+  count(p, true);
+  return p;
+}
+void xa_aligned_deallocate(void* c, void* ptr) { xa_deallocate(c, ptr); }
+
+const xnn_allocator g_allocator{nullptr, xa_allocate, xa_reallocate, xa_deallocate, xa_aligned_allocate,
+                                xa_aligned_deallocate};
+
+struct Init {
+  xnn_status status;
+  Init() : status(xnn_initialize(&g_allocator)) {}
+};
+const Init& init() {
+  static Init i;
+  return i;
+}
+
+// Counts XNNPACK allocations on this thread into *c while alive.
+struct CountInto {
+  size_t* saved;
+  explicit CountInto(size_t* c) : saved(t_counter) { t_counter = c; }
+  ~CountInto() { t_counter = saved; }
+};
+
+}  // namespace
+
+bool available() { return init().status == xnn_status_success; }
+
+std::string unavailable_reason() {
+  if (available()) return "";
+  return fmt::format("XNNPACK failed to initialise on this CPU: {}", status_name(init().status));
+}
+
+void Workspace::Free::operator()(float* p) const { std::free(p); }
+
+float* Workspace::reserve(size_t floats) {
+  if (floats <= m_size && m_data) return m_data.get();
+  void* p = nullptr;
+  // 64-byte aligned, plus XNNPACK's documented slack: kernels may read up to 16 bytes past the end.
+  if (posix_memalign(&p, 64, floats * sizeof(float) + 64) != 0 || !p)
+    throw Error(ErrorCode::OutOfMemory, fmt::format("workspace of {} bytes: allocation failed", floats * sizeof(float)));
+  m_data.reset(static_cast<float*>(p));
+  m_size = floats;
+  return m_data.get();
+}
+
+std::vector<uint64_t> ThreadPool::calling_thread_mask() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<uint64_t> m(CPU_SETSIZE / 64, 0);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return m;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) m[static_cast<size_t>(c / 64)] |= uint64_t{1} << (c % 64);
+  return m;
+}
+
+ThreadPool::ThreadPool(int threads) : m_threads(threads), m_mask(calling_thread_mask()) {
+  if (threads < 1) throw Error(ErrorCode::InvalidArgument, fmt::format("thread pool of {} threads", threads));
+  if (threads == 1) return;
+  // Workers inherit the creating thread's affinity (clone), which is the calling thread's.
+  m_pool = pthreadpool_create(static_cast<size_t>(threads));
+  if (!m_pool) throw Error(ErrorCode::OutOfMemory, fmt::format("pthreadpool_create({}) failed", threads));
+}
+
+ThreadPool::~ThreadPool() {
+  if (m_pool) pthreadpool_destroy(m_pool);
+}
+
+enum class Kind { Conv, Hardswish, GlobalAvgPool, FullyConnected, Multiply, Add };
+
+struct Graph::Op {
+  Kind kind;
+  xnn_operator_t op = nullptr;
+  Value in = -1, in2 = -1, out = -1;
+  ~Op() {
+    if (op) xnn_delete_operator(op);
+  }
+};
+
+Graph::Graph() {
+  if (!available()) throw Error(ErrorCode::Unsupported, unavailable_reason());
+}
+Graph::~Graph() = default;
+
+void Graph::check(Value v, const char* what) const {
+  if (v < 0 || static_cast<size_t>(v) >= m_values.size())
+    throw Error(ErrorCode::Internal, fmt::format("cpu graph: {} uses unknown value {}", what, v));
+  if (m_planned) throw Error(ErrorCode::Internal, "cpu graph: built after its first run");
+}
+
+Graph::Value Graph::new_value(int h, int w, int c) {
+  ValueInfo vi;
+  vi.h = h, vi.w = w, vi.c = c;
+  vi.first_op = static_cast<int>(m_ops.size());
+  vi.last_op = vi.first_op;
+  m_values.push_back(vi);
+  return static_cast<Value>(m_values.size() - 1);
+}
+
+void Graph::use(Value v) { m_values[static_cast<size_t>(v)].last_op = static_cast<int>(m_ops.size()); }
+
+int Graph::height(Value v) const { return m_values.at(static_cast<size_t>(v)).h; }
+int Graph::width(Value v) const { return m_values.at(static_cast<size_t>(v)).w; }
+int Graph::channels(Value v) const { return m_values.at(static_cast<size_t>(v)).c; }
+
+Graph::Value Graph::input(int h, int w, int c) {
+  if (m_input >= 0) throw Error(ErrorCode::Internal, "cpu graph: second input");
+  m_input = new_value(h, w, c);
+  return m_input;
+}
+
+namespace {
+std::pair<float, float> range(Act a) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  return a == Act::Relu ? std::pair<float, float>{0.f, inf} : std::pair<float, float>{-inf, inf};
+}
+}  // namespace
+
+Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int out_c, int k, int stride, int groups,
+                         Act act) {
+  check(x, "conv");
+  const ValueInfo in = m_values[static_cast<size_t>(x)];
+  if (groups < 1 || in.c % groups || out_c % groups)
+    throw Error(ErrorCode::Internal, fmt::format("cpu graph: conv {}->{} channels in {} groups", in.c, out_c, groups));
+  const auto [lo, hi] = range(act);
+  const uint32_t pad = static_cast<uint32_t>(k / 2);
+  auto op = std::make_unique<Op>();
+  op->kind = Kind::Conv;
+  {
+    CountInto c(&m_bytes);
+    check_status(xnn_create_convolution2d_nhwc_f32(pad, pad, pad, pad, static_cast<uint32_t>(k), static_cast<uint32_t>(k),
+                                                   static_cast<uint32_t>(stride), static_cast<uint32_t>(stride), 1, 1,
+                                                   static_cast<uint32_t>(groups), static_cast<size_t>(in.c / groups),
+                                                   static_cast<size_t>(out_c / groups), static_cast<size_t>(in.c),
+                                                   static_cast<size_t>(out_c), kernel, bias, lo, hi, 0, &op->op),
+                 "convolution create");
+  }
+  m_weight_floats += static_cast<size_t>(out_c) * static_cast<size_t>(in.c / groups * k * k) + (bias ? static_cast<size_t>(out_c) : 0);
+  if (!g_counting) m_bytes = m_weight_floats * sizeof(float);
+  use(x);
+  op->in = x;
+  const int oh = (in.h + 2 * static_cast<int>(pad) - k) / stride + 1, ow = (in.w + 2 * static_cast<int>(pad) - k) / stride + 1;
+  op->out = new_value(oh, ow, out_c);
+  const Value y = op->out;
+  m_ops.push_back(std::move(op));
+  if (act == Act::Hardswish) hardswish(y);
+  return y;
+}
+
+void Graph::hardswish(Value x) {
+  check(x, "hardswish");
+  const int c = m_values[static_cast<size_t>(x)].c;
+  auto op = std::make_unique<Op>();
+  op->kind = Kind::Hardswish;
+  {
+    CountInto cnt(&m_bytes);
+    check_status(xnn_create_hardswish_nc_f32(static_cast<size_t>(c), static_cast<size_t>(c), static_cast<size_t>(c), 0, &op->op),
+                 "hardswish create");
+  }
+  use(x);
+  op->in = op->out = x;
+  m_ops.push_back(std::move(op));
+}
+
+Graph::Value Graph::global_avg_pool(Value x) {
+  check(x, "global_avg_pool");
+  const int c = m_values[static_cast<size_t>(x)].c;
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  auto op = std::make_unique<Op>();
+  op->kind = Kind::GlobalAvgPool;
+  {
+    CountInto cnt(&m_bytes);
+    check_status(xnn_create_global_average_pooling_nwc_f32(static_cast<size_t>(c), static_cast<size_t>(c),
+                                                           static_cast<size_t>(c), -inf, inf, 0, &op->op),
+                 "global average pooling create");
+  }
+  use(x);
+  op->in = x;
+  op->out = new_value(1, 1, c);
+  m_ops.push_back(std::move(op));
+  return m_ops.back()->out;
+}
+
+Graph::Value Graph::fully_connected(Value x, const float* kernel, const float* bias, int out, float lo, float hi) {
+  check(x, "fully_connected");
+  const ValueInfo in = m_values[static_cast<size_t>(x)];
+  if (in.h != 1 || in.w != 1)
+    throw Error(ErrorCode::Internal, fmt::format("cpu graph: fully connected on a {}x{} input", in.h, in.w));
+  auto op = std::make_unique<Op>();
+  op->kind = Kind::FullyConnected;
+  {
+    CountInto c(&m_bytes);
+    check_status(xnn_create_fully_connected_nc_f32(static_cast<size_t>(in.c), static_cast<size_t>(out),
+                                                   static_cast<size_t>(in.c), static_cast<size_t>(out), kernel, bias, lo,
+                                                   hi, 0, &op->op),
+                 "fully connected create");
+  }
+  m_weight_floats += static_cast<size_t>(in.c) * static_cast<size_t>(out) + (bias ? static_cast<size_t>(out) : 0);
+  if (!g_counting) m_bytes = m_weight_floats * sizeof(float);
+  use(x);
+  op->in = x;
+  op->out = new_value(1, 1, out);
+  m_ops.push_back(std::move(op));
+  return m_ops.back()->out;
+}
+
+Graph::Value Graph::fully_connected(Value x, const float* kernel, const float* bias, int out, Act act) {
+  if (act == Act::Hardswish) {
+    const Value y = fully_connected(x, kernel, bias, out, range(Act::None).first, range(Act::None).second);
+    hardswish(y);
+    return y;
+  }
+  const auto [lo, hi] = range(act);
+  return fully_connected(x, kernel, bias, out, lo, hi);
+}
+
+void Graph::multiply_channels(Value x, Value s) {
+  check(x, "multiply_channels");
+  check(s, "multiply_channels");
+  if (m_values[static_cast<size_t>(s)].c != m_values[static_cast<size_t>(x)].c || m_values[static_cast<size_t>(s)].h != 1)
+    throw Error(ErrorCode::Internal, "cpu graph: channel scale of another width");
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  auto op = std::make_unique<Op>();
+  op->kind = Kind::Multiply;
+  {
+    CountInto c(&m_bytes);
+    check_status(xnn_create_multiply_nd_f32(-inf, inf, 0, &op->op), "multiply create");
+  }
+  use(x);
+  use(s);
+  op->in = op->out = x;
+  op->in2 = s;
+  m_ops.push_back(std::move(op));
+}
+
+void Graph::add(Value x, Value y) {
+  check(x, "add");
+  check(y, "add");
+  const ValueInfo &a = m_values[static_cast<size_t>(x)], &b = m_values[static_cast<size_t>(y)];
+  if (a.h != b.h || a.w != b.w || a.c != b.c)
+    throw Error(ErrorCode::Internal, fmt::format("cpu graph: add of {}x{}x{} and {}x{}x{}", a.h, a.w, a.c, b.h, b.w, b.c));
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  auto op = std::make_unique<Op>();
+  op->kind = Kind::Add;
+  {
+    CountInto c(&m_bytes);
+    check_status(xnn_create_add_nd_f32(-inf, inf, 0, &op->op), "add create");
+  }
+  use(x);
+  use(y);
+  op->in = op->out = x;
+  op->in2 = y;
+  m_ops.push_back(std::move(op));
+}
+
+void Graph::mark_layer() { m_marks.push_back(m_ops.size()); }
+
+void Graph::set_output(Value v) {
+  check(v, "set_output");
+  m_output = v;
+}
+
+// Offsets (per image) for every value, reusing the space of values no longer needed: first fit
+// among the values alive at each value's birth. In-place ops keep their input's value.
+void Graph::plan_arena() {
+  if (m_planned) return;
+  if (m_input < 0 || m_output < 0) throw Error(ErrorCode::Internal, "cpu graph: no input or output");
+  m_values[static_cast<size_t>(m_output)].last_op = static_cast<int>(m_ops.size());  // read after the last op
+  std::vector<Value> order(m_values.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Value>(i);
+  std::vector<Value> placed;
+  m_arena_floats = 0;
+  // Sizes rounded up to 16 floats keep every value 64-byte aligned at any batch size.
+  auto rounded = [](const ValueInfo& vi) { return (static_cast<size_t>(vi.h) * vi.w * vi.c + 15) / 16 * 16; };
+  for (Value v : order) {
+    ValueInfo& vi = m_values[static_cast<size_t>(v)];
+    const size_t size = rounded(vi);
+    // Alive together: lifetimes [first_op, last_op] overlap.
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (Value p : placed) {
+      const ValueInfo& pi = m_values[static_cast<size_t>(p)];
+      if (pi.last_op >= vi.first_op && pi.first_op <= vi.last_op) busy.emplace_back(pi.offset, pi.offset + rounded(pi));
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t off = 0;
+    for (const auto& [b, e] : busy) {
+      if (off + size <= b) break;
+      off = std::max(off, e);
+    }
+    vi.offset = off;
+    m_arena_floats = std::max(m_arena_floats, off + size);
+    placed.push_back(v);
+  }
+  m_planned = true;
+}
+
+size_t Graph::workspace_floats_per_image() {
+  plan_arena();
+  return m_arena_floats;
+}
+
+float* Graph::at(Workspace& ws, Value v, int64_t batch) const {
+  return ws.reserve(m_arena_floats * static_cast<size_t>(batch)) + m_values[static_cast<size_t>(v)].offset * static_cast<size_t>(batch);
+}
+
+void Graph::setup(Workspace& ws, const ThreadPool& pool, int64_t batch) {
+  const size_t n = static_cast<size_t>(batch);
+  CountInto c(&m_bytes);  // indirection buffers of the first setup belong to this graph
+  for (auto& op : m_ops) {
+    const ValueInfo& in = m_values[static_cast<size_t>(op->in)];
+    float* x = at(ws, op->in, batch);
+    float* y = at(ws, op->out, batch);
+    const size_t pixels = n * static_cast<size_t>(in.h) * in.w;
+    switch (op->kind) {
+      case Kind::Conv:
+        check_status(xnn_setup_convolution2d_nhwc_f32(op->op, n, static_cast<size_t>(in.h), static_cast<size_t>(in.w), x, y,
+                                                      pool.get()),
+                     "convolution setup");
+        break;
+      case Kind::Hardswish:
+        check_status(xnn_setup_hardswish_nc_f32(op->op, pixels, x, y, pool.get()), "hardswish setup");
+        break;
+      case Kind::GlobalAvgPool:
+        check_status(xnn_setup_global_average_pooling_nwc_f32(op->op, n, static_cast<size_t>(in.h) * in.w, x, y, pool.get()),
+                     "global average pooling setup");
+        break;
+      case Kind::FullyConnected:
+        check_status(xnn_setup_fully_connected_nc_f32(op->op, n, x, y, pool.get()), "fully connected setup");
+        break;
+      case Kind::Multiply: {
+        const size_t a[3] = {n, static_cast<size_t>(in.h) * in.w, static_cast<size_t>(in.c)};
+        const size_t b[3] = {n, 1, static_cast<size_t>(in.c)};
+        check_status(xnn_setup_multiply_nd_f32(op->op, 3, a, 3, b, x, at(ws, op->in2, batch), y, pool.get()),
+                     "multiply setup");
+        break;
+      }
+      case Kind::Add: {
+        const size_t a[1] = {pixels * static_cast<size_t>(in.c)};
+        check_status(xnn_setup_add_nd_f32(op->op, 1, a, 1, a, x, at(ws, op->in2, batch), y, pool.get()), "add setup");
+        break;
+      }
+    }
+  }
+}
+
+void Graph::bind(Workspace& ws, const ThreadPool& pool, int64_t batch) {
+  plan_arena();
+  if (batch < 1) throw Error(ErrorCode::InvalidArgument, fmt::format("cpu graph: batch {}", batch));
+  // The operators hold pointers into the arena: only its address matters, not which Workspace.
+  const float* base = ws.reserve(m_arena_floats * static_cast<size_t>(batch));
+  if (m_setup && m_base == base && m_batch == batch && m_pool == pool.get() && m_pool_threads == pool.threads()) return;
+  m_setup = false;
+  setup(ws, pool, batch);
+  m_base = base;
+  m_batch = batch;
+  m_pool = pool.get();
+  m_pool_threads = pool.threads();
+  m_setup = true;
+}
+
+void Graph::run(Workspace& ws, const ThreadPool& pool, const float* input, int64_t batch, float* output,
+                std::vector<double>* layer_seconds) {
+  bind(ws, pool, batch);
+  // NCHW -> NHWC into the input value.
+  const ValueInfo& in = m_values[static_cast<size_t>(m_input)];
+  float* x = at(ws, m_input, batch);
+  const size_t hw = static_cast<size_t>(in.h) * in.w, c = static_cast<size_t>(in.c);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* src = input + static_cast<size_t>(b) * c * hw;
+    float* dst = x + static_cast<size_t>(b) * c * hw;
+    for (size_t ch = 0; ch < c; ++ch)
+      for (size_t i = 0; i < hw; ++i) dst[i * c + ch] = src[ch * hw + i];
+  }
+  using Clock = std::chrono::steady_clock;
+  if (layer_seconds) layer_seconds->clear();
+  auto last = Clock::now();
+  size_t mark = 0;
+  for (size_t i = 0; i < m_ops.size(); ++i) {
+    check_status(xnn_run_operator(m_ops[i]->op, pool.get()), "run");
+    if (layer_seconds) {
+      while (mark < m_marks.size() && m_marks[mark] == i + 1) {
+        const auto now = Clock::now();
+        layer_seconds->push_back(std::chrono::duration<double>(now - last).count());
+        last = now;
+        ++mark;
+      }
+    }
+  }
+  const ValueInfo& out = m_values[static_cast<size_t>(m_output)];
+  std::memcpy(output, at(ws, m_output, batch),
+              static_cast<size_t>(batch) * out.h * out.w * out.c * sizeof(float));
+}
+
+}  // namespace dynn::cpu

@@ -1,0 +1,130 @@
+// The OFA MobileNetV3 sub-network on dynn's XNNPACK engine (lib/cpu): BN folded and the weights
+// sliced straight from the supernet's shared tensors into one reused scratch buffer, which
+// XNNPACK packs; no intermediate tensors. Same arithmetic as the ATen path: conv + BN folded,
+// ReLU fused into the conv, hardswish in place, SE as pool + two FCs (hardsigmoid folded into the
+// second: relu6(x + 3) / 6 = clamp(x / 6 + 1/2, 0, 1)) + channel scale, the residual add in place.
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+#include "internal.hpp"
+
+namespace dynn::ofa {
+namespace {
+
+// BN of `c` channels folded into a conv weight view w [O, I, kh, kw] (any strides, O = c), written
+// as XNNPACK's OHWI into wout: w' = w * g/sqrt(v+eps) (scale in double, product in float, as the
+// ATen path), b' = beta - mean * scale.
+class Folder {
+ public:
+  explicit Folder(const BnOverride* stats) : m_stats(stats) {}
+
+  void operator()(const at::Tensor& w, const Bn& bn, int64_t c) {
+    const size_t i = m_next++;
+    const float *mean, *var;
+    if (m_stats) {
+      mean = (*m_stats).at(i).first.data_ptr<float>();
+      var = (*m_stats).at(i).second.data_ptr<float>();
+    } else {
+      mean = bn.mean.data_ptr<float>();
+      var = bn.var.data_ptr<float>();
+    }
+    const float* g = bn.weight.data_ptr<float>();
+    const float* beta = bn.bias.data_ptr<float>();
+    const int64_t O = w.size(0), I = w.size(1), kh = w.size(2), kw = w.size(3);
+    if (O != c) throw Error(ErrorCode::Internal, fmt::format("BN fold: {} output channels, BN of {}", O, c));
+    const int64_t s0 = w.stride(0), s1 = w.stride(1), s2 = w.stride(2), s3 = w.stride(3);
+    const float* src = w.data_ptr<float>();
+    weight.resize(static_cast<size_t>(O * I * kh * kw));
+    bias.resize(static_cast<size_t>(O));
+    float* dst = weight.data();
+    for (int64_t o = 0; o < O; ++o) {
+      const double scale = static_cast<double>(g[o]) / std::sqrt(static_cast<double>(var[o]) + 1e-5);
+      const float sf = static_cast<float>(scale);
+      bias[static_cast<size_t>(o)] = static_cast<float>(static_cast<double>(beta[o]) - static_cast<double>(mean[o]) * scale);
+      for (int64_t y = 0; y < kh; ++y)
+        for (int64_t x = 0; x < kw; ++x)
+          for (int64_t ci = 0; ci < I; ++ci) *dst++ = src[o * s0 + ci * s1 + y * s2 + x * s3] * sf;
+    }
+  }
+  std::vector<float> weight, bias;
+
+ private:
+  const BnOverride* m_stats;
+  size_t m_next = 0;
+};
+
+// A 2-D (or [O, I, 1, 1]) view as a dense [O][I] matrix, scaled and shifted: out = w * a, b' = b * a + c.
+const float* dense(const at::Tensor& w, std::vector<float>& out, float a = 1.f) {
+  const int64_t O = w.size(0), I = w.size(1), s0 = w.stride(0), s1 = w.stride(1);
+  const float* src = w.data_ptr<float>();
+  out.resize(static_cast<size_t>(O * I));
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t i = 0; i < I; ++i) out[static_cast<size_t>(o * I + i)] = src[o * s0 + i * s1] * a;
+  return out.data();
+}
+
+}  // namespace
+
+std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig& cfg, const BnOverride* stats) {
+  auto g = std::make_unique<cpu::Graph>();
+  using cpu::Act;
+  Folder fold(stats);
+  const int c0 = w.arch.widths[0], c1 = w.arch.widths[1];
+  cpu::Graph::Value x = g->input(cfg.r, cfg.r, 3);
+  fold(w.first_w, w.first_bn, c0);
+  cpu::Graph::Value y = g->conv(x, fold.weight.data(), fold.bias.data(), c0, 3, 2, 1, Act::Hardswish);
+  g->mark_layer();
+  fold(w.b0_dw_w, w.b0_dw_bn, c0);
+  cpu::Graph::Value t = g->depthwise(y, fold.weight.data(), fold.bias.data(), 3, 1, Act::Relu);
+  fold(w.b0_pw_w, w.b0_pw_bn, c1);
+  t = g->conv(t, fold.weight.data(), fold.bias.data(), c1, 1, 1, 1, Act::None);
+  g->add(t, y);
+  y = t;
+  g->mark_layer();
+  std::vector<float> fc;
+  for (const auto& b : w.blocks) {
+    if (b.pos >= cfg.d[static_cast<size_t>(b.stage)]) continue;
+    const int k = cfg.ks[static_cast<size_t>(b.index - 1)];
+    const int mid = b.mid(cfg.e[static_cast<size_t>(b.index - 1)]);
+    const Act act = b.hswish ? Act::Hardswish : Act::Relu;
+    fold(b.expand_w.narrow(0, 0, mid), b.expand_bn, mid);
+    cpu::Graph::Value h = g->conv(y, fold.weight.data(), fold.bias.data(), mid, 1, 1, 1, act);
+    fold(b.dw_k[static_cast<size_t>(k)].narrow(0, 0, mid), b.dw_bn, mid);
+    h = g->depthwise(h, fold.weight.data(), fold.bias.data(), k, b.stride, act);
+    if (b.se) {
+      const int sm = Block::se_mid(mid);
+      cpu::Graph::Value z = g->global_avg_pool(h);
+      const at::Tensor rw = b.se_rw.narrow(0, 0, sm).narrow(1, 0, mid).select(3, 0).select(2, 0);
+      z = g->fully_connected(z, dense(rw, fc), b.se_rb.data_ptr<float>(), sm, Act::Relu);
+      const at::Tensor ew = b.se_ew.narrow(0, 0, mid).narrow(1, 0, sm).select(3, 0).select(2, 0);
+      dense(ew, fc, 1.f / 6.f);
+      std::vector<float> eb(static_cast<size_t>(mid));
+      const float* src = b.se_eb.data_ptr<float>();
+      for (int i = 0; i < mid; ++i) eb[static_cast<size_t>(i)] = src[i] / 6.f + 0.5f;
+      z = g->fully_connected(z, fc.data(), eb.data(), mid, 0.f, 1.f);
+      g->multiply_channels(h, z);
+    }
+    fold(b.proj_w.narrow(1, 0, mid), b.proj_bn, b.cout);
+    cpu::Graph::Value p = g->conv(h, fold.weight.data(), fold.bias.data(), b.cout, 1, 1, 1, Act::None);
+    if (b.shortcut) g->add(p, y);
+    y = p;
+    g->mark_layer();
+  }
+  const int fe = w.arch.widths[7];
+  fold(w.fe_w, w.fe_bn, fe);
+  y = g->conv(y, fold.weight.data(), fold.bias.data(), fe, 1, 1, 1, Act::Hardswish);
+  g->mark_layer();
+  y = g->global_avg_pool(y);
+  g->mark_layer();
+  y = g->fully_connected(y, dense(w.fm_w.select(3, 0).select(2, 0), fc), nullptr, static_cast<int>(w.fm_w.size(0)),
+                         Act::Hardswish);
+  g->mark_layer();
+  y = g->fully_connected(y, dense(w.cls_w, fc), w.cls_b.data_ptr<float>(), static_cast<int>(w.cls_w.size(0)), Act::None);
+  g->mark_layer();
+  g->set_output(y);
+  return g;
+}
+
+}  // namespace dynn::ofa
