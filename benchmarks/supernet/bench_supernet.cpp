@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
   int threads = 2, reps = 40;
   int64_t batch = 1;
   std::string json_out, device = "cpu", engine = "fast";
+  bool with_static = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -110,9 +111,12 @@ int main(int argc, char** argv) {
     else if (a == "--batch") batch = std::stoll(next());
     else if (a == "--device") device = next();
     else if (a == "--engine") engine = next();
+    // Without the static LibTorch baseline no OpenMP worker spins between dynn's runs (at 2
+    // threads on 2 CPUs those spinning workers take the CPUs XNNPACK's pool needs).
+    else if (a == "--no-static") with_static = false;
     else if (a == "--help" || a == "-h") {
       fmt::print("usage: bench_supernet [--weights FILE] [--engine fast|aten|reference] [--threads N] [--reps N] [--batch N] "
-                 "[--device cpu|cuda:N] [--json FILE]\n");
+                 "[--device cpu|cuda:N] [--no-static] [--json FILE]\n");
       return 0;
     } else { fmt::print(stderr, "unknown argument {}\n", a); return 2; }
   }
@@ -202,15 +206,24 @@ int main(int argc, char** argv) {
       else net->infer(x.data_ptr<float>(), batch, 3, n.cfg.r, n.cfg.r, logits.data(), logits.size());
     };
     auto run_sta = [&] { c10::NoGradGuard g; (void)st.forward(xd).cpu(); };
-    for (int i = 0; i < 5; ++i) { run_dyn(); run_sta(); }
+    for (int i = 0; i < 5; ++i) {
+      run_dyn();
+      if (with_static) run_sta();
+    }
     // Interleave in rounds so both see the same machine phase.
     for (int round = 0; round < 4; ++round) {
-      auto a = time_runs(reps / 4, run_dyn), b = time_runs(std::max(2, reps / 8), run_sta);
+      auto a = time_runs(reps / 4, run_dyn);
       dyn_t[k].insert(dyn_t[k].end(), a.begin(), a.end());
+      if (!with_static) continue;
+      auto b = time_runs(std::max(2, reps / 8), run_sta);
       sta_t[k].insert(sta_t[k].end(), b.begin(), b.end());
     }
-    fmt::print("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.1f} / {:.1f} |\n", n.name, median(dyn_t[k]), pct(dyn_t[k], 0.9),
-               median(sta_t[k]), median(dyn_t[k]) / median(sta_t[k]), prep_cold[k], prep_warm[k]);
+    if (with_static)
+      fmt::print("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.1f} / {:.1f} |\n", n.name, median(dyn_t[k]),
+                 pct(dyn_t[k], 0.9), median(sta_t[k]), median(dyn_t[k]) / median(sta_t[k]), prep_cold[k], prep_warm[k]);
+    else
+      fmt::print("| {} | {:.2f} | {:.2f} | not run | - | {:.1f} / {:.1f} |\n", n.name, median(dyn_t[k]), pct(dyn_t[k], 0.9),
+                 prep_cold[k], prep_warm[k]);
   }
 
   // Switching between prepared sub-networks.
@@ -236,7 +249,7 @@ int main(int argc, char** argv) {
     f << "{\"device\":\"" << device << "\",\"batch\":" << batch << ",\"threads\":" << threads << ",\"nets\":[";
     for (size_t k = 0; k < nets.size(); ++k)
       f << (k ? "," : "") << "{\"name\":\"" << nets[k].name << "\",\"dynn_ms\":" << median(dyn_t[k])
-        << ",\"static_ms\":" << median(sta_t[k]) << ",\"prepare_cold_ms\":" << prep_cold[k]
+        << ",\"static_ms\":" << (with_static ? fmt::format("{}", median(sta_t[k])) : "null") << ",\"prepare_cold_ms\":" << prep_cold[k]
         << ",\"prepare_warm_ms\":" << prep_warm[k] << ",\"bytes_over_weights\":" << bytes_ratio[k] << "}";
     f << "],\"switch_us_median\":" << median(sw) << ",\"switch_us_p99\":" << pct(sw, 0.99) << "}\n";
   }

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -23,6 +24,16 @@
 // Handles. A supernet, platform and controller may be shared with a manager, hence shared_ptr.
 struct dynn_supernet {
   std::shared_ptr<dynn::OfaMbv3Supernet> net;
+  // The last few sub-network texts dynn_supernet_set_subnet parsed, so a controller that switches
+  // among its levels by JSON pays a string compare, not a parse, per warm switch.
+  struct ParsedText {
+    std::string text;
+    dynn::SubnetConfig cfg;
+  };
+  std::mutex parsed_mutex;
+  std::vector<ParsedText> parsed;  // most recently used first, at most kParsedTexts
+  static constexpr size_t kParsedTexts = 16;
+  dynn::SubnetConfig parse_cached(const char* text);
 };
 struct dynn_platform {
   std::shared_ptr<dynn::Platform> platform;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -35,6 +36,24 @@ dynn::SupernetOptions to_options(const dynn_supernet_params* p) {
 }
 
 }  // namespace
+
+dynn::SubnetConfig dynn_supernet::parse_cached(const char* text) {
+  const size_t len = std::strlen(text);
+  {
+    std::lock_guard<std::mutex> lock(parsed_mutex);
+    for (size_t i = 0; i < parsed.size(); ++i) {
+      if (parsed[i].text.size() != len || std::memcmp(parsed[i].text.data(), text, len) != 0) continue;
+      if (i) std::rotate(parsed.begin(), parsed.begin() + static_cast<std::ptrdiff_t>(i), parsed.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      return parsed.front().cfg;
+    }
+  }
+  // Parsed outside the lock: a bad text throws here and is never cached.
+  dynn::SubnetConfig cfg = dynn::SubnetConfig::parse(text, net->search_space());
+  std::lock_guard<std::mutex> lock(parsed_mutex);
+  if (parsed.size() == kParsedTexts) parsed.pop_back();
+  parsed.insert(parsed.begin(), ParsedText{std::string(text, len), cfg});
+  return cfg;
+}
 
 extern "C" {
 
@@ -77,7 +96,7 @@ DYNN_API dynn_status dynn_supernet_set_subnet(dynn_supernet* net, const char* ar
   return guard([&] {
     DYNN_CHECK_ARG(net, "dynn_supernet_set_subnet: net is NULL");
     DYNN_CHECK_ARG(arch_json, "dynn_supernet_set_subnet: arch_json is NULL");
-    net->net->set_subnet(dynn::SubnetConfig::parse(arch_json, net->net->search_space()));
+    net->net->set_subnet(net->parse_cached(arch_json));
     return DYNN_OK;
   });
 }

@@ -1,5 +1,7 @@
 #include "cpu/xnn_graph.hpp"
 
+#include "cpu/depthwise.hpp"
+
 #include <pthread.h>
 #include <sched.h>
 #ifdef __GLIBC__
@@ -151,12 +153,16 @@ ThreadPool::~ThreadPool() {
   if (m_pool) pthreadpool_destroy(m_pool);
 }
 
-enum class Kind { Conv, Hardswish, GlobalAvgPool, FullyConnected, Multiply, Add };
+enum class Kind { Conv, Depthwise, Hardswish, GlobalAvgPool, FullyConnected, Multiply, Add };
 
 struct Graph::Op {
   Kind kind;
   xnn_operator_t op = nullptr;
   Value in = -1, in2 = -1, out = -1;
+  DepthwiseParams dw;  // Kind::Depthwise (dynn's own loop)
+  float* x = nullptr;  // Kind::Depthwise: its binding
+  float* y = nullptr;
+  size_t batch = 0;
   ~Op() {
     if (op) xnn_delete_operator(op);
   }
@@ -211,7 +217,19 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
   const uint32_t pad = static_cast<uint32_t>(k / 2);
   auto op = std::make_unique<Op>();
   op->kind = Kind::Conv;
-  {
+  if (groups == in.c && out_c == groups && !xnnpack_has_depthwise(k)) {
+    op->kind = Kind::Depthwise;
+    DepthwiseParams& d = op->dw;
+    d.k = k, d.stride = stride, d.pad = static_cast<int>(pad), d.c = out_c, d.lo = lo, d.hi = hi;
+    const size_t taps = static_cast<size_t>(k) * k, c = static_cast<size_t>(out_c);
+    d.w.resize(taps * c);
+    for (size_t ch = 0; ch < c; ++ch)
+      for (size_t t = 0; t < taps; ++t) d.w[t * c + ch] = kernel[ch * taps + t];
+    d.bias.assign(c, 0.f);
+    if (bias) std::copy(bias, bias + c, d.bias.begin());
+    m_weight_floats += taps * c + (bias ? c : 0);
+    m_bytes += (d.w.capacity() + d.bias.capacity()) * sizeof(float);
+  } else {
     CountInto c(&m_bytes);
     check_status(xnn_create_convolution2d_nhwc_f32(pad, pad, pad, pad, static_cast<uint32_t>(k), static_cast<uint32_t>(k),
                                                    static_cast<uint32_t>(stride), static_cast<uint32_t>(stride), 1, 1,
@@ -219,9 +237,9 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
                                                    static_cast<size_t>(out_c / groups), static_cast<size_t>(in.c),
                                                    static_cast<size_t>(out_c), kernel, bias, lo, hi, 0, &op->op),
                  "convolution create");
+    m_weight_floats += static_cast<size_t>(out_c) * static_cast<size_t>(in.c / groups * k * k) + (bias ? static_cast<size_t>(out_c) : 0);
+    if (!g_counting) m_bytes += (static_cast<size_t>(out_c) * static_cast<size_t>(in.c / groups * k * k) + out_c) * sizeof(float);
   }
-  m_weight_floats += static_cast<size_t>(out_c) * static_cast<size_t>(in.c / groups * k * k) + (bias ? static_cast<size_t>(out_c) : 0);
-  if (!g_counting) m_bytes = m_weight_floats * sizeof(float);
   use(x);
   op->in = x;
   const int oh = (in.h + 2 * static_cast<int>(pad) - k) / stride + 1, ow = (in.w + 2 * static_cast<int>(pad) - k) / stride + 1;
@@ -281,7 +299,7 @@ Graph::Value Graph::fully_connected(Value x, const float* kernel, const float* b
                  "fully connected create");
   }
   m_weight_floats += static_cast<size_t>(in.c) * static_cast<size_t>(out) + (bias ? static_cast<size_t>(out) : 0);
-  if (!g_counting) m_bytes = m_weight_floats * sizeof(float);
+  if (!g_counting) m_bytes += (static_cast<size_t>(in.c) * out + out) * sizeof(float);
   use(x);
   op->in = x;
   op->out = new_value(1, 1, out);
@@ -397,6 +415,9 @@ void Graph::setup(Workspace& ws, const ThreadPool& pool, int64_t batch) {
     float* y = at(ws, op->out, batch);
     const size_t pixels = n * static_cast<size_t>(in.h) * in.w;
     switch (op->kind) {
+      case Kind::Depthwise:
+        op->x = x, op->y = y, op->batch = n;
+        break;
       case Kind::Conv:
         check_status(xnn_setup_convolution2d_nhwc_f32(op->op, n, static_cast<size_t>(in.h), static_cast<size_t>(in.w), x, y,
                                                       pool.get()),
@@ -461,7 +482,13 @@ void Graph::run(Workspace& ws, const ThreadPool& pool, const float* input, int64
   auto last = Clock::now();
   size_t mark = 0;
   for (size_t i = 0; i < m_ops.size(); ++i) {
-    check_status(xnn_run_operator(m_ops[i]->op, pool.get()), "run");
+    const Op& op = *m_ops[i];
+    if (op.kind == Kind::Depthwise) {
+      const ValueInfo &a = m_values[static_cast<size_t>(op.in)], &b = m_values[static_cast<size_t>(op.out)];
+      depthwise_nhwc(op.dw, op.x, op.y, op.batch, a.h, a.w, b.h, b.w, pool.get());
+    } else {
+      check_status(xnn_run_operator(op.op, pool.get()), "run");
+    }
     if (layer_seconds) {
       while (mark < m_marks.size() && m_marks[mark] == i + 1) {
         const auto now = Clock::now();

@@ -258,8 +258,39 @@ static void structs_and_stats(void) {
   dynn_supernet_free(net);
 }
 
+/* dynn_supernet_set_subnet keeps recently parsed texts: a text seen before switches to the
+ * sub-network it named, texts beyond the cache's size still parse, a bad text is an error every
+ * time (never cached). */
+static void switch_by_text(void) {
+  dynn_supernet* net = NULL;
+  dynn_subnet cfg, got;
+  char json[24][512];
+  int i, j;
+  EXPECT(dynn_supernet_create_random(1.0, 5, NULL, &net) == DYNN_OK);
+  if (!net) return;
+  for (i = 0; i < 24; ++i) {
+    EXPECT(dynn_subnet_uniform(3 + 2 * (i % 3), 3, 2, 128 + 4 * (i % 8), &cfg) == DYNN_OK);
+    cfg.e[i % DYNN_OFA_NUM_BLOCKS] = 6; /* 24 distinct sub-networks */
+    cfg.d[i % DYNN_OFA_NUM_STAGES] = 3 + (i / 20);
+    EXPECT(dynn_subnet_to_json(&cfg, json[i], sizeof json[i], NULL) == DYNN_OK);
+  }
+  for (j = 0; j < 3; ++j) {
+    for (i = 0; i < 24; ++i) {
+      int k = (i * 7 + j) % 24; /* revisit in another order each round: hits and evictions */
+      dynn_subnet want;
+      EXPECT(dynn_supernet_set_subnet(net, json[k]) == DYNN_OK);
+      EXPECT(dynn_subnet_parse(json[k], &want) == DYNN_OK);
+      EXPECT(dynn_supernet_get_subnet(net, &got) == DYNN_OK);
+      EXPECT(memcmp(&got, &want, sizeof got) == 0);
+    }
+    EXPECT_ERR(dynn_supernet_set_subnet(net, "{\"ks\":[9],\"e\":[3],\"d\":[2],\"r\":128}"), DYNN_EINVAL);
+  }
+  dynn_supernet_free(net);
+}
+
 int main(void) {
   misuse();
+  switch_by_text();
   structs_and_stats();
   fixture();
   return test_result();

@@ -4,7 +4,7 @@
 Builds each sub-network in plain PyTorch from the supernet checkpoint (prefix-sliced weights,
 kernel transforms 7->5->3 with M^T, BN, SE, h_swish via F.hardswish or --ops ofa), checks it against
 the fixture golden logits where a case with the same sub-network exists, and writes
-<out>/<name>.onnx (opset 13, batch 1, eval mode) plus <name>_input.f32 / <name>_logits.f32 (PyTorch
+<out>/<name>.onnx (opset 13, dynamic batch axis, eval mode) plus <name>_input.f32 / <name>_logits.f32 (PyTorch
 output on a fixed random input) for the runtime side to check against.
 
 Needs Debian's python3-torch (run with /usr/bin/python3). Not part of the dynn build.
@@ -246,7 +246,7 @@ def main():
         path = os.path.join(args.out, f"{n}.onnx")
         with torch.no_grad():
             torch.onnx.export(net, x, path, opset_version=args.opset, input_names=["input"], output_names=["logits"],
-                              do_constant_folding=True, training=torch.onnx.TrainingMode.EVAL)
+                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=True, training=torch.onnx.TrainingMode.EVAL)
         # A reference pair so the ONNX Runtime side can check it runs the same function.
         with torch.no_grad():
             y = net(x)

@@ -1,24 +1,25 @@
 // ONNX Runtime (onnxruntime-node) timings of the static sub-networks written by export_onnx.py.
-// Batch 1, graphOptimizationLevel 'all', sequential execution, intraOpNumThreads 1 and 2.
+// Batch 1 (or --batch N: the reference input repeated N times), graphOptimizationLevel 'all',
+// sequential execution, intraOpNumThreads 1 and 2.
 // Per (net, threads): session creation (ORT's equivalent of switching to a sub-network it has not
 // loaded: parse + graph optimisation + weight prepacking), first run, then warm-up and >= 40 timed
 // runs; the output is checked against the PyTorch reference logits first. Medians, printed as JSON,
 // with the process RSS before any session and with each session alive (after its runs).
 //
 //   node ort_bench.mjs --models DIR [--nets max224,mid192,min128] [--threads 1,2] [--runs 40]
-//                      [--warmup 10] [--json FILE]
+//                      [--warmup 10] [--batch 1] [--json FILE]
 // onnxruntime-node is resolved from NODE_PATH or the current directory's node_modules; it is not a
 // dependency of dynn (see run.sh for how the benchmark installs it into a scratch directory).
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
 
-const args = { models: null, nets: "max224,mid192,min128", threads: "1,2", runs: 40, warmup: 10, json: null };
+const args = { models: null, nets: "max224,mid192,min128", threads: "1,2", runs: 40, warmup: 10, batch: 1, json: null };
 for (let i = 2; i < process.argv.length; ++i) {
   const a = process.argv[i];
   const key = a.replace(/^--/, "");
   if (a === "--help" || a === "-h") {
-    console.log("usage: node ort_bench.mjs --models DIR [--nets a,b] [--threads 1,2] [--runs N] [--warmup N] [--json FILE]");
+    console.log("usage: node ort_bench.mjs --models DIR [--nets a,b] [--threads 1,2] [--runs N] [--warmup N] [--batch N] [--json FILE]");
     process.exit(0);
   }
   if (!(key in args) || i + 1 >= process.argv.length) {
@@ -33,6 +34,7 @@ if (!args.models) {
 }
 const runs = Math.max(1, parseInt(args.runs, 10));
 const warmup = Math.max(0, parseInt(args.warmup, 10));
+const batch = Math.max(1, parseInt(args.batch, 10));
 
 // Resolve onnxruntime-node the way `require` would from NODE_PATH or the working directory.
 const req = createRequire(path.join(process.cwd(), "noop.js"));
@@ -68,7 +70,9 @@ for (const name of args.nets.split(",").filter(Boolean)) {
   const xIn = readF32(path.join(args.models, `${name}_input.f32`));
   const yRef = readF32(path.join(args.models, `${name}_logits.f32`));
   const r = RES[name] ?? Math.round(Math.sqrt(xIn.length / 3));
-  const input = new ort.Tensor("float32", xIn, [1, 3, r, r]);
+  const xs = new Float32Array(xIn.length * batch);
+  for (let b = 0; b < batch; ++b) xs.set(xIn, b * xIn.length);
+  const input = new ort.Tensor("float32", xs, [batch, 3, r, r]);
   for (const nt of args.threads.split(",").map((s) => parseInt(s, 10))) {
     const opts = { graphOptimizationLevel: "all", intraOpNumThreads: nt, interOpNumThreads: 1, executionMode: "sequential" };
     const creates = [];
@@ -86,9 +90,13 @@ for (const name of args.nets.split(",").filter(Boolean)) {
     const firstRun = now() - t0;
     const y = first[session.outputNames[0]].data;
     let maxDiff = 0, maxRef = 0;
-    for (let i = 0; i < yRef.length; ++i) {
-      maxDiff = Math.max(maxDiff, Math.abs(y[i] - yRef[i]));
-      maxRef = Math.max(maxRef, Math.abs(yRef[i]));
+    if (y.length !== yRef.length * batch) {
+      console.error(`${name}: ${y.length} logits for batch ${batch}, expected ${yRef.length * batch} (re-export with export_onnx.py: dynamic batch)`);
+      process.exit(5);
+    }
+    for (let i = 0; i < y.length; ++i) {  // every image of the batch is the reference input
+      maxDiff = Math.max(maxDiff, Math.abs(y[i] - yRef[i % yRef.length]));
+      maxRef = Math.max(maxRef, Math.abs(yRef[i % yRef.length]));
     }
     const relErr = maxDiff / maxRef;
     if (!(relErr <= 5e-4)) {
@@ -104,7 +112,7 @@ for (const name of args.nets.split(",").filter(Boolean)) {
     }
     const rssWith = rssMb();
     await session.release();
-    const rec = { name, intra: nt, median_ms: median(t), p90_ms: pct(t, 0.9), runs: t.length,
+    const rec = { name, intra: nt, batch, median_ms: median(t), p90_ms: pct(t, 0.9), runs: t.length,
                   create_cold_ms: creates[0], create_warm_ms: median(creates.slice(1)), first_run_ms: firstRun,
                   rel_err: relErr, rss_before_mb: rssBefore, rss_with_session_mb: rssWith };
     results.push(rec);

@@ -87,7 +87,8 @@ typedef struct dynn_supernet_params {
   const char* device;     /* "cpu" (default) or "cuda:N"; NULL means "cpu" */
   int num_threads;        /* intra-op threads; 0 leaves the process setting as it is */
   size_t cache_bytes;     /* byte budget for prepared sub-networks; 0 means the default (512 MiB) */
-  const char* engine;     /* "fast" (default: BN folded, oneDNN prepacked) or "reference" (exact OFA arithmetic) */
+  const char* engine;     /* "fast" (default: XNNPACK on CPU, LibTorch on CUDA), "aten" (LibTorch, oneDNN
+                             prepacked; the fallback) or "reference" (exact OFA arithmetic) */
 } dynn_supernet_params;
 
 /* Defaults, with struct_size set. */
@@ -109,7 +110,9 @@ DYNN_API void dynn_supernet_free(dynn_supernet* net);
 
 /* Switches the sub-network for inferences that start from now on, given as an OFA arch dict
  * {"ks":[20],"e":[20],"d":[5],"r":224} (also "r":[224], "image_size", "wid":null) or the compact
- * form "ks=... e=... d=... r=224". Prepares it first if needed (milliseconds), else microseconds. */
+ * form "ks=... e=... d=... r=224". Prepares it first if needed (milliseconds), else microseconds: the
+ * handle keeps its 16 most recent texts parsed, so switching among a few levels by text costs
+ * about what dynn_supernet_set_subnet_config does. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_set_subnet(dynn_supernet* net, const char* arch_json);
 
 /* Prepares sub-networks ahead of time (e.g. a controller's levels). */
@@ -196,8 +199,10 @@ DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_infer_config(dynn_supernet* ne
                                                                int64_t w, float* logits, size_t capacity,
                                                                size_t* written);
 
-/* Intra-op threads of the backend (1..1024). LibTorch's pool is process-wide: setting it on one
- * handle sets it for every supernet of the process, and get reports the count in force. */
+/* Intra-op threads (1..1024) of this supernet: the "fast" CPU engine runs on a pool of that size
+ * whose workers take the calling thread's CPU affinity; the LibTorch engines apply it to the
+ * process-wide ATen pool whenever this supernet runs. get reports this handle's count (before any
+ * set: the count in force). */
 DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_set_threads(dynn_supernet* net, int n);
 DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_get_threads(const dynn_supernet* net, int* out);
 /* Moves the supernet to "cpu" or "cuda:N" (DYNN_EUNSUPPORTED when the build has no CUDA). No

@@ -1,0 +1,157 @@
+#include "cpu/depthwise.hpp"
+
+#include <pthreadpool.h>
+
+#include <algorithm>
+
+// The vector helpers are always inlined into the ISA-specific clones; their by-value vector ABI
+// never crosses a call.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace dynn::cpu {
+namespace {
+
+struct Job {
+  const DepthwiseParams* p;
+  const float* in;
+  float* out;
+  int h, w, oh, ow;
+};
+
+// Fixed-width vectors (GCC/Clang extension): 16 floats are one AVX-512 register, two AVX2 or four
+// NEON/SSE registers, so the same code keeps its accumulators in registers on every target.
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v8 __attribute__((vector_size(32)));
+
+template <class V>
+inline V load(const float* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <class V>
+inline void store(float* p, V v) {
+  __builtin_memcpy(p, &v, sizeof(V));
+}
+template <class V>
+inline V clamp(V v, float lo, float hi) {
+  const V l = v - v + lo, h = v - v + hi;
+  v = v < l ? l : v;
+  return v > h ? h : v;
+}
+
+struct Pixel {
+  const float* image;  // top-left of this image, NHWC
+  const float* w;      // [k*k][c]
+  int c, k, stride_row;  // stride_row = w * c
+  int x0, y0, kx0, kx1, ky0, ky1;
+};
+
+template <class V>
+inline void block1(const Pixel& p, const float* bias, float* o, int ch, float lo, float hi) {
+  V a = load<V>(bias + ch);
+  for (int ky = p.ky0; ky < p.ky1; ++ky) {
+    const float* ip = p.image + static_cast<size_t>(p.y0 + ky) * p.stride_row + static_cast<size_t>(p.x0 + p.kx0) * p.c + ch;
+    const float* wp = p.w + static_cast<size_t>(ky * p.k + p.kx0) * p.c + ch;
+    for (int kx = p.kx0; kx < p.kx1; ++kx, ip += p.c, wp += p.c) a += load<V>(wp) * load<V>(ip);
+  }
+  store(o + ch, clamp(a, lo, hi));
+}
+
+// Four horizontally adjacent interior output pixels, channels [ch, ch + 16): one weight load feeds
+// four independent FMA chains.
+inline void quad16(const Pixel& p, int pixel_step, const float* bias, float* o, int ch, float lo, float hi) {
+  const v16 b = load<v16>(bias + ch);
+  v16 a0 = b, a1 = b, a2 = b, a3 = b;
+  const size_t s = static_cast<size_t>(pixel_step);
+  for (int ky = p.ky0; ky < p.ky1; ++ky) {
+    const float* ip = p.image + static_cast<size_t>(p.y0 + ky) * p.stride_row + static_cast<size_t>(p.x0) * p.c + ch;
+    const float* wp = p.w + static_cast<size_t>(ky * p.k) * p.c + ch;
+    for (int kx = 0; kx < p.k; ++kx, ip += p.c, wp += p.c) {
+      const v16 w = load<v16>(wp);
+      a0 += w * load<v16>(ip);
+      a1 += w * load<v16>(ip + s);
+      a2 += w * load<v16>(ip + 2 * s);
+      a3 += w * load<v16>(ip + 3 * s);
+    }
+  }
+  const size_t c = static_cast<size_t>(p.c);
+  store(o + ch, clamp(a0, lo, hi));
+  store(o + c + ch, clamp(a1, lo, hi));
+  store(o + 2 * c + ch, clamp(a2, lo, hi));
+  store(o + 3 * c + ch, clamp(a3, lo, hi));
+}
+
+inline void scalar(const Pixel& p, const float* bias, float* o, int ch, float lo, float hi) {
+  float a = bias[ch];
+  for (int ky = p.ky0; ky < p.ky1; ++ky)
+    for (int kx = p.kx0; kx < p.kx1; ++kx)
+      a += p.w[static_cast<size_t>(ky * p.k + kx) * p.c + ch] *
+           p.image[static_cast<size_t>(p.y0 + ky) * p.stride_row + static_cast<size_t>(p.x0 + kx) * p.c + ch];
+  o[ch] = std::min(std::max(a, lo), hi);
+}
+
+// One output row. Built for the widest vector unit the CPU has on x86-64 (ifunc at load time);
+// elsewhere (aarch64: NEON) for the baseline ISA.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
+__attribute__((target_clones("avx512f", "avx2", "default"), flatten))
+#endif
+void row(const Job& j, size_t index) {
+  const DepthwiseParams& d = *j.p;
+  const size_t n = index / static_cast<size_t>(j.oh);
+  const int oy = static_cast<int>(index % static_cast<size_t>(j.oh));
+  const int c = d.c;
+  Pixel p;
+  p.image = j.in + n * static_cast<size_t>(j.h) * j.w * c;
+  p.w = d.w.data();
+  p.c = c, p.k = d.k, p.stride_row = j.w * c;
+  p.y0 = oy * d.stride - d.pad;
+  p.ky0 = std::max(0, -p.y0), p.ky1 = std::min(d.k, j.h - p.y0);
+  const float* bias = d.bias.data();
+  float* o = j.out + (n * static_cast<size_t>(j.oh) + static_cast<size_t>(oy)) * static_cast<size_t>(j.ow) * c;
+  // Channel blocks outermost: one block's weights (k*k lines) and input rows stay in L1 while the
+  // row is swept; the whole window of all channels would not (7x7 x 144 channels is 28 KB).
+  const int pixel_step = d.stride * c;
+  int ch = 0;
+  for (; ch + 16 <= c; ch += 16) {
+    float* out = o;
+    for (int ox = 0; ox < j.ow;) {
+      p.x0 = ox * d.stride - d.pad;
+      if (ox + 3 < j.ow && p.x0 >= 0 && p.x0 + 3 * d.stride + d.k <= j.w) {
+        p.kx0 = 0, p.kx1 = d.k;
+        quad16(p, pixel_step, bias, out, ch, d.lo, d.hi);
+        ox += 4, out += 4 * static_cast<size_t>(c);
+      } else {
+        p.kx0 = std::max(0, -p.x0), p.kx1 = std::min(d.k, j.w - p.x0);
+        block1<v16>(p, bias, out, ch, d.lo, d.hi);
+        ++ox, out += c;
+      }
+    }
+  }
+  if (ch == c) return;
+  for (int ox = 0; ox < j.ow; ++ox, o += c) {
+    p.x0 = ox * d.stride - d.pad;
+    p.kx0 = std::max(0, -p.x0), p.kx1 = std::min(d.k, j.w - p.x0);
+    int t = ch;
+    for (; t + 8 <= c; t += 8) block1<v8>(p, bias, o, t, d.lo, d.hi);
+    for (; t < c; ++t) scalar(p, bias, o, t, d.lo, d.hi);
+  }
+}
+
+void task(void* ctx, size_t index) { row(*static_cast<const Job*>(ctx), index); }
+
+}  // namespace
+
+void depthwise_nhwc(const DepthwiseParams& p, const float* in, float* out, size_t batch, int h, int w, int oh, int ow,
+                    pthreadpool_t pool) {
+  Job j{&p, in, out, h, w, oh, ow};
+  pthreadpool_parallelize_1d(pool, task, &j, batch * static_cast<size_t>(oh), 0);
+}
+
+bool xnnpack_has_depthwise(int k) {
+  const int taps = k * k;
+  return taps == 3 || taps == 4 || taps == 9 || taps == 25;
+}
+
+}  // namespace dynn::cpu
