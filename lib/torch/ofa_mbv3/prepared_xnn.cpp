@@ -43,6 +43,12 @@ class Folder {
       const double scale = static_cast<double>(g[o]) / std::sqrt(static_cast<double>(var[o]) + 1e-5);
       const float sf = static_cast<float>(scale);
       bias[static_cast<size_t>(o)] = static_cast<float>(static_cast<double>(beta[o]) - static_cast<double>(mean[o]) * scale);
+      if (kh == 1 && kw == 1 && s1 == 1) {  // 1x1 convs, most of the weights: a contiguous row
+        const float* row = src + o * s0;
+        for (int64_t ci = 0; ci < I; ++ci) dst[ci] = row[ci] * sf;
+        dst += I;
+        continue;
+      }
       for (int64_t y = 0; y < kh; ++y)
         for (int64_t x = 0; x < kw; ++x)
           for (int64_t ci = 0; ci < I; ++ci) *dst++ = src[o * s0 + ci * s1 + y * s2 + x * s3] * sf;
@@ -55,13 +61,20 @@ class Folder {
   size_t m_next = 0;
 };
 
-// A 2-D (or [O, I, 1, 1]) view as a dense [O][I] matrix, scaled and shifted: out = w * a, b' = b * a + c.
+// A 2-D view as a dense [O][I] matrix, scaled: out = w * a.
 const float* dense(const at::Tensor& w, std::vector<float>& out, float a = 1.f) {
   const int64_t O = w.size(0), I = w.size(1), s0 = w.stride(0), s1 = w.stride(1);
   const float* src = w.data_ptr<float>();
   out.resize(static_cast<size_t>(O * I));
-  for (int64_t o = 0; o < O; ++o)
-    for (int64_t i = 0; i < I; ++i) out[static_cast<size_t>(o * I + i)] = src[o * s0 + i * s1] * a;
+  for (int64_t o = 0; o < O; ++o) {
+    float* dst = out.data() + o * I;
+    if (s1 == 1) {  // rows contiguous (the classifier, the feature mix): vectorised
+      const float* row = src + o * s0;
+      for (int64_t i = 0; i < I; ++i) dst[i] = row[i] * a;
+    } else {
+      for (int64_t i = 0; i < I; ++i) dst[i] = src[o * s0 + i * s1] * a;
+    }
+  }
   return out.data();
 }
 
