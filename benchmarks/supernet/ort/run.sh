@@ -19,6 +19,8 @@
 #                there with `npm install --ignore-scripts onnxruntime-node@1.30` when missing)
 #   ROUNDS (3)  REPS (40, dynn runs per net)  ORT_RUNS (40)  WEIGHTS (fixture supernet.pth)
 #   BATCHES ("1 8")  ENGINES ("fast aten")
+#   ONEDNN       the oneDNN prototype (default: bench_onednn_proto next to BENCH, when built); batch 1
+#                only, a column of its own, timing only (benchmarks/supernet_onednn)
 #   OUT          dir for the raw JSON of every run (default: a fresh mktemp dir)
 set -euo pipefail
 
@@ -49,6 +51,9 @@ if [[ ! -f "$WEIGHTS" ]]; then
   echo "weights not found: $WEIGHTS (set WEIGHTS)" >&2
   exit 1
 fi
+
+ONEDNN="${ONEDNN:-$(dirname "$BENCH")/bench_onednn_proto}"
+[[ -x "$ONEDNN" ]] || ONEDNN=""
 
 # ---- ONNX Runtime side: what is available? ---------------------------------------------------
 ORT_OK=1
@@ -92,6 +97,9 @@ for ((i = 1; i <= ROUNDS; ++i)); do
           --json "$OUT/dynn_${e}_b${b}_r${i}_t${nt}.json" > "$OUT/dynn_${e}_b${b}_r${i}_t${nt}.txt"
       done
     done
+    if [[ -n "$ONEDNN" && $b == 1 ]]; then
+      for nt in 1 2; do "$ONEDNN" --threads "$nt" --reps "$REPS" > "$OUT/onednn_r${i}_t${nt}.txt"; done
+    fi
     if [[ $ORT_OK == 1 ]]; then
       (cd "$ORT_NODE_DIR" && node "$HERE/ort_bench.mjs" --models "$ORT_MODELS" --threads 1,2 --runs "$ORT_RUNS" \
          --batch "$b" --json "$OUT/ort_b${b}_r${i}.json" > /dev/null 2> "$OUT/ort_b${b}_r${i}.txt") ||
@@ -115,6 +123,17 @@ def load(p):
 # dynn[(engine, batch, round, threads)][net] and ort[(batch, round, intra, net)]
 runs = {(e, b, r, t): load(f"dynn_{e}_b{b}_r{r}_t{t}.json") for e in engines for b in batches for r in R for t in (1, 2)}
 dynn = {k: {n["name"]: n for n in v["nets"]} for k, v in runs.items()}
+# oneDNN prototype (batch 1): onednn[(round, threads)][net] = (run ms, build cold ms, build warm ms)
+onednn = {}
+for r in R:
+    for t in (1, 2):
+        p = os.path.join(out, f"onednn_r{r}_t{t}.txt")
+        if os.path.isfile(p):
+            with open(p) as f:
+                for m in re.finditer(r"^(\w+) ([\d.]+) ms \(again ([\d.]+)\); build cold ([\d.]+) ms, warm ([\d.]+) ms", f.read(), re.M):
+                    onednn.setdefault((r, t), {})[m.group(1)] = (statistics.median([float(m.group(2)), float(m.group(3))]),
+                                                              float(m.group(4)), float(m.group(5)))
+has_onednn = len(onednn) == 2 * rounds
 ort = {}
 if ort_ok:
     for b in batches:
@@ -133,6 +152,10 @@ for b in batches:
     for e in engines:
         hdr += f" dynn {e} nt=1 | dynn {e} nt=2 |"
         sep += "---|---|"
+    proto = has_onednn and b == 1
+    if proto:
+        hdr += " oneDNN prototype nt=1 | nt=2 |"
+        sep += "---|---|"
     if ort_ok:
         hdr += f" ORT intra=1 | ORT intra=2 | {first} / ORT nt=1 | {first} / ORT nt=2 | best dynn / best ORT |"
         sep += "---|---|---|---|---|"
@@ -140,6 +163,8 @@ for b in batches:
     for n in nets:
         d = {(e, t): [dynn[(e, b, r, t)][n]["dynn_ms"] for r in R] for e in engines for t in (1, 2)}
         row = f"| {n} |" + "".join(f" {fmt(d[(e, 1)])} | {fmt(d[(e, 2)])} |" for e in engines)
+        if proto:
+            row += "".join(f" {fmt([onednn[(r, t)][n][0] for r in R])} |" for t in (1, 2))
         if ort_ok:
             o = {t: [ort[(b, r, t, n)]["median_ms"] for r in R] for t in (1, 2)}
             per_t = {t: [x / y for x, y in zip(d[(first, t)], o[t])] for t in (1, 2)}
@@ -175,6 +200,11 @@ for n in nets:
                 f"{g('create_warm_ms', 2):.1f} | {g('first_run_ms', 1):.1f} / {g('first_run_ms', 2):.1f} |")
     print(row)
 
+if has_onednn:
+    print("\noneDNN prototype, building a sub-network (primitive descriptors + JIT + weight reorders; warm = same "
+          "shapes again, primitive cache hit): " + ", ".join(
+              f"{n} {fmt([onednn[k][n][1] for k in onednn], 0)} / {fmt([onednn[k][n][2] for k in onednn], 0)} ms" for n in nets))
+
 # Memory: dynn from bench_supernet's "memory:" lines, ORT from process RSS around one session.
 for e in engines:
     mems, ratios = [], []
@@ -207,6 +237,7 @@ if ort_ok:
           f"sessions partly reuse earlier pages: rough numbers.")
 EOF
 echo
+echo "oneDNN prototype: ${ONEDNN:-not built}"
 echo "bench_supernet: $BENCH; ONNX Runtime: $([[ $ORT_OK == 1 ]] && echo "onnxruntime-node $(node -p "require('$ORT_NODE_DIR/node_modules/onnxruntime-node/package.json').version")" || echo "not measured")"
 isa=$(grep -o -m1 -w -E 'avx512f' /proc/cpuinfo || grep -o -m1 -w -E 'avx2|asimd' /proc/cpuinfo || echo "baseline")
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, widest vector ISA: $isa; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
