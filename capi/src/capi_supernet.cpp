@@ -225,7 +225,7 @@ DYNN_API dynn_status dynn_supernet_get_info(const dynn_supernet* net, dynn_super
     i.num_classes = net->net->num_classes();
     i.parameter_count = a.parameter_count;
     i.supernet_bytes = m.supernet_bytes;
-    i.prepared_bytes = m.prepared_bytes;
+    i.prepared_bytes = m.prepared_bytes + m.shared_bytes;
     i.cache_budget = m.cache_budget;
     i.prepared_count = m.prepared_count;
     write_struct(out, i, "dynn_supernet_info");

@@ -24,6 +24,7 @@ struct ModelMemory {
   size_t cache_budget = 0;     // configured byte budget of that cache
   size_t prepared_count = 0;
   size_t workspace_bytes = 0;  // activation memory of the CPU engine, shared by all sub-networks (idle now)
+  size_t shared_bytes = 0;     // packed layers every prepared sub-network shares (the CPU engine's head), once
 };
 
 class DynamicModel {

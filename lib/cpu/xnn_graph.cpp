@@ -153,14 +153,15 @@ ThreadPool::~ThreadPool() {
   if (m_pool) pthreadpool_destroy(m_pool);
 }
 
-enum class Kind { Conv, Depthwise, Hardswish, GlobalAvgPool, FullyConnected, Multiply, Add };
+enum class Kind { Conv, Depthwise, Hardswish, GlobalAvgPool, FullyConnected, SharedFullyConnected, Multiply, Add };
 
 struct Graph::Op {
   Kind kind;
   xnn_operator_t op = nullptr;
   Value in = -1, in2 = -1, out = -1;
-  DepthwiseParams dw;  // Kind::Depthwise (dynn's own loop)
-  float* x = nullptr;  // Kind::Depthwise: its binding
+  DepthwiseParams dw;                           // Kind::Depthwise (dynn's own loop)
+  std::shared_ptr<SharedFullyConnected> shared;  // Kind::SharedFullyConnected
+  float* x = nullptr;  // Kind::Depthwise and SharedFullyConnected: their binding
   float* y = nullptr;
   size_t batch = 0;
   ~Op() {
@@ -307,6 +308,47 @@ Graph::Value Graph::fully_connected(Value x, const float* kernel, const float* b
   return m_ops.back()->out;
 }
 
+SharedFullyConnected::SharedFullyConnected(int in, int out, const float* kernel, const float* bias, float lo, float hi)
+    : m_in(in), m_out(out) {
+  if (!available()) throw Error(ErrorCode::Unsupported, unavailable_reason());
+  {
+    CountInto c(&m_bytes);
+    check_status(xnn_create_fully_connected_nc_f32(static_cast<size_t>(in), static_cast<size_t>(out), static_cast<size_t>(in),
+                                                   static_cast<size_t>(out), kernel, bias, lo, hi, 0, &m_op),
+                 "fully connected create");
+  }
+  m_weight_floats = static_cast<size_t>(in) * static_cast<size_t>(out) + (bias ? static_cast<size_t>(out) : 0);
+  if (!g_counting) m_bytes = (static_cast<size_t>(in) * out + out) * sizeof(float);
+}
+
+SharedFullyConnected::~SharedFullyConnected() {
+  if (m_op) xnn_delete_operator(m_op);
+}
+
+void SharedFullyConnected::run(const float* x, float* y, size_t batch, pthreadpool_t pool) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  check_status(xnn_setup_fully_connected_nc_f32(m_op, batch, x, y, pool), "shared fully connected setup");
+  check_status(xnn_run_operator(m_op, pool), "shared fully connected run");
+}
+
+Graph::Value Graph::fully_connected(Value x, std::shared_ptr<SharedFullyConnected> fc, Act act) {
+  check(x, "fully_connected");
+  const ValueInfo in = m_values[static_cast<size_t>(x)];
+  if (!fc || in.h != 1 || in.w != 1 || in.c != fc->in() || act == Act::Relu)
+    throw Error(ErrorCode::Internal, fmt::format("cpu graph: shared fully connected on a {}x{}x{} input", in.h, in.w, in.c));
+  auto op = std::make_unique<Op>();
+  op->kind = Kind::SharedFullyConnected;
+  const int out = fc->out();
+  op->shared = std::move(fc);
+  use(x);
+  op->in = x;
+  op->out = new_value(1, 1, out);
+  m_ops.push_back(std::move(op));
+  const Value y = m_ops.back()->out;
+  if (act == Act::Hardswish) hardswish(y);
+  return y;
+}
+
 Graph::Value Graph::fully_connected(Value x, const float* kernel, const float* bias, int out, Act act) {
   if (act == Act::Hardswish) {
     const Value y = fully_connected(x, kernel, bias, out, range(Act::None).first, range(Act::None).second);
@@ -416,6 +458,7 @@ void Graph::setup(Workspace& ws, const ThreadPool& pool, int64_t batch) {
     const size_t pixels = n * static_cast<size_t>(in.h) * in.w;
     switch (op->kind) {
       case Kind::Depthwise:
+      case Kind::SharedFullyConnected:
         op->x = x, op->y = y, op->batch = n;
         break;
       case Kind::Conv:
@@ -486,6 +529,8 @@ void Graph::run(Workspace& ws, const ThreadPool& pool, const float* input, int64
     if (op.kind == Kind::Depthwise) {
       const ValueInfo &a = m_values[static_cast<size_t>(op.in)], &b = m_values[static_cast<size_t>(op.out)];
       depthwise_nhwc(op.dw, op.x, op.y, op.batch, a.h, a.w, b.h, b.w, pool.get());
+    } else if (op.kind == Kind::SharedFullyConnected) {
+      op.shared->run(op.x, op.y, op.batch, pool.get());
     } else {
       check_status(xnn_run_operator(op.op, pool.get()), "run");
     }

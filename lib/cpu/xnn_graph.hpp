@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,30 @@ class ThreadPool {
 
 enum class Act { None, Relu, Hardswish };
 
+// A fully-connected layer that several graphs run, packed once: the classifier head, whose
+// weights are the same in every sub-network of a supernet. Its operator is set up for the
+// caller's buffers on every run under its own lock, so graphs sharing it may run concurrently
+// (they take turns on this layer only).
+class SharedFullyConnected {
+ public:
+  // kernel [out][in]; bias may be null; output clamped to [lo, hi].
+  SharedFullyConnected(int in, int out, const float* kernel, const float* bias, float lo, float hi);
+  ~SharedFullyConnected();
+  SharedFullyConnected(const SharedFullyConnected&) = delete;
+  SharedFullyConnected& operator=(const SharedFullyConnected&) = delete;
+  int in() const { return m_in; }
+  int out() const { return m_out; }
+  size_t bytes() const { return m_bytes; }
+  size_t weight_floats() const { return m_weight_floats; }
+  void run(const float* x, float* y, size_t batch, pthreadpool_t pool);
+
+ private:
+  std::mutex m_mutex;
+  xnn_operator_t m_op = nullptr;
+  int m_in = 0, m_out = 0;
+  size_t m_bytes = 0, m_weight_floats = 0;
+};
+
 class Graph {
  public:
   using Value = int;  // an activation: [batch, h, w, c] in the workspace
@@ -83,6 +108,8 @@ class Graph {
   // x must be 1x1 spatially. kernel [out][in]; bias may be null; output clamped to [lo, hi].
   Value fully_connected(Value x, const float* kernel, const float* bias, int out, float lo, float hi);
   Value fully_connected(Value x, const float* kernel, const float* bias, int out, Act act);
+  // A shared layer (not counted in bytes() or weight_floats()); act None or Hardswish.
+  Value fully_connected(Value x, std::shared_ptr<SharedFullyConnected> fc, Act act);
   void multiply_channels(Value x, Value s);  // x[n,h,w,c] *= s[n,1,1,c], in place
   void add(Value x, Value y);                // x += y (same shape), in place
   // Ends a layer for per-layer timing: run() reports one time per mark, in mark order.
@@ -93,11 +120,12 @@ class Graph {
   int width(Value v) const;
   int channels(Value v) const;
   size_t layer_count() const { return m_marks.size(); }
-  // Bytes XNNPACK allocated for this graph's packed weights and, after a run, its indirection
+  // Bytes XNNPACK allocated for this graph's own packed weights and, after a run, its indirection
   // buffers (counted through dynn's XNNPACK allocator; an estimate from the weight sizes when
   // another component initialised XNNPACK with its own allocator first).
   size_t bytes() const { return m_bytes; }
-  // Floats of the (folded, sliced) weights and biases this graph was built from.
+  // Floats of the (folded, sliced) weights and biases this graph was built from (shared layers
+  // not included).
   size_t weight_floats() const { return m_weight_floats; }
   // Activation floats per image in the workspace (the arena layout is fixed when building ends).
   size_t workspace_floats_per_image();

@@ -213,16 +213,16 @@ for e in engines:
             with open(os.path.join(out, f"dynn_{e}_b{b0}_r{r}_t{t}.txt")) as f:
                 text = f.read()
             m = re.search(r"memory: supernet ([\d.]+) MB, (\d+) prepared sub-networks ([\d.]+) MB.*?RSS: ([\d.]+) MB before load, "
-                          r"([\d.]+) MB loaded, ([\d.]+) MB with.*?workspace ([\d.]+) MB", text)
+                          r"([\d.]+) MB loaded, ([\d.]+) MB with.*?workspace ([\d.]+) MB(?:; shared head ([\d.]+) MB)?", text)
             if m:
-                mems.append([float(g) for g in m.groups()])
+                mems.append([float(g or 0) for g in m.groups()])
             m = re.search(r"prepared bytes / own sliced weights: (.*)", text)
             if m:
                 ratios.append(m.group(1))
     if mems:
         med = lambda i: statistics.median(x[i] for x in mems)
         print(f"\nMemory, dynn {e}: supernet weights {med(0):.1f} MB + {int(med(1))} prepared sub-networks {med(2):.1f} MB "
-              f"(+ workspace {med(6):.1f} MB); process RSS {med(3):.0f} MB before load (LibTorch), {med(4):.0f} MB loaded, "
+              f"(+ workspace {med(6):.1f} MB, + the head all of them share {med(7):.1f} MB); process RSS {med(3):.0f} MB before load (LibTorch), {med(4):.0f} MB loaded, "
               f"{med(5):.0f} MB with the 3 prepared (+{med(5) - med(3):.0f} MB for the supernet and all three).")
     if ratios:
         print(f"Prepared bytes / own sliced weights ({e}): {ratios[0]}")

@@ -218,7 +218,7 @@ typedef struct dynn_supernet_info {
   int32_t reserved;         /* 0 */
   uint64_t parameter_count;
   uint64_t supernet_bytes;  /* shared weights (one copy for all sub-networks) */
-  uint64_t prepared_bytes;  /* prepared sub-networks in the cache now */
+  uint64_t prepared_bytes;  /* prepared sub-networks in the cache now (with the layers they share) */
   uint64_t cache_budget;    /* their byte budget */
   uint64_t prepared_count;
 } dynn_supernet_info;

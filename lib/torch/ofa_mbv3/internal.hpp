@@ -108,13 +108,26 @@ struct Prepared {
   mutable std::mutex run_mutex;
 };
 
+// The XNNPACK engine's classifier head (feature mix + classifier): the same weights in every
+// sub-network and never BN-folded, so packed once per supernet and shared by all its plans.
+struct XnnHead {
+  const Weights* source = nullptr;  // the weights it was packed from
+  std::shared_ptr<cpu::SharedFullyConnected> feature_mix, classifier;
+  size_t bytes() const { return feature_mix->bytes() + classifier->bytes(); }
+};
+std::shared_ptr<const XnnHead> build_xnn_head(const Weights& w);
+
+// head: the XNNPACK engine's shared head (null: each plan packs its own).
 std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w, const SubnetConfig& cfg,
-                                         const std::shared_ptr<const BnOverride>& stats, EngineKind kind);
+                                         const std::shared_ptr<const BnOverride>& stats, EngineKind kind,
+                                         const XnnHead* head = nullptr);
 // layer_seconds (CPU, fast engine): wall time of each layer in look-up-table order.
 at::Tensor prepared_forward(const Prepared& p, const at::Tensor& x, std::vector<double>* layer_seconds = nullptr);
 bool prepacked_available();
-// The XNNPACK graph of sub-network cfg (CPU weights); stats may be null (supernet statistics).
-std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig& cfg, const BnOverride* stats);
+// The XNNPACK graph of sub-network cfg (CPU weights); stats may be null (supernet statistics);
+// head may be null (the graph packs the head itself).
+std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig& cfg, const BnOverride* stats,
+                                            const XnnHead* head = nullptr);
 
 }  // namespace dynn::ofa
 
@@ -150,6 +163,8 @@ struct OfaMbv3Supernet::Impl {
   mutable std::vector<std::shared_ptr<cpu::ThreadPool>> pools;  // newest last, a few kept
   mutable std::vector<std::unique_ptr<cpu::Workspace>> idle_workspaces;
   mutable size_t workspace_bytes = 0;
+  mutable std::shared_ptr<const ofa::XnnHead> xnn_head;  // packed on the first CPU-engine prepare
+  std::shared_ptr<const ofa::XnnHead> head_for(const ofa::Weights& w) const;
   std::shared_ptr<cpu::ThreadPool> pool_for_calling_thread(int threads) const;
   std::unique_ptr<cpu::Workspace> take_workspace() const;
   void return_workspace(std::unique_ptr<cpu::Workspace> ws) const;

@@ -134,7 +134,8 @@ size_t ConvOp::bytes() const {
 }
 
 std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& wp, const SubnetConfig& cfg,
-                                         const std::shared_ptr<const BnOverride>& stats, EngineKind kind) {
+                                         const std::shared_ptr<const BnOverride>& stats, EngineKind kind,
+                                         const XnnHead* head) {
   auto p = std::make_shared<Prepared>();
   p->cfg = cfg;
   p->kind = kind;
@@ -146,7 +147,7 @@ std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w
   const bool cpu = w.first_w.device().is_cpu();
   if (kind == EngineKind::Xnnpack) {
     if (!cpu) throw Error(ErrorCode::Internal, "the XNNPACK engine runs on CPU weights only");
-    p->xnn = build_xnn_graph(w, cfg, stats.get());
+    p->xnn = build_xnn_graph(w, cfg, stats.get(), head);
     p->bytes = p->xnn->bytes();  // the owner adds the indirection buffers once it binds the graph
     return p;
   }

@@ -4,6 +4,7 @@
 // ReLU fused into the conv, hardswish in place, SE as pool + two FCs (hardsigmoid folded into the
 // second: relu6(x + 3) / 6 = clamp(x / 6 + 1/2, 0, 1)) + channel scale, the residual add in place.
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -80,7 +81,23 @@ const float* dense(const at::Tensor& w, std::vector<float>& out, float a = 1.f) 
 
 }  // namespace
 
-std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig& cfg, const BnOverride* stats) {
+std::shared_ptr<const XnnHead> build_xnn_head(const Weights& w) {
+  auto h = std::make_shared<XnnHead>();
+  h->source = &w;
+  std::vector<float> buf;
+  const at::Tensor fm = w.fm_w.select(3, 0).select(2, 0);
+  h->feature_mix = std::make_shared<cpu::SharedFullyConnected>(static_cast<int>(fm.size(1)), static_cast<int>(fm.size(0)),
+                                                               dense(fm, buf), nullptr,
+                                                               -std::numeric_limits<float>::infinity(),
+                                                               std::numeric_limits<float>::infinity());
+  h->classifier = std::make_shared<cpu::SharedFullyConnected>(
+      static_cast<int>(w.cls_w.size(1)), static_cast<int>(w.cls_w.size(0)), dense(w.cls_w, buf), w.cls_b.data_ptr<float>(),
+      -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity());
+  return h;
+}
+
+std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig& cfg, const BnOverride* stats,
+                                            const XnnHead* head) {
   auto g = std::make_unique<cpu::Graph>();
   using cpu::Act;
   Folder fold(stats);
@@ -131,10 +148,16 @@ std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig
   g->mark_layer();
   y = g->global_avg_pool(y);
   g->mark_layer();
-  y = g->fully_connected(y, dense(w.fm_w.select(3, 0).select(2, 0), fc), nullptr, static_cast<int>(w.fm_w.size(0)),
-                         Act::Hardswish);
-  g->mark_layer();
-  y = g->fully_connected(y, dense(w.cls_w, fc), w.cls_b.data_ptr<float>(), static_cast<int>(w.cls_w.size(0)), Act::None);
+  if (head) {
+    y = g->fully_connected(y, head->feature_mix, Act::Hardswish);
+    g->mark_layer();
+    y = g->fully_connected(y, head->classifier, Act::None);
+  } else {
+    y = g->fully_connected(y, dense(w.fm_w.select(3, 0).select(2, 0), fc), nullptr, static_cast<int>(w.fm_w.size(0)),
+                           Act::Hardswish);
+    g->mark_layer();
+    y = g->fully_connected(y, dense(w.cls_w, fc), w.cls_b.data_ptr<float>(), static_cast<int>(w.cls_w.size(0)), Act::None);
+  }
   g->mark_layer();
   g->set_output(y);
   return g;

@@ -96,6 +96,12 @@ class WorkspaceLease {
 };
 }  // namespace
 
+std::shared_ptr<const ofa::XnnHead> OfaMbv3Supernet::Impl::head_for(const ofa::Weights& w) const {
+  std::lock_guard<std::mutex> lock(cpu_mutex);
+  if (!xnn_head || xnn_head->source != &w) xnn_head = ofa::build_xnn_head(w);
+  return xnn_head;
+}
+
 std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const SubnetConfig& cfg) {
   std::shared_ptr<const ofa::BnOverride> stats;
   std::shared_ptr<const ofa::Weights> w;
@@ -113,7 +119,9 @@ std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const Subn
     k = kind;
   }
   // Prepare outside the lock: inference on other sub-networks goes on meanwhile.
-  auto p = ofa::prepare_subnet(w, cfg, stats, k);
+  std::shared_ptr<const ofa::XnnHead> head;
+  if (k == ofa::EngineKind::Xnnpack) head = head_for(*w);
+  auto p = ofa::prepare_subnet(w, cfg, stats, k, head.get());
   if (p->xnn) {
     // Bind for batch 1 now, so the first inference after a switch only runs; the binding's
     // indirection buffers count towards the plan's bytes.
@@ -348,6 +356,7 @@ ModelMemory OfaMbv3Supernet::memory() const {
   m.prepared_count = m_impl->lru.size();
   std::lock_guard<std::mutex> cpu_lock(m_impl->cpu_mutex);
   m.workspace_bytes = m_impl->workspace_bytes;
+  if (m_impl->xnn_head && !m_impl->lru.empty()) m.shared_bytes = m_impl->xnn_head->bytes();
   return m;
 }
 

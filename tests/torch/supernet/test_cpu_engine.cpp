@@ -121,9 +121,16 @@ TEST_CASE("per-layer times and memory figures of the CPU engine", "[supernet][cp
   auto plan = std::atomic_load(&net->impl().current);
   REQUIRE(plan->xnn);
   const size_t weights = plan->xnn->weight_floats() * sizeof(float);
-  CHECK(weights > 5u << 20);          // w1.0 largest: ~7.6 M floats incl. the 1.28 M classifier
+  CHECK(weights > 5u << 20);          // w1.0 largest: ~7.6 M floats, 5.1 M without the shared head
   CHECK(mem.prepared_bytes >= weights);  // packed copies of them at least
   CHECK(mem.workspace_bytes >= 160u * 160 * 3 * sizeof(float));
+  // The head (960 x 1280 feature mix, 1280 x 1000 classifier + bias) is packed once for all plans.
+  const size_t head = (960u * 1280 + 1280u * 1000 + 1000) * sizeof(float);
+  CHECK(mem.shared_bytes >= head);
+  CHECK(mem.shared_bytes < head + head / 4);
+  net->prepare({SubnetConfig::smallest(128)});
+  CHECK(net->memory().shared_bytes == mem.shared_bytes);  // a second plan adds no head
+  CHECK(net->memory().prepared_bytes < mem.prepared_bytes + weights);
 }
 
 TEST_CASE("dynn's depthwise loop matches a naive convolution on every path", "[supernet][cpu_engine]") {
