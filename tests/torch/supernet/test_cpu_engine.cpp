@@ -1,5 +1,5 @@
 // The XNNPACK CPU engine ("fast" on CPU): batch re-binding, its thread pool and the CPU affinity
-// of its workers, per-layer timing, memory figures, dynn's own depthwise loop. Exactness against the reference is in
+// of its workers, per-layer timing, memory figures (tests/cpu tests lib/cpu on its own). Exactness against the reference is in
 // test_supernet.cpp (fixtures and random supernets, every engine).
 #include <ATen/ATen.h>
 #include <sched.h>
@@ -8,10 +8,7 @@
 
 #include <dirent.h>
 
-#include <algorithm>
-#include <cmath>
 #include <fstream>
-#include <random>
 #include <set>
 #include <thread>
 
@@ -20,8 +17,6 @@
 #include "dynn/torch.hpp"
 #include "ofa_fixtures.hpp"
 #include "test_skip.hpp"
-#include "cpu/depthwise.hpp"
-#include "cpu/xnn_graph.hpp"
 #include "torch/ofa_mbv3/internal.hpp"
 
 using namespace dynn;
@@ -131,51 +126,4 @@ TEST_CASE("per-layer times and memory figures of the CPU engine", "[supernet][cp
   net->prepare({SubnetConfig::smallest(128)});
   CHECK(net->memory().shared_bytes == mem.shared_bytes);  // a second plan adds no head
   CHECK(net->memory().prepared_bytes < mem.prepared_bytes + weights);
-}
-
-TEST_CASE("dynn's depthwise loop matches a naive convolution on every path", "[supernet][cpu_engine]") {
-  // Interior 4-pixel blocks and edge pixels, 16-channel blocks with 8- and 1-channel tails, stride
-  // 1 and 2, images smaller than the kernel, batch 2, serial and on a 2-thread pool.
-  cpu::ThreadPool pool(2);
-  struct Case { int k, stride, c, h, w; };
-  for (const Case cs : {Case{7, 1, 144, 13, 11}, Case{7, 2, 40, 12, 15}, Case{7, 1, 27, 5, 4}, Case{5, 2, 19, 9, 9},
-                        Case{7, 1, 8, 3, 3}, Case{3, 1, 1, 6, 7}}) {
-    CAPTURE(cs.k, cs.stride, cs.c, cs.h, cs.w);
-    cpu::DepthwiseParams p;
-    p.k = cs.k, p.stride = cs.stride, p.pad = cs.k / 2, p.c = cs.c, p.lo = -0.5f, p.hi = 0.75f;
-    const size_t taps = static_cast<size_t>(cs.k) * cs.k, c = static_cast<size_t>(cs.c);
-    std::mt19937 rng(static_cast<unsigned>(cs.c * 31 + cs.k));
-    std::uniform_real_distribution<float> u(-1.f, 1.f);
-    p.w.resize(taps * c);
-    p.bias.resize(c);
-    for (float& v : p.w) v = u(rng) * 0.2f;
-    for (float& v : p.bias) v = u(rng) * 0.1f;
-    const int oh = (cs.h + 2 * p.pad - cs.k) / cs.stride + 1, ow = (cs.w + 2 * p.pad - cs.k) / cs.stride + 1;
-    const size_t batch = 2;
-    std::vector<float> in(batch * cs.h * cs.w * c), want(batch * oh * ow * c);
-    for (float& v : in) v = u(rng);
-    for (size_t n = 0; n < batch; ++n)
-      for (int y = 0; y < oh; ++y)
-        for (int x = 0; x < ow; ++x)
-          for (size_t ch = 0; ch < c; ++ch) {
-            double a = p.bias[ch];
-            for (int ky = 0; ky < cs.k; ++ky)
-              for (int kx = 0; kx < cs.k; ++kx) {
-                const int iy = y * cs.stride - p.pad + ky, ix = x * cs.stride - p.pad + kx;
-                if (iy < 0 || iy >= cs.h || ix < 0 || ix >= cs.w) continue;
-                a += double(p.w[static_cast<size_t>(ky * cs.k + kx) * c + ch]) *
-                     in[((n * cs.h + static_cast<size_t>(iy)) * cs.w + static_cast<size_t>(ix)) * c + ch];
-              }
-            want[((n * oh + static_cast<size_t>(y)) * ow + static_cast<size_t>(x)) * c + ch] =
-                static_cast<float>(std::min(std::max(a, double(p.lo)), double(p.hi)));
-          }
-    for (pthreadpool_t tp : {static_cast<pthreadpool_t>(nullptr), pool.get()}) {
-      std::vector<float> got(want.size(), std::nanf(""));
-      cpu::depthwise_nhwc(p, in.data(), got.data(), batch, cs.h, cs.w, oh, ow, tp);
-      float worst = 0.f;
-      for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
-      CHECK(worst < 1e-5f);  // max() drops NaN, so unwritten pixels are checked on their own
-      CHECK(std::none_of(got.begin(), got.end(), [](float v) { return std::isnan(v); }));
-    }
-  }
 }

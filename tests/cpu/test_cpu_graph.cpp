@@ -1,0 +1,279 @@
+// dynn's CPU engine (lib/cpu) on its own, torch-free: every graph operation against a naive
+// NHWC reference in double, batch sizes, thread pools, a head shared by two graphs running at
+// once, and dynn's own depthwise loop on every path. Also built for aarch64 and run under
+// qemu-user (cmake/check-aarch64.sh).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "cpu/depthwise.hpp"
+#include "cpu/xnn_graph.hpp"
+
+using namespace dynn::cpu;
+
+namespace {
+
+struct Tensor {  // NHWC
+  size_t n = 0;
+  int h = 0, w = 0, c = 0;
+  std::vector<double> v;
+  double& at(size_t b, int y, int x, int ch) { return v[((b * h + y) * w + x) * c + ch]; }
+  double at(size_t b, int y, int x, int ch) const { return v[((b * h + y) * w + x) * c + ch]; }
+};
+
+Tensor make(size_t n, int h, int w, int c) { return Tensor{n, h, w, c, std::vector<double>(n * h * w * c, 0.0)}; }
+
+double act(double x, Act a) {
+  if (a == Act::Relu) return std::max(x, 0.0);
+  if (a == Act::Hardswish) return x * std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0;
+  return x;
+}
+
+// kernel [groups][out/groups][k][k][in/groups], pad k/2.
+Tensor conv(const Tensor& x, const std::vector<float>& kw, const std::vector<float>& bias, int out, int k, int stride,
+            int groups, Act a) {
+  const int oh = (x.h + 2 * (k / 2) - k) / stride + 1, ow = (x.w + 2 * (k / 2) - k) / stride + 1;
+  const int ig = x.c / groups, og = out / groups;
+  Tensor y = make(x.n, oh, ow, out);
+  for (size_t b = 0; b < x.n; ++b)
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox)
+        for (int o = 0; o < out; ++o) {
+          const int g = o / og;
+          double s = bias.empty() ? 0.0 : bias[static_cast<size_t>(o)];
+          for (int ky = 0; ky < k; ++ky)
+            for (int kx = 0; kx < k; ++kx) {
+              const int iy = oy * stride - k / 2 + ky, ix = ox * stride - k / 2 + kx;
+              if (iy < 0 || iy >= x.h || ix < 0 || ix >= x.w) continue;
+              for (int i = 0; i < ig; ++i)
+                s += double(kw[static_cast<size_t>(((o * k + ky) * k + kx) * ig + i)]) * x.at(b, iy, ix, g * ig + i);
+            }
+          y.at(b, oy, ox, o) = act(s, a);
+        }
+  return y;
+}
+
+Tensor pool(const Tensor& x) {
+  Tensor y = make(x.n, 1, 1, x.c);
+  for (size_t b = 0; b < x.n; ++b)
+    for (int ch = 0; ch < x.c; ++ch) {
+      double s = 0;
+      for (int i = 0; i < x.h; ++i)
+        for (int j = 0; j < x.w; ++j) s += x.at(b, i, j, ch);
+      y.at(b, 0, 0, ch) = s / (x.h * x.w);
+    }
+  return y;
+}
+
+Tensor fc(const Tensor& x, const std::vector<float>& kw, const std::vector<float>& bias, int out, double lo, double hi,
+          Act a = Act::None) {
+  Tensor y = make(x.n, 1, 1, out);
+  for (size_t b = 0; b < x.n; ++b)
+    for (int o = 0; o < out; ++o) {
+      double s = bias.empty() ? 0.0 : bias[static_cast<size_t>(o)];
+      for (int i = 0; i < x.c; ++i) s += double(kw[static_cast<size_t>(o * x.c + i)]) * x.at(b, 0, 0, i);
+      y.at(b, 0, 0, o) = act(std::min(std::max(s, lo), hi), a);
+    }
+  return y;
+}
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale) {
+  std::uniform_real_distribution<float> u(-scale, scale);
+  std::vector<float> v(n);
+  for (float& f : v) f = u(rng);
+  return v;
+}
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// A small network with every operation the MobileNetV3 engine uses, and its reference.
+struct Net {
+  std::vector<float> c1, b1, dw7, bdw7, dw3, bdw3, f1, bf1, f2, bf2, pw, bpw, out_w, out_b;
+  std::shared_ptr<SharedFullyConnected> head;
+  std::vector<float> head_w, head_b;
+  Graph g;
+
+  Net(uint32_t seed, std::shared_ptr<SharedFullyConnected> shared, std::vector<float> hw, std::vector<float> hb)
+      : head(std::move(shared)), head_w(std::move(hw)), head_b(std::move(hb)) {
+    std::mt19937 rng(seed);
+    c1 = random_floats(16 * 3 * 3 * 3, rng, 0.4f), b1 = random_floats(16, rng, 0.1f);
+    dw7 = random_floats(16 * 49, rng, 0.2f), bdw7 = random_floats(16, rng, 0.1f);
+    dw3 = random_floats(16 * 9, rng, 0.3f), bdw3 = random_floats(16, rng, 0.1f);
+    f1 = random_floats(8 * 16, rng, 0.5f), bf1 = random_floats(8, rng, 0.1f);
+    f2 = random_floats(16 * 8, rng, 0.5f), bf2 = random_floats(16, rng, 0.5f);
+    pw = random_floats(16 * 16, rng, 0.3f), bpw = random_floats(16, rng, 0.1f);
+    out_w = random_floats(5 * 10, rng, 0.5f), out_b = random_floats(5, rng, 0.1f);
+    Graph::Value x = g.input(11, 11, 3);
+    Graph::Value a = g.conv(x, c1.data(), b1.data(), 16, 3, 2, 1, Act::Hardswish);
+    Graph::Value b = g.depthwise(a, dw7.data(), bdw7.data(), 7, 1, Act::Relu);  // dynn's loop (49 taps)
+    g.mark_layer();
+    Graph::Value c = g.depthwise(b, dw3.data(), bdw3.data(), 3, 2, Act::None);  // XNNPACK's
+    Graph::Value z = g.fully_connected(g.global_avg_pool(c), f1.data(), bf1.data(), 8, Act::Relu);
+    z = g.fully_connected(z, f2.data(), bf2.data(), 16, 0.f, 1.f);
+    g.multiply_channels(c, z);
+    Graph::Value d = g.conv(c, pw.data(), bpw.data(), 16, 1, 1, 1, Act::None);
+    g.add(d, c);
+    g.mark_layer();
+    Graph::Value e = g.fully_connected(g.global_avg_pool(d), head, Act::Hardswish);
+    e = g.fully_connected(e, out_w.data(), out_b.data(), 5, Act::None);
+    g.mark_layer();
+    g.set_output(e);
+  }
+
+  std::vector<double> reference(const std::vector<float>& nchw, size_t n) const {
+    Tensor x = make(n, 11, 11, 3);
+    for (size_t b = 0; b < n; ++b)
+      for (int ch = 0; ch < 3; ++ch)
+        for (int i = 0; i < 11; ++i)
+          for (int j = 0; j < 11; ++j) x.at(b, i, j, ch) = nchw[((b * 3 + ch) * 11 + i) * 11 + j];
+    Tensor a = conv(x, c1, b1, 16, 3, 2, 1, Act::Hardswish);
+    Tensor b = conv(a, dw7, bdw7, 16, 7, 1, 16, Act::Relu);
+    Tensor c = conv(b, dw3, bdw3, 16, 3, 2, 16, Act::None);
+    Tensor z = fc(fc(pool(c), f1, bf1, 8, 0.0, kInf), f2, bf2, 16, 0.0, 1.0);
+    for (size_t bb = 0; bb < n; ++bb)
+      for (int i = 0; i < c.h; ++i)
+        for (int j = 0; j < c.w; ++j)
+          for (int ch = 0; ch < 16; ++ch) c.at(bb, i, j, ch) *= z.at(bb, 0, 0, ch);
+    Tensor d = conv(c, pw, bpw, 16, 1, 1, 1, Act::None);
+    for (size_t i = 0; i < d.v.size(); ++i) d.v[i] += c.v[i];
+    Tensor e = fc(fc(pool(d), head_w, head_b, 10, -kInf, kInf, Act::Hardswish), out_w, out_b, 5, -kInf, kInf);
+    return e.v;
+  }
+};
+
+void check_close(const std::vector<float>& got, const std::vector<double>& want) {
+  REQUIRE(got.size() == want.size());
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    REQUIRE(std::isfinite(got[i]));
+    worst = std::max(worst, std::abs(got[i] - want[i]));
+    scale = std::max(scale, std::abs(want[i]));
+  }
+  CHECK(worst <= 1e-4 * std::max(1.0, scale));
+}
+
+std::shared_ptr<SharedFullyConnected> make_head(std::vector<float>& w, std::vector<float>& b) {
+  std::mt19937 rng(99);
+  w = random_floats(10 * 16, rng, 0.5f);
+  b = random_floats(10, rng, 0.1f);
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  return std::make_shared<SharedFullyConnected>(16, 10, w.data(), b.data(), -inf, inf);
+}
+
+}  // namespace
+
+TEST_CASE("a CPU graph matches the naive reference at every batch size and thread count", "[cpu]") {
+  REQUIRE(available());
+  std::vector<float> hw, hb;
+  auto head = make_head(hw, hb);
+  Net net(1, head, hw, hb);
+  CHECK(net.g.layer_count() == 3);
+  Workspace ws;
+  ThreadPool one(1), two(2);
+  std::mt19937 rng(7);
+  for (size_t n : {1u, 3u, 1u}) {
+    for (const ThreadPool* pool : {&one, &two}) {
+      CAPTURE(n, pool->threads());
+      const std::vector<float> x = random_floats(n * 3 * 11 * 11, rng, 1.f);
+      std::vector<float> y(n * 5);
+      std::vector<double> layers;
+      net.g.run(ws, *pool, x.data(), static_cast<int64_t>(n), y.data(), &layers);
+      check_close(y, net.reference(x, n));
+      CHECK(layers.size() == 3);
+    }
+  }
+  CHECK(net.g.weight_floats() > 0);
+  CHECK(head->weight_floats() == 10 * 16 + 10);
+}
+
+TEST_CASE("two graphs sharing a head run at the same time and each gets its own result", "[cpu]") {
+  std::vector<float> hw, hb;
+  auto head = make_head(hw, hb);
+  Net a(2, head, hw, hb), b(3, head, hw, hb);
+  std::mt19937 rng(11);
+  const std::vector<float> xa = random_floats(2 * 3 * 11 * 11, rng, 1.f), xb = random_floats(3 * 11 * 11, rng, 1.f);
+  const std::vector<double> ra = a.reference(xa, 2), rb = b.reference(xb, 1);
+  auto loop = [](Net& net, const std::vector<float>& x, size_t n, const std::vector<double>& want, int* bad) {
+    Workspace ws;
+    ThreadPool pool(1);
+    std::vector<float> y(n * 5);
+    for (int i = 0; i < 200; ++i) {
+      net.g.run(ws, pool, x.data(), static_cast<int64_t>(n), y.data());
+      for (size_t k = 0; k < y.size(); ++k)
+        if (!(std::abs(y[k] - want[k]) <= 1e-4 * std::max(1.0, std::abs(want[k])))) ++*bad;
+    }
+  };
+  int bad_a = 0, bad_b = 0;
+  std::thread t(loop, std::ref(a), std::cref(xa), 2, std::cref(ra), &bad_a);
+  loop(b, xb, 1, rb, &bad_b);
+  t.join();
+  CHECK(bad_a == 0);
+  CHECK(bad_b == 0);
+}
+
+TEST_CASE("graph misuse is an error, not a crash", "[cpu]") {
+  std::vector<float> hw, hb;
+  auto head = make_head(hw, hb);
+  Graph g;
+  Graph::Value x = g.input(4, 4, 16);
+  CHECK_THROWS(g.fully_connected(x, head, Act::None));  // not 1x1 spatially
+  CHECK_THROWS(g.fully_connected(g.global_avg_pool(x), nullptr, Act::None));
+  CHECK_THROWS(g.fully_connected(g.global_avg_pool(x), head, Act::Relu));
+  Workspace ws;
+  ThreadPool pool(1);
+  std::vector<float> in(16 * 16), out(16);
+  CHECK_THROWS(g.run(ws, pool, in.data(), 1, out.data()));  // no output set
+  CHECK_THROWS(ThreadPool(0));
+}
+
+TEST_CASE("dynn's depthwise loop matches a naive convolution on every path", "[cpu]") {
+  // Interior 4-pixel blocks and edge pixels, 16-channel blocks with 8- and 1-channel tails, stride
+  // 1 and 2, images smaller than the kernel, batch 2, serial and on a 2-thread pool.
+  ThreadPool pool(2);
+  struct Case { int k, stride, c, h, w; };
+  for (const Case cs : {Case{7, 1, 144, 13, 11}, Case{7, 2, 40, 12, 15}, Case{7, 1, 27, 5, 4}, Case{5, 2, 19, 9, 9},
+                        Case{7, 1, 8, 3, 3}, Case{3, 1, 1, 6, 7}}) {
+    CAPTURE(cs.k, cs.stride, cs.c, cs.h, cs.w);
+    DepthwiseParams p;
+    p.k = cs.k, p.stride = cs.stride, p.pad = cs.k / 2, p.c = cs.c, p.lo = -0.5f, p.hi = 0.75f;
+    const size_t taps = static_cast<size_t>(cs.k) * cs.k, c = static_cast<size_t>(cs.c);
+    std::mt19937 rng(static_cast<unsigned>(cs.c * 31 + cs.k));
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    p.w.resize(taps * c);
+    p.bias.resize(c);
+    for (float& v : p.w) v = u(rng) * 0.2f;
+    for (float& v : p.bias) v = u(rng) * 0.1f;
+    const int oh = (cs.h + 2 * p.pad - cs.k) / cs.stride + 1, ow = (cs.w + 2 * p.pad - cs.k) / cs.stride + 1;
+    const size_t batch = 2;
+    std::vector<float> in(batch * cs.h * cs.w * c), want(batch * oh * ow * c);
+    for (float& v : in) v = u(rng);
+    for (size_t n = 0; n < batch; ++n)
+      for (int y = 0; y < oh; ++y)
+        for (int x = 0; x < ow; ++x)
+          for (size_t ch = 0; ch < c; ++ch) {
+            double a = p.bias[ch];
+            for (int ky = 0; ky < cs.k; ++ky)
+              for (int kx = 0; kx < cs.k; ++kx) {
+                const int iy = y * cs.stride - p.pad + ky, ix = x * cs.stride - p.pad + kx;
+                if (iy < 0 || iy >= cs.h || ix < 0 || ix >= cs.w) continue;
+                a += double(p.w[static_cast<size_t>(ky * cs.k + kx) * c + ch]) *
+                     in[((n * cs.h + static_cast<size_t>(iy)) * cs.w + static_cast<size_t>(ix)) * c + ch];
+              }
+            want[((n * oh + static_cast<size_t>(y)) * ow + static_cast<size_t>(x)) * c + ch] =
+                static_cast<float>(std::min(std::max(a, double(p.lo)), double(p.hi)));
+          }
+    for (pthreadpool_t tp : {static_cast<pthreadpool_t>(nullptr), pool.get()}) {
+      std::vector<float> got(want.size(), std::nanf(""));
+      depthwise_nhwc(p, in.data(), got.data(), batch, cs.h, cs.w, oh, ow, tp);
+      float worst = 0.f;
+      for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
+      CHECK(worst < 1e-5f);  // max() drops NaN, so unwritten pixels are checked on their own
+      CHECK(std::none_of(got.begin(), got.end(), [](float v) { return std::isnan(v); }));
+    }
+  }
+}
