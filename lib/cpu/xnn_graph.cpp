@@ -371,11 +371,7 @@ void Graph::multiply_channels(Value x, Value s) {
     CountInto c(&m_bytes);
     check_status(xnn_create_multiply_nd_f32(-inf, inf, 0, &op->op), "multiply create");
   }
-  use(x);
-  use(s);
-  op->in = op->out = x;
-  op->in2 = s;
-  m_ops.push_back(std::move(op));
+  push_in_place(std::move(op), x, s);
 }
 
 void Graph::add(Value x, Value y) {
@@ -391,6 +387,10 @@ void Graph::add(Value x, Value y) {
     CountInto c(&m_bytes);
     check_status(xnn_create_add_nd_f32(-inf, inf, 0, &op->op), "add create");
   }
+  push_in_place(std::move(op), x, y);
+}
+
+void Graph::push_in_place(std::unique_ptr<Op> op, Value x, Value y) {
   use(x);
   use(y);
   op->in = op->out = x;

@@ -147,6 +147,7 @@ class Graph {
   struct Op;
   Value new_value(int h, int w, int c);
   void use(Value v);
+  void push_in_place(std::unique_ptr<Op> op, Value x, Value y);  // x op= y
   void plan_arena();
   void setup(Workspace& ws, const ThreadPool& pool, int64_t batch);
   float* at(Workspace& ws, Value v, int64_t batch) const;

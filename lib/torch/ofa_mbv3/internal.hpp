@@ -66,6 +66,9 @@ void precompute_kernels(Weights& w);
 using BnOverride = std::vector<std::pair<at::Tensor, at::Tensor>>;
 
 std::vector<std::pair<std::string, int>> bn_layout(const Weights& w, const SubnetConfig& cfg);
+// Mean and variance of the i-th BN (bn_layout order) of `c` channels: the override's when there is
+// one, else the supernet's own (first c channels).
+std::pair<at::Tensor, at::Tensor> bn_mean_var(const BnOverride* stats, size_t i, const Bn& bn, int64_t c);
 
 // The exact reference forward (spec arithmetic, unfused). stats may be null (supernet stats).
 // When calib is non-null, BNs use batch statistics and the per-layer batch mean/var are appended.
@@ -96,7 +99,6 @@ enum class EngineKind { Xnnpack, Aten, Reference };
 struct Prepared {
   SubnetConfig cfg;
   EngineKind kind = EngineKind::Aten;
-  bool reference = false;                 // reference engine: no folding, exact path
   std::unique_ptr<cpu::Graph> xnn;        // EngineKind::Xnnpack
   std::shared_ptr<const Weights> weights;  // for the reference engine / recalibration
   std::shared_ptr<const BnOverride> stats;
@@ -117,17 +119,17 @@ struct XnnHead {
 };
 std::shared_ptr<const XnnHead> build_xnn_head(const Weights& w);
 
-// head: the XNNPACK engine's shared head (null: each plan packs its own).
+// head: the XNNPACK engine's shared head (required for EngineKind::Xnnpack, unused otherwise).
 std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w, const SubnetConfig& cfg,
                                          const std::shared_ptr<const BnOverride>& stats, EngineKind kind,
                                          const XnnHead* head = nullptr);
 // layer_seconds (CPU, fast engine): wall time of each layer in look-up-table order.
 at::Tensor prepared_forward(const Prepared& p, const at::Tensor& x, std::vector<double>* layer_seconds = nullptr);
 bool prepacked_available();
-// The XNNPACK graph of sub-network cfg (CPU weights); stats may be null (supernet statistics);
-// head may be null (the graph packs the head itself).
+// The XNNPACK graph of sub-network cfg (CPU weights) around the shared head; stats may be null
+// (supernet statistics).
 std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig& cfg, const BnOverride* stats,
-                                            const XnnHead* head = nullptr);
+                                            const XnnHead& head);
 
 }  // namespace dynn::ofa
 

@@ -55,18 +55,19 @@ struct Folder {
   bool cpu;
   size_t next = 0;
   Folded operator()(const at::Tensor& w, const Bn& bn, int64_t c) {
-    const size_t i = next++;
-    at::Tensor mean, var;
-    if (stats) {
-      mean = (*stats)[i].first;
-      var = (*stats)[i].second;
-    } else {
-      mean = bn.mean.narrow(0, 0, c);
-      var = bn.var.narrow(0, 0, c);
-    }
+    const auto [mean, var] = bn_mean_var(stats, next++, bn, c);
     return fold(w, bn.weight.narrow(0, 0, c), bn.bias.narrow(0, 0, c), mean, var, cpu);
   }
 };
+
+}  // namespace
+
+std::pair<at::Tensor, at::Tensor> bn_mean_var(const BnOverride* stats, size_t i, const Bn& bn, int64_t c) {
+  if (stats) return stats->at(i);
+  return {bn.mean.narrow(0, 0, c), bn.var.narrow(0, 0, c)};
+}
+
+namespace {
 
 std::unique_ptr<ConvOp> make_conv(Folded f, int64_t stride, int64_t groups, bool relu) {
   auto op = std::make_unique<ConvOp>();
@@ -141,13 +142,12 @@ std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w
   p->kind = kind;
   p->weights = wp;
   p->stats = stats;
-  p->reference = kind == EngineKind::Reference;
-  if (p->reference) return p;
+  if (kind == EngineKind::Reference) return p;  // no folding: the exact path runs the weights
   const Weights& w = *wp;
   const bool cpu = w.first_w.device().is_cpu();
   if (kind == EngineKind::Xnnpack) {
-    if (!cpu) throw Error(ErrorCode::Internal, "the XNNPACK engine runs on CPU weights only");
-    p->xnn = build_xnn_graph(w, cfg, stats.get(), head);
+    if (!cpu || !head) throw Error(ErrorCode::Internal, "the XNNPACK engine needs CPU weights and their packed head");
+    p->xnn = build_xnn_graph(w, cfg, stats.get(), *head);
     p->bytes = p->xnn->bytes();  // the owner adds the indirection buffers once it binds the graph
     return p;
   }
@@ -213,7 +213,7 @@ std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w
 at::Tensor prepared_forward(const Prepared& p, const at::Tensor& input, std::vector<double>* layer_seconds) {
   if (p.kind == EngineKind::Xnnpack)
     throw Error(ErrorCode::Internal, "XNNPACK sub-networks run through OfaMbv3Supernet::Impl::run");
-  if (p.reference) {
+  if (p.kind == EngineKind::Reference) {
     if (layer_seconds)
       throw Error(ErrorCode::Unsupported, "per-layer timing needs the fast engine (the reference engine is unfused)");
     return reference_forward(*p.weights, p.cfg, input, p.stats.get());

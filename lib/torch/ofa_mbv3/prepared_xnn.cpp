@@ -22,15 +22,9 @@ class Folder {
   explicit Folder(const BnOverride* stats) : m_stats(stats) {}
 
   void operator()(const at::Tensor& w, const Bn& bn, int64_t c) {
-    const size_t i = m_next++;
-    const float *mean, *var;
-    if (m_stats) {
-      mean = (*m_stats).at(i).first.data_ptr<float>();
-      var = (*m_stats).at(i).second.data_ptr<float>();
-    } else {
-      mean = bn.mean.data_ptr<float>();
-      var = bn.var.data_ptr<float>();
-    }
+    const auto [mean_t, var_t] = bn_mean_var(m_stats, m_next++, bn, c);
+    const float* mean = mean_t.data_ptr<float>();
+    const float* var = var_t.data_ptr<float>();
     const float* g = bn.weight.data_ptr<float>();
     const float* beta = bn.bias.data_ptr<float>();
     const int64_t O = w.size(0), I = w.size(1), kh = w.size(2), kw = w.size(3);
@@ -62,14 +56,14 @@ class Folder {
   size_t m_next = 0;
 };
 
-// A 2-D view as a dense [O][I] matrix, scaled: out = w * a.
+// A 2-D view as a dense [O][I] matrix, scaled: out = w * a (SE and head FC weights).
 const float* dense(const at::Tensor& w, std::vector<float>& out, float a = 1.f) {
   const int64_t O = w.size(0), I = w.size(1), s0 = w.stride(0), s1 = w.stride(1);
   const float* src = w.data_ptr<float>();
   out.resize(static_cast<size_t>(O * I));
   for (int64_t o = 0; o < O; ++o) {
     float* dst = out.data() + o * I;
-    if (s1 == 1) {  // rows contiguous (the classifier, the feature mix): vectorised
+    if (s1 == 1) {  // rows contiguous (all of MobileNetV3's): vectorised
       const float* row = src + o * s0;
       for (int64_t i = 0; i < I; ++i) dst[i] = row[i] * a;
     } else {
@@ -97,7 +91,7 @@ std::shared_ptr<const XnnHead> build_xnn_head(const Weights& w) {
 }
 
 std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig& cfg, const BnOverride* stats,
-                                            const XnnHead* head) {
+                                            const XnnHead& head) {
   auto g = std::make_unique<cpu::Graph>();
   using cpu::Act;
   Folder fold(stats);
@@ -148,16 +142,9 @@ std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig
   g->mark_layer();
   y = g->global_avg_pool(y);
   g->mark_layer();
-  if (head) {
-    y = g->fully_connected(y, head->feature_mix, Act::Hardswish);
-    g->mark_layer();
-    y = g->fully_connected(y, head->classifier, Act::None);
-  } else {
-    y = g->fully_connected(y, dense(w.fm_w.select(3, 0).select(2, 0), fc), nullptr, static_cast<int>(w.fm_w.size(0)),
-                           Act::Hardswish);
-    g->mark_layer();
-    y = g->fully_connected(y, dense(w.cls_w, fc), w.cls_b.data_ptr<float>(), static_cast<int>(w.cls_w.size(0)), Act::None);
-  }
+  y = g->fully_connected(y, head.feature_mix, Act::Hardswish);
+  g->mark_layer();
+  y = g->fully_connected(y, head.classifier, Act::None);
   g->mark_layer();
   g->set_output(y);
   return g;
