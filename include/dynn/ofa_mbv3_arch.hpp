@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "dynn/make_divisible.hpp"
 #include "dynn/subnet_config.hpp"
 
 namespace dynn::ofa_mbv3 {
@@ -24,9 +25,7 @@ constexpr std::array<bool, kNumStages> kStageSE = {false, true, false, true, tru
 constexpr std::array<bool, kNumStages> kStageHSwish = {false, false, true, true, true};
 constexpr int kNumClasses = 1000;
 
-// OFA's make_divisible: max(min_val, int(v + d/2) // d * d), +d when that is below 0.9 v.
-// min_val <= 0 means "divisor". Throws InvalidArgument for v <= 0 or divisor <= 0.
-int make_divisible(double v, int divisor = 8, int min_val = 0);
+using dynn::make_divisible;
 
 // Spatial size after a conv with pad k//2: ceil(h / stride).
 inline int conv_out_size(int h, int stride) { return (h + stride - 1) / stride; }
