@@ -1,7 +1,9 @@
-// The family-agnostic interface of a dynamic DNN: a supernet with a configuration space whose
-// sub-networks can be prepared ahead of time and switched at run time. Torch-free, so the runtime
-// manager and the C ABI can hold any model (OFA MobileNetV3 today; OFA ResNet-50 and dynamic
-// transformers plug in the same way).
+// The interfaces of a dynamic DNN: a supernet whose sub-networks can be prepared ahead of time and
+// switched at run time. Torch-free, so the runtime manager and the C ABI can hold any model.
+//  - Model: any family, sub-networks named by their JSON text (each family defines its keys);
+//    what load_model() (<dynn/model_registry.hpp>) and the C ABI's dynn_model hand out.
+//  - DynamicModel: a model whose sub-networks are OFA MobileNetV3 SubnetConfigs, as the runtime
+//    manager, profiles and search drive it today.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +14,8 @@
 #include "dynn/subnet_config.hpp"
 
 namespace dynn {
+
+class DynamicModel;
 
 // Thread counts a model accepts: 1..kMaxThreads. check_thread_count throws InvalidArgument naming
 // `who` and the range; every set_num_threads (models, the C ABI) goes through it.
@@ -25,6 +29,53 @@ struct ModelMemory {
   size_t prepared_count = 0;
   size_t workspace_bytes = 0;  // activation memory of the CPU engine, shared by all sub-networks (idle now)
   size_t shared_bytes = 0;     // packed layers every prepared sub-network shares (the CPU engine's head), once
+};
+
+// How a supernet of any family is loaded and run.
+struct SupernetOptions {
+  std::string device = "cpu";
+  int num_threads = 0;                       // 0: run with the count in force on the calling thread
+  size_t cache_bytes = size_t(512) << 20;    // budget for prepared sub-networks
+  // "fast": the fastest engine for the device: on CPU dynn's XNNPACK engine (BN folded, NHWC,
+  // ReLU fused, packed straight from the shared weights), on CUDA the "aten" path.
+  // "aten": LibTorch ops, BN folded, oneDNN-prepacked NHWC convs on CPU (the engine before
+  // XNNPACK; kept as the documented fallback and as the CUDA engine). "reference": the unfused
+  // float32 reference computation, bit-for-bit the OFA arithmetic (slower; checks exactness).
+  std::string engine = "fast";
+};
+
+// What a sub-network of a model is: its family, its JSON in that family's form (normalised), the
+// input resolution it runs at and its size.
+struct SubnetInfo {
+  std::string family;
+  std::string json;
+  int resolution = 0;
+  double macs = 0;        // multiply-accumulates per image (convolutions and linear layers)
+  double parameters = 0;  // of the static sub-network
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual std::string family() const = 0;
+  virtual int num_classes() const = 0;
+  // Parses and validates a sub-network of this family: Error(InvalidArgument) naming the key.
+  virtual SubnetInfo subnet_info(const std::string& subnet_json) const = 0;
+  // As DynamicModel::set_subnet: microseconds when prepared, safe while other threads infer.
+  virtual void set_subnet(const std::string& subnet_json) = 0;
+  virtual SubnetInfo current_subnet() const = 0;
+  virtual void prepare(const std::vector<std::string>& subnet_jsons) = 0;
+  // NCHW float32, c == 3, h == w == the current sub-network's resolution; n * num_classes() logits.
+  virtual void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
+                     size_t capacity) = 0;
+  virtual void set_num_threads(int n) = 0;
+  virtual int num_threads() const = 0;
+  virtual std::string device() const = 0;
+  virtual const std::string& engine() const = 0;
+  virtual ModelMemory memory() const = 0;
+  // The same model as a DynamicModel, where the family has one (OFA MobileNetV3), else null.
+  virtual DynamicModel* dynamic_model() { return nullptr; }
 };
 
 class DynamicModel {

@@ -19,18 +19,6 @@ namespace ofa {
 struct Weights;
 }
 
-struct SupernetOptions {
-  std::string device = "cpu";
-  int num_threads = 0;                       // 0: run with the count in force on the calling thread
-  size_t cache_bytes = size_t(512) << 20;    // budget for prepared sub-networks
-  // "fast": the fastest engine for the device: on CPU dynn's XNNPACK engine (BN folded, NHWC,
-  // ReLU fused, packed straight from the shared weights), on CUDA the "aten" path.
-  // "aten": LibTorch ops, BN folded, oneDNN-prepacked NHWC convs on CPU (the engine before
-  // XNNPACK; kept as the documented fallback and as the CUDA engine). "reference": the unfused
-  // float32 reference computation, bit-for-bit the OFA arithmetic (slower; checks exactness).
-  std::string engine = "fast";
-};
-
 // Per-BN running statistics of one sub-network, keyed by the static sub-network BN names that
 // OFA's get_active_subnet() and Dynamic-OFA use ("first_conv.bn", "blocks.3.mobile_inverted_conv.depth_conv.bn",
 // "final_expand_layer.bn", ...; compacted block numbering). Values are the active channels only.

@@ -81,6 +81,9 @@ class Arch {
 
   // Exact multiply-accumulates per image (spec section 9, OFA count_net_flops convention).
   int64_t macs(const SubnetConfig& c) const;
+  // Parameters of the static sub-network (convs, BN affine, SE and classifier biases; the
+  // supernet's kernel-transform matrices are not part of a sub-network).
+  int64_t parameters(const SubnetConfig& c) const;
 
  private:
   double m_width_mult;

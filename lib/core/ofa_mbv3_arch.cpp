@@ -128,6 +128,21 @@ int64_t Arch::macs(const SubnetConfig& c) const {
   return total;
 }
 
+int64_t Arch::parameters(const SubnetConfig& c) const {
+  const int64_t C0 = m_first_conv, C1 = m_first_block;
+  // first conv + BN; first block: depthwise 3x3 + BN, pointwise + BN.
+  int64_t total = 27 * C0 + 2 * C0 + 9 * C0 + 2 * C0 + C0 * C1 + 2 * C1;
+  for (const auto& a : active_blocks(c)) {
+    const int64_t mid = a.mid, cin = a.info->cin, cout = a.info->cout;
+    total += cin * mid + 2 * mid;                    // expand + BN
+    total += mid * a.kernel * a.kernel + 2 * mid;    // depthwise + BN
+    if (a.info->use_se) total += 2 * mid * a.se_mid + a.se_mid + mid;  // SE reduce/expand with biases
+    total += mid * cout + 2 * cout;                  // project + BN
+  }
+  const int64_t C5 = m_stage[kNumStages - 1], FE = m_final_expand, FM = m_feature_mix;
+  return total + C5 * FE + 2 * FE + FE * FM + FM * kNumClasses + kNumClasses;
+}
+
 int64_t count_macs(const SubnetConfig& c, double width_mult) { return Arch(width_mult).macs(c); }
 
 }  // namespace dynn::ofa_mbv3

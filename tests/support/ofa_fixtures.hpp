@@ -1,4 +1,4 @@
-// The golden OFA cases of ../shared/fixtures/ofa_mbv3_w1.0.
+// The golden OFA cases of ../shared/fixtures (ofa_mbv3_w1.0, ofa_resnet50_narrow).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -32,6 +32,31 @@ inline std::vector<OfaCase> load_ofa_cases() {
     oc.input = read_f32(dir / c.at("input").get<std::string>());
     oc.logits = read_f32(dir / c.at("logits").get<std::string>());
     out.push_back(std::move(oc));
+  }
+  return out;
+}
+
+// A case of any family: its sub-network as the fixture's JSON.
+struct FixtureCase {
+  std::string name;
+  std::string subnet_json;
+  std::vector<int64_t> input_shape;
+  std::vector<float> input, logits;
+};
+
+inline std::vector<FixtureCase> load_fixture_cases(const std::string& fixture) {
+  const auto dir = shared_path("fixtures/" + fixture);
+  std::ifstream f(dir / "cases.json");
+  const auto j = nlohmann::json::parse(f);
+  std::vector<FixtureCase> out;
+  for (const auto& c : j.at("cases")) {
+    FixtureCase fc;
+    fc.name = c.at("name").get<std::string>();
+    fc.subnet_json = c.at("subnet").dump();
+    fc.input_shape = c.at("input_shape").get<std::vector<int64_t>>();
+    fc.input = read_f32(dir / c.at("input").get<std::string>());
+    fc.logits = read_f32(dir / c.at("logits").get<std::string>());
+    out.push_back(std::move(fc));
   }
   return out;
 }

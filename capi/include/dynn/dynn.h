@@ -244,6 +244,43 @@ DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_clear_bn_stats(dynn_supernet* 
 /* *out = 1 when cfg has its own statistics, else 0. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_has_bn_stats(const dynn_supernet* net, const dynn_subnet* cfg, int* out);
 
+/* ---- models of any family ------------------------------------------------------------------ */
+
+/* A dynamic DNN of any registered family ("ofa_mbv3", "ofa_resnet50"), detected from the
+ * checkpoint's keys and shapes. Sub-networks are JSON in the family's own form:
+ *   ofa_mbv3:     {"ks":[20 ints],"e":[20 ints],"d":[5 ints],"r":224}
+ *   ofa_resnet50: {"d":[5 ints],"e":[18 numbers],"w":[6 ints],"r":224}
+ * Bad JSON is DYNN_EINVAL with a message naming the key. Thread-safety as dynn_supernet:
+ * set_subnet and prepare may run while another thread infers. */
+typedef struct dynn_model dynn_model;
+
+/* options_json (may be NULL): {"device":"cpu","num_threads":0,"cache_bytes":536870912,
+ * "engine":"fast","family":""}; "family" forces a family instead of detecting it. An unknown
+ * layout is DYNN_EUNSUPPORTED naming the keys found. Free *out with dynn_model_free. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_model_load(const char* path, const char* options_json, dynn_model** out);
+DYNN_API void dynn_model_free(dynn_model* model);
+/* The family name; NULL for a NULL model. Valid while the model lives. */
+DYNN_API const char* dynn_model_family(const dynn_model* model);
+DYNN_API int dynn_model_num_classes(const dynn_model* model);
+DYNN_API DYNN_NODISCARD dynn_status dynn_model_set_subnet(dynn_model* model, const char* subnet_json);
+DYNN_API DYNN_NODISCARD dynn_status dynn_model_prepare(dynn_model* model, const char* const* subnet_jsons, size_t count);
+/* The current sub-network's JSON (normalised) through buf; see dynn_supernet_current_subnet. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_model_current_subnet(const dynn_model* model, char* buf, size_t size,
+                                                            size_t* needed);
+/* NCHW float32 input, c == 3, h == w == the current sub-network's resolution (see
+ * dynn_model_subnet_resolution); *written (may be NULL) gets n * num_classes. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_model_infer(dynn_model* model, const float* input, int64_t n, int64_t c,
+                                                   int64_t h, int64_t w, float* logits, size_t capacity, size_t* written);
+/* Multiply-accumulates per image and parameters of a sub-network (subnet_json NULL: the current
+ * one); either out pointer may be NULL. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_model_subnet_info(const dynn_model* model, const char* subnet_json, double* macs,
+                                                         double* params);
+/* The input resolution of a sub-network (subnet_json NULL: the current one). */
+DYNN_API DYNN_NODISCARD dynn_status dynn_model_subnet_resolution(const dynn_model* model, const char* subnet_json,
+                                                               int* resolution);
+DYNN_API DYNN_NODISCARD dynn_status dynn_model_set_threads(dynn_model* model, int n);
+DYNN_API DYNN_NODISCARD dynn_status dynn_model_get_threads(const dynn_model* model, int* out);
+
 /* ---- platform ------------------------------------------------------------------------------ */
 /* The knobs and sensors of one machine (real, via sysfs/procfs/NVML), or a simulated board in
  * virtual time. Every knob value the library changes is saved first and put back by

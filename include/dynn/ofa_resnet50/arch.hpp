@@ -114,7 +114,8 @@ struct TensorSpec {
 std::vector<TensorSpec> expected_tensors(const Widths& widths);
 // True when the keys look like an OFA ResNet (input_stem.* and blocks.*.conv1.*).
 bool looks_like(const StateDict& sd);
-// The dynamic-module spelling of a key ("input_stem.0.bn.weight" -> "input_stem.0.bn.bn.weight").
+// The dynamic-module spelling of a key ("input_stem.0.bn.weight" -> "input_stem.0.bn.bn.weight";
+// a DataParallel "module." prefix dropped).
 std::string canonical_key(const std::string& key);
 
 }  // namespace dynn::ofa_resnet50

@@ -113,6 +113,13 @@ Subnet Subnet::from_json(const std::string& text) {
     invalid(e.what());
   }
   if (!j.is_object()) invalid("ofa_resnet50 subnet JSON: expected an object like {\"d\":[5 ints],\"e\":[18 numbers],\"w\":[6 ints],\"r\":224}");
+  // Unknown keys first: a sub-network of another family is named as such, not by its first bad value.
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "d" || key == "e" || key == "w" || key == "r" || key == "image_size" || key == "family") continue;
+    invalid(fmt::format("ofa_resnet50 subnet JSON: unknown key '{}' (expected d, e, w, r){}", ellipsize(key),
+                        key == "ks" ? "; 'ks' is an ofa_mbv3 key, this model is ofa_resnet50" : ""));
+  }
   Subnet s;
   bool have_d = false, have_e = false, have_w = false, have_r = false;
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -140,11 +147,9 @@ Subnet Subnet::from_json(const std::string& text) {
       }
       s.r = static_cast<int>(json_strict::integer(*rv, fmt::format("ofa_resnet50 subnet JSON: '{}'", key), 1, 1000000));
       have_r = true;
-    } else if (key == "family") {
+    } else {  // "family"
       if (!v.is_string() || v.get<std::string>() != kFamily)
         invalid(fmt::format("ofa_resnet50 subnet JSON: 'family' is {}, expected \"{}\"", ellipsize(v.dump()), kFamily));
-    } else {
-      invalid(fmt::format("ofa_resnet50 subnet JSON: unknown key '{}' (expected d, e, w, r)", ellipsize(key)));
     }
   }
   if (!have_d) invalid("ofa_resnet50 subnet JSON: missing 'd' (5 depths)");
@@ -258,7 +263,9 @@ int64_t parameters(const Widths& widths, const Subnet& s) {
   return p + int64_t(n.features) * widths.num_classes + widths.num_classes;
 }
 
-std::string canonical_key(const std::string& key) {
+std::string canonical_key(const std::string& key_as_written) {
+  // A DataParallel checkpoint's "module." prefix is dropped.
+  const std::string key = key_as_written.rfind("module.", 0) == 0 ? key_as_written.substr(7) : key_as_written;
   std::vector<std::string> parts;
   size_t start = 0;
   for (;;) {
@@ -288,8 +295,9 @@ std::string canonical_key(const std::string& key) {
 
 bool looks_like(const StateDict& sd) {
   bool stem = false, bottleneck = false;
-  for (const auto& [key, t] : sd.entries) {
+  for (const auto& [written, t] : sd.entries) {
     (void)t;
+    const std::string key = canonical_key(written);
     if (key.rfind("input_stem.", 0) == 0) stem = true;
     if (key.rfind("blocks.", 0) == 0 && key.find(".conv1.") != std::string::npos) bottleneck = true;
   }

@@ -10,34 +10,15 @@
 #include "dynn/error.hpp"
 #include "dynn/threads.hpp"
 #include "internal.hpp"
+#include "torch/model_common.hpp"
+
+using dynn::torch_detail::check_engine;
+using dynn::torch_detail::check_finite_input;
+using dynn::torch_detail::parse_device;
 
 namespace dynn {
 
 using ofa::Prepared;
-
-namespace {
-
-// The library's device vocabulary (dynn/device.hpp) mapped onto LibTorch: "gpu:N" is cuda:N.
-at::Device parse_device(const std::string& d) {
-  const Device dev = Device::parse(d);
-  if (dev.is_cpu()) return at::kCPU;
-  if (!at::hasCUDA())
-    throw Error(ErrorCode::Unsupported, fmt::format("device '{}': this LibTorch build has no CUDA support or no GPU is visible", d));
-  if (dev.index >= static_cast<int>(at::getNumGPUs()))
-    throw Error(ErrorCode::NotFound, fmt::format("device '{}': only {} GPU(s) visible", d, at::getNumGPUs()));
-  // OFA's float32 results need full-precision convolutions and matmuls: TF32 (on by default for
-  // cuDNN on Ampere and later) would move logits by ~1e-3 relative. Process-wide, see docs/gpu.md.
-  at::globalContext().setAllowTF32CuDNN(false);
-  at::globalContext().setAllowTF32CuBLAS(false);
-  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(dev.index));
-}
-
-void check_engine(const std::string& e) {
-  if (e != "fast" && e != "aten" && e != "reference")
-    throw Error(ErrorCode::InvalidArgument, fmt::format("engine '{}' is not 'fast', 'aten' or 'reference'", e));
-}
-
-}  // namespace
 
 void OfaMbv3Supernet::Impl::resolve_engine() {
   if (opts.engine == "reference")
@@ -241,25 +222,6 @@ void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h,
   infer(input, n, c, h, w, logits, capacity, nullptr);
 }
 
-namespace {
-// Non-finite input pixels: both engines refuse them the same way, before any work (the fast
-// engine's clamps would otherwise turn NaN into normal-looking logits). One vectorisable pass:
-// x * 0 is 0 for finite x and NaN for NaN or inf.
-void check_finite_input(const float* x, size_t count) {
-  float acc = 0.f;
-  for (size_t i = 0; i < count; ++i) acc += x[i] * 0.f;
-  if (acc == 0.f) return;
-  size_t bad = 0, first = count;
-  for (size_t i = 0; i < count; ++i)
-    if (!std::isfinite(x[i])) {
-      if (first == count) first = i;
-      ++bad;
-    }
-  throw Error(ErrorCode::InvalidArgument,
-              fmt::format("infer: input holds {} non-finite value(s) (NaN or inf), the first at index {} ({})", bad, first,
-                          x[first]));
-}
-}  // namespace
 
 void OfaMbv3Supernet::Impl::run(const Prepared& p, const float* input, int64_t n, int64_t c, int64_t h, int64_t w,
                                 float* logits, size_t capacity, std::vector<double>* layer_seconds) const {

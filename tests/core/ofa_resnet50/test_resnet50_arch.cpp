@@ -84,6 +84,7 @@ TEST_CASE("ofa_resnet50 key spellings: static names map to the dynamic ones", "[
   CHECK(canonical_key("classifier.linear.weight") == "classifier.linear.linear.weight");
   CHECK(canonical_key("classifier.linear.linear.bias") == "classifier.linear.linear.bias");
   CHECK(canonical_key("something.else") == "something.else");
+  CHECK(canonical_key("module.blocks.4.downsample.conv.weight") == "blocks.4.downsample.conv.conv.weight");
 }
 
 TEST_CASE("ofa_resnet50 full-size layout: every key and shape of the published supernet", "[resnet50][shared]") {

@@ -150,3 +150,15 @@ TEST_CASE("supernet names map to width multipliers", "[arch]") {
   CHECK_THROWS_AS(width_mult_from_name("resnet50"), Error);
   CHECK_THROWS_AS(width_mult_from_name("ofa_mbv3_d234_e346_k357_wabc"), Error);
 }
+
+TEST_CASE("OFA MobileNetV3 sub-network parameters: the largest is the supernet without its kernel transforms", "[arch]") {
+  // docs/ofa_spec.md: w1.0 has 7,678,880 parameters, 20 x (625 + 81) of them transform matrices;
+  // w1.2 has 10,715,752.
+  CHECK(dynn::ofa_mbv3::Arch(1.0).parameters(dynn::SubnetConfig::largest(224)) == 7678880 - 20 * (625 + 81));
+  CHECK(dynn::ofa_mbv3::Arch(1.2).parameters(dynn::SubnetConfig::largest(224)) == 10715752 - 20 * (625 + 81));
+  CHECK(dynn::ofa_mbv3::Arch(1.0).parameters(dynn::SubnetConfig::smallest(224)) <
+        dynn::ofa_mbv3::Arch(1.0).parameters(dynn::SubnetConfig::largest(224)) / 2);
+  // The resolution changes MACs, never parameters.
+  CHECK(dynn::ofa_mbv3::Arch(1.0).parameters(dynn::SubnetConfig::largest(128)) ==
+        dynn::ofa_mbv3::Arch(1.0).parameters(dynn::SubnetConfig::largest(224)));
+}

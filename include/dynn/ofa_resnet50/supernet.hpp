@@ -1,0 +1,71 @@
+// The OFA ResNet-50 dynamic supernet, exactly as once-for-all's OFAResNets computes it, with
+// prepared (BN-folded) sub-networks and microsecond switching. Torch-free header.
+// Engines: "fast" and "aten" both run the BN-folded LibTorch path (sliced, contiguous conv weights,
+// oneDNN convolutions on CPU) for now; "reference" runs OFA's unfused arithmetic. Plans are cached
+// and switched by the same PlanCache as every family (byte budget, LRU, atomic switch).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dynn/checkpoint.hpp"
+#include "dynn/model.hpp"
+#include "dynn/ofa_resnet50/arch.hpp"
+
+namespace dynn {
+
+class OfaResNet50Supernet final : public Model {
+ public:
+  using Subnet = ofa_resnet50::Subnet;
+
+  // A torch.save checkpoint (zip or legacy; bare or {'state_dict': ...}; either key spelling);
+  // every width is read from the tensor shapes.
+  static std::unique_ptr<OfaResNet50Supernet> load(const std::string& path, const SupernetOptions& opts = {});
+  static std::unique_ptr<OfaResNet50Supernet> from_state_dict(const StateDict& sd, const SupernetOptions& opts = {});
+
+  ~OfaResNet50Supernet() override;
+  OfaResNet50Supernet(const OfaResNet50Supernet&) = delete;
+  OfaResNet50Supernet& operator=(const OfaResNet50Supernet&) = delete;
+
+  const ofa_resnet50::Widths& widths() const;
+  size_t parameter_count() const;  // of the whole supernet
+
+  // Typed sub-networks.
+  void set_subnet(const Subnet& s);
+  Subnet current() const;
+  void prepare(const std::vector<Subnet>& subnets);
+  bool is_prepared(const Subnet& s) const;
+  void clear_cache();
+  // Runs s (prepared if needed) without switching; safe concurrently with set_subnet and infer.
+  void infer_subnet(const Subnet& s, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
+                    size_t capacity);
+  // The unfused float32 reference computation of s (OFA's arithmetic; for checks).
+  void infer_reference(const Subnet& s, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
+                       size_t capacity) const;
+
+  // Model.
+  std::string family() const override { return ofa_resnet50::kFamily; }
+  int num_classes() const override;
+  SubnetInfo subnet_info(const std::string& subnet_json) const override;
+  SubnetInfo info(const Subnet& s) const;
+  void set_subnet(const std::string& subnet_json) override;
+  SubnetInfo current_subnet() const override;
+  void prepare(const std::vector<std::string>& subnet_jsons) override;
+  void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity) override;
+  // This model's intra-op thread count (1..1024), applied on the calling thread whenever it runs.
+  void set_num_threads(int n) override;
+  int num_threads() const override;
+  std::string device() const override;
+  const std::string& engine() const override;
+  ModelMemory memory() const override;
+
+  struct Impl;
+
+ private:
+  explicit OfaResNet50Supernet(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace dynn

@@ -1,0 +1,395 @@
+// OFA ResNet-50 on LibTorch: the weights read from a state dict (widths from shapes), the exact
+// reference forward (OFA's unfused arithmetic on the active slices) and prepared sub-networks
+// (BN folded into sliced, contiguous conv weights), cached and switched through PlanCache.
+#include "dynn/ofa_resnet50/supernet.hpp"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "core/plan_cache.hpp"
+#include "dynn/error.hpp"
+#include "dynn/threads.hpp"
+#include "torch/model_common.hpp"
+
+namespace dynn {
+namespace rn = ofa_resnet50;
+using torch_detail::check_finite_input;
+
+namespace {
+
+struct Bn {
+  at::Tensor weight, bias, mean, var;
+};
+struct ConvBn {
+  at::Tensor w;  // [out, in, k, k] at the supernet's size
+  Bn bn;
+};
+struct Block {
+  ConvBn conv1, conv2, conv3, down;  // down.w undefined: identity shortcut
+};
+struct Weights {
+  rn::Widths widths;
+  ConvBn stem0, stem1, stem2;
+  std::vector<Block> blocks;
+  at::Tensor cls_w, cls_b;
+  size_t bytes = 0;
+  size_t parameters = 0;
+
+  std::shared_ptr<Weights> to(const at::Device& dev) const {
+    auto w = std::make_shared<Weights>(*this);
+    auto mv = [&](ConvBn& c) {
+      if (!c.w.defined()) return;
+      c.w = c.w.to(dev);
+      for (at::Tensor* t : {&c.bn.weight, &c.bn.bias, &c.bn.mean, &c.bn.var}) *t = t->to(dev);
+    };
+    mv(w->stem0), mv(w->stem1), mv(w->stem2);
+    for (auto& b : w->blocks) mv(b.conv1), mv(b.conv2), mv(b.conv3), mv(b.down);
+    w->cls_w = w->cls_w.to(dev);
+    w->cls_b = w->cls_b.to(dev);
+    return w;
+  }
+};
+
+[[noreturn]] void invalid(const std::string& m) { throw Error(ErrorCode::InvalidArgument, m); }
+
+std::shared_ptr<Weights> weights_from_state_dict(const StateDict& sd) {
+  if (!rn::looks_like(sd))
+    invalid(fmt::format("ofa_resnet50 checkpoint: {} tensors, none under input_stem.* and blocks.N.conv1.*: not an OFA ResNet",
+                        sd.size()));
+  std::map<std::string, const TensorData*> by_key;
+  for (const auto& [key, t] : sd.entries) {
+    const std::string k = rn::canonical_key(key);
+    if (!by_key.emplace(k, &t).second)
+      invalid(fmt::format("ofa_resnet50 checkpoint: '{}' given twice (in both key spellings)", key));
+  }
+  auto w = std::make_shared<Weights>();
+  w->widths = rn::widths_from_state_dict(sd);
+  std::map<std::string, at::Tensor> tensors;
+  size_t used = 0;
+  for (const rn::TensorSpec& spec : rn::expected_tensors(w->widths)) {
+    auto it = by_key.find(spec.key);
+    if (it == by_key.end()) {
+      if (spec.optional) continue;
+      invalid(fmt::format("ofa_resnet50 checkpoint: missing '{}' (shape [{}])", spec.key, fmt::join(spec.shape, ", ")));
+    }
+    ++used;
+    if (it->second->shape != spec.shape)
+      invalid(fmt::format("ofa_resnet50 checkpoint: '{}' has shape {}, expected [{}] for stem {} and stages {}", spec.key,
+                          it->second->shape_string(), fmt::join(spec.shape, ", "), w->widths.stem, fmt::join(w->widths.stage, "/")));
+    if (spec.optional) continue;
+    const std::vector<float> v = it->second->to_float();
+    at::Tensor t = at::empty(spec.shape, at::kFloat);
+    std::memcpy(t.data_ptr<float>(), v.data(), v.size() * sizeof(float));
+    if (!at::isfinite(t).all().item<bool>()) invalid(fmt::format("ofa_resnet50 checkpoint: '{}' holds NaN or inf", spec.key));
+    if (spec.key.find("running_var") != std::string::npos && (t < 0).any().item<bool>())
+      invalid(fmt::format("ofa_resnet50 checkpoint: '{}' holds a negative variance", spec.key));
+    w->bytes += v.size() * sizeof(float);
+    if (spec.key.find("running_") == std::string::npos) w->parameters += v.size();
+    tensors[spec.key] = t;
+  }
+  if (used != by_key.size())
+    for (const auto& [key, t] : by_key) {
+      (void)t;
+      bool known = false;
+      for (const rn::TensorSpec& spec : rn::expected_tensors(w->widths)) known = known || spec.key == key;
+      if (!known) invalid(fmt::format("ofa_resnet50 checkpoint: unexpected key '{}'", key));
+    }
+  auto conv_bn = [&](const std::string& conv, const std::string& bn) {
+    ConvBn c;
+    c.w = tensors.at(conv + ".conv.weight");
+    c.bn = {tensors.at(bn + ".bn.weight"), tensors.at(bn + ".bn.bias"), tensors.at(bn + ".bn.running_mean"),
+            tensors.at(bn + ".bn.running_var")};
+    return c;
+  };
+  w->stem0 = conv_bn("input_stem.0.conv", "input_stem.0.bn");
+  w->stem1 = conv_bn("input_stem.1.conv.conv", "input_stem.1.conv.bn");
+  w->stem2 = conv_bn("input_stem.2.conv", "input_stem.2.bn");
+  for (int b = 0; b < rn::kNumBlocks; ++b) {
+    const std::string p = fmt::format("blocks.{}", b);
+    Block blk;
+    blk.conv1 = conv_bn(p + ".conv1.conv", p + ".conv1.bn");
+    blk.conv2 = conv_bn(p + ".conv2.conv", p + ".conv2.bn");
+    blk.conv3 = conv_bn(p + ".conv3.conv", p + ".conv3.bn");
+    if (tensors.count(p + ".downsample.conv.conv.weight")) blk.down = conv_bn(p + ".downsample.conv", p + ".downsample.bn");
+    w->blocks.push_back(std::move(blk));
+  }
+  w->cls_w = tensors.at("classifier.linear.linear.weight");
+  w->cls_b = tensors.at("classifier.linear.linear.bias");
+  return w;
+}
+
+// --- the reference: OFA's dynamic modules on the active slices ---
+
+at::Tensor ref_conv_bn(const ConvBn& c, const at::Tensor& x, int64_t out, int64_t stride, bool relu) {
+  const int64_t in = x.size(1), k = c.w.size(2);
+  at::Tensor y = at::conv2d(x, c.w.slice(0, 0, out).slice(1, 0, in).contiguous(), {}, stride, k / 2);
+  y = at::batch_norm(y, c.bn.weight.slice(0, 0, out), c.bn.bias.slice(0, 0, out), c.bn.mean.slice(0, 0, out),
+                     c.bn.var.slice(0, 0, out), false, 0.1, rn::kBnEps, true);
+  return relu ? at::relu(y) : y;
+}
+
+at::Tensor reference_forward(const Weights& w, const rn::Subnet& s, const at::Tensor& input) {
+  const rn::ActiveNet n = rn::resolve(w.widths, s);
+  at::Tensor x = ref_conv_bn(w.stem0, input, n.stem_mid, 2, true);
+  if (n.stem_residual) x = ref_conv_bn(w.stem1, x, n.stem_mid, 1, true) + x;
+  x = ref_conv_bn(w.stem2, x, n.stem, 1, true);
+  x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
+  for (const rn::ActiveBlock& b : n.blocks) {
+    const Block& blk = w.blocks[static_cast<size_t>(b.block)];
+    at::Tensor res = x;
+    if (b.downsample) {
+      if (b.stride > 1) res = at::avg_pool2d(res, {b.stride, b.stride}, {b.stride, b.stride}, {0, 0}, true);
+      res = ref_conv_bn(blk.down, res, b.cout, 1, false);
+    }
+    at::Tensor h = ref_conv_bn(blk.conv1, x, b.mid, 1, true);
+    h = ref_conv_bn(blk.conv2, h, b.mid, b.stride, true);
+    h = ref_conv_bn(blk.conv3, h, b.cout, 1, false);
+    x = at::relu(h + res);
+  }
+  x = x.mean(3, true).mean(2, true).flatten(1);
+  return at::linear(x, w.cls_w.slice(1, 0, n.features), w.cls_b);
+}
+
+// --- prepared sub-networks ---
+
+struct FoldedConv {
+  at::Tensor w, b;
+  int64_t stride = 1, pad = 0;
+  size_t bytes() const { return static_cast<size_t>(w.numel() + b.numel()) * sizeof(float); }
+};
+
+FoldedConv fold(const ConvBn& c, int64_t out, int64_t in, int64_t stride) {
+  FoldedConv f;
+  const at::Tensor scale = c.bn.weight.slice(0, 0, out).to(at::kDouble) /
+                           at::sqrt(c.bn.var.slice(0, 0, out).to(at::kDouble) + rn::kBnEps);
+  f.w = (c.w.slice(0, 0, out).slice(1, 0, in).to(at::kDouble) * scale.view({-1, 1, 1, 1})).to(at::kFloat).contiguous();
+  f.b = (c.bn.bias.slice(0, 0, out).to(at::kDouble) - c.bn.mean.slice(0, 0, out).to(at::kDouble) * scale).to(at::kFloat);
+  f.stride = stride;
+  f.pad = c.w.size(2) / 2;
+  return f;
+}
+
+enum class Engine { Folded, Reference };
+
+struct Plan {
+  rn::Subnet key;
+  rn::ActiveNet net;
+  Engine engine = Engine::Folded;
+  std::shared_ptr<const Weights> weights;  // the reference engine's
+  FoldedConv stem0, stem1, stem2;
+  struct B {
+    FoldedConv conv1, conv2, conv3, down;
+    int64_t pool = 1;  // shortcut average pool (stride) before down
+    bool downsample = false;
+  };
+  std::vector<B> blocks;
+  at::Tensor cls_w, cls_b;
+  size_t bytes = 0;
+};
+
+std::shared_ptr<Plan> make_plan(const std::shared_ptr<const Weights>& w, const rn::Subnet& s, Engine engine) {
+  auto p = std::make_shared<Plan>();
+  p->key = s.canonical();
+  p->net = rn::resolve(w->widths, s);
+  p->engine = engine;
+  if (engine == Engine::Reference) {
+    p->weights = w;
+    return p;
+  }
+  c10::NoGradGuard no_grad;
+  const rn::ActiveNet& n = p->net;
+  p->stem0 = fold(w->stem0, n.stem_mid, 3, 2);
+  if (n.stem_residual) p->stem1 = fold(w->stem1, n.stem_mid, n.stem_mid, 1);
+  p->stem2 = fold(w->stem2, n.stem, n.stem_mid, 1);
+  size_t bytes = p->stem0.bytes() + p->stem2.bytes() + (n.stem_residual ? p->stem1.bytes() : 0);
+  for (const rn::ActiveBlock& b : n.blocks) {
+    const Block& blk = w->blocks[static_cast<size_t>(b.block)];
+    Plan::B pb;
+    pb.conv1 = fold(blk.conv1, b.mid, b.cin, 1);
+    pb.conv2 = fold(blk.conv2, b.mid, b.mid, b.stride);
+    pb.conv3 = fold(blk.conv3, b.cout, b.mid, 1);
+    pb.downsample = b.downsample;
+    if (b.downsample) {
+      pb.down = fold(blk.down, b.cout, b.cin, 1);
+      pb.pool = b.stride;
+    }
+    bytes += pb.conv1.bytes() + pb.conv2.bytes() + pb.conv3.bytes() + (b.downsample ? pb.down.bytes() : 0);
+    p->blocks.push_back(std::move(pb));
+  }
+  p->cls_w = w->cls_w.slice(1, 0, n.features).contiguous();
+  p->cls_b = w->cls_b;
+  p->bytes = bytes + static_cast<size_t>(p->cls_w.numel()) * sizeof(float);
+  return p;
+}
+
+at::Tensor conv(const FoldedConv& c, const at::Tensor& x, bool relu) {
+  at::Tensor y = at::conv2d(x, c.w, c.b, c.stride, c.pad);
+  return relu ? at::relu_(y) : y;
+}
+
+at::Tensor plan_forward(const Plan& p, const at::Tensor& input) {
+  if (p.engine == Engine::Reference) return reference_forward(*p.weights, p.key, input);
+  at::Tensor x = conv(p.stem0, input, true);
+  if (p.net.stem_residual) x = conv(p.stem1, x, true).add_(x);
+  x = conv(p.stem2, x, true);
+  x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
+  for (const Plan::B& b : p.blocks) {
+    at::Tensor res = x;
+    if (b.downsample) {
+      if (b.pool > 1) res = at::avg_pool2d(res, {b.pool, b.pool}, {b.pool, b.pool}, {0, 0}, true);
+      res = conv(b.down, res, false);
+    }
+    at::Tensor h = conv(b.conv3, conv(b.conv2, conv(b.conv1, x, true), true), false);
+    x = at::relu_(h.add_(res));
+  }
+  x = x.mean({2, 3});
+  return at::linear(x, p.cls_w, p.cls_b);
+}
+
+}  // namespace
+
+struct OfaResNet50Supernet::Impl {
+  SupernetOptions opts;
+  std::shared_ptr<const Weights> cpu_weights, weights;
+  at::Device dev = at::kCPU;
+  Engine engine = Engine::Folded;
+  std::atomic<int> threads{0};
+  detail::PlanCache<rn::Subnet, Plan> plans;
+
+  explicit Impl(size_t budget) : plans(budget) {}
+
+  std::shared_ptr<const Plan> plan_for(const rn::Subnet& s) {
+    s.validate();
+    const rn::Subnet key = s.canonical();
+    return plans.get_or_build(key, [&] { return make_plan(weights, key, engine); });
+  }
+
+  void run(const Plan& p, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
+           size_t capacity) const {
+    if (!input || !logits) throw Error(ErrorCode::InvalidArgument, "infer: input and logits must not be null");
+    if (n < 1 || n > 4096) throw Error(ErrorCode::InvalidArgument, fmt::format("infer: batch size {} outside 1..4096", n));
+    if (c != 3) throw Error(ErrorCode::InvalidArgument, fmt::format("infer: input has {} channels, the supernet needs 3", c));
+    if (h != p.key.r || w != p.key.r)
+      throw Error(ErrorCode::InvalidArgument, fmt::format("infer: input is {}x{} but sub-network {} runs at resolution {}x{}",
+                                                          h, w, p.key.to_json(), p.key.r, p.key.r));
+    const size_t need = static_cast<size_t>(n) * static_cast<size_t>(cpu_weights->widths.num_classes);
+    if (capacity < need)
+      throw Error(ErrorCode::BufferTooSmall, fmt::format("infer: logits buffer holds {} floats, {} needed", capacity, need));
+    check_finite_input(input, static_cast<size_t>(n * c * h * w));
+    const int want = threads.load(std::memory_order_relaxed);
+    if (want > 0 && dynn::get_num_threads() != want) dynn::set_num_threads(want);
+    at::Tensor x = at::from_blob(const_cast<float*>(input), {n, c, h, w}, at::kFloat);
+    if (!dev.is_cpu()) x = x.to(dev);
+    at::Tensor y;
+    {
+      c10::NoGradGuard no_grad;
+      y = plan_forward(p, x);
+    }
+    y = y.to(at::kCPU).contiguous();
+    std::memcpy(logits, y.data_ptr<float>(), need * sizeof(float));
+  }
+};
+
+OfaResNet50Supernet::OfaResNet50Supernet(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+OfaResNet50Supernet::~OfaResNet50Supernet() = default;
+
+std::unique_ptr<OfaResNet50Supernet> OfaResNet50Supernet::load(const std::string& path, const SupernetOptions& opts) {
+  return from_state_dict(load_checkpoint(path), opts);
+}
+
+std::unique_ptr<OfaResNet50Supernet> OfaResNet50Supernet::from_state_dict(const StateDict& sd, const SupernetOptions& opts) {
+  torch_detail::check_engine(opts.engine);
+  auto impl = std::make_unique<Impl>(opts.cache_bytes);
+  impl->opts = opts;
+  impl->cpu_weights = weights_from_state_dict(sd);
+  impl->dev = torch_detail::parse_device(opts.device);
+  impl->weights = impl->dev.is_cpu() ? impl->cpu_weights : impl->cpu_weights->to(impl->dev);
+  impl->engine = opts.engine == "reference" ? Engine::Reference : Engine::Folded;
+  std::unique_ptr<OfaResNet50Supernet> net(new OfaResNet50Supernet(std::move(impl)));
+  if (opts.num_threads != 0) net->set_num_threads(opts.num_threads);
+  net->set_subnet(Subnet::largest(224));
+  return net;
+}
+
+const rn::Widths& OfaResNet50Supernet::widths() const { return m_impl->cpu_weights->widths; }
+size_t OfaResNet50Supernet::parameter_count() const { return m_impl->cpu_weights->parameters; }
+int OfaResNet50Supernet::num_classes() const { return m_impl->cpu_weights->widths.num_classes; }
+
+void OfaResNet50Supernet::set_subnet(const Subnet& s) { m_impl->plans.set_current(m_impl->plan_for(s)); }
+rn::Subnet OfaResNet50Supernet::current() const { return m_impl->plans.current()->key; }
+
+void OfaResNet50Supernet::prepare(const std::vector<Subnet>& subnets) {
+  for (const Subnet& s : subnets) s.validate();  // all or nothing on a bad entry
+  for (const Subnet& s : subnets) m_impl->plan_for(s);
+}
+bool OfaResNet50Supernet::is_prepared(const Subnet& s) const { return m_impl->plans.contains(s.canonical()); }
+void OfaResNet50Supernet::clear_cache() { m_impl->plans.clear(); }
+
+void OfaResNet50Supernet::infer_subnet(const Subnet& s, const float* input, int64_t n, int64_t c, int64_t h, int64_t w,
+                                       float* logits, size_t capacity) {
+  auto p = m_impl->plan_for(s);
+  m_impl->run(*p, input, n, c, h, w, logits, capacity);
+}
+
+void OfaResNet50Supernet::infer_reference(const Subnet& s, const float* input, int64_t n, int64_t c, int64_t h, int64_t w,
+                                          float* logits, size_t capacity) const {
+  s.validate();
+  Plan p;
+  p.key = s.canonical();
+  p.net = rn::resolve(m_impl->weights->widths, s);
+  p.engine = Engine::Reference;
+  p.weights = m_impl->weights;
+  m_impl->run(p, input, n, c, h, w, logits, capacity);
+}
+
+void OfaResNet50Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
+                                size_t capacity) {
+  auto p = m_impl->plans.current();
+  m_impl->run(*p, input, n, c, h, w, logits, capacity);
+}
+
+SubnetInfo OfaResNet50Supernet::info(const Subnet& s) const {
+  SubnetInfo i;
+  i.family = family();
+  i.json = s.to_json();
+  i.resolution = s.r;
+  i.macs = static_cast<double>(rn::macs(widths(), s));
+  i.parameters = static_cast<double>(rn::parameters(widths(), s));
+  return i;
+}
+SubnetInfo OfaResNet50Supernet::subnet_info(const std::string& json) const { return info(Subnet::from_json(json)); }
+void OfaResNet50Supernet::set_subnet(const std::string& json) { set_subnet(Subnet::from_json(json)); }
+SubnetInfo OfaResNet50Supernet::current_subnet() const { return info(current()); }
+void OfaResNet50Supernet::prepare(const std::vector<std::string>& jsons) {
+  std::vector<Subnet> s;
+  for (const auto& j : jsons) s.push_back(Subnet::from_json(j));
+  prepare(s);
+}
+
+void OfaResNet50Supernet::set_num_threads(int n) {
+  dynn::set_num_threads(n);  // validates n
+  m_impl->threads.store(n, std::memory_order_relaxed);
+}
+int OfaResNet50Supernet::num_threads() const {
+  const int n = m_impl->threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : dynn::get_num_threads();
+}
+std::string OfaResNet50Supernet::device() const { return m_impl->opts.device; }
+const std::string& OfaResNet50Supernet::engine() const { return m_impl->opts.engine; }
+
+ModelMemory OfaResNet50Supernet::memory() const {
+  ModelMemory m;
+  m.supernet_bytes = m_impl->cpu_weights->bytes;
+  m.prepared_bytes = m_impl->plans.bytes();
+  m.cache_budget = m_impl->plans.budget();
+  m.prepared_count = m_impl->plans.count();
+  return m;
+}
+
+}  // namespace dynn

@@ -1,0 +1,200 @@
+// OFA ResNet-50: exact against the OFA reference's golden logits on every engine and container,
+// switching, widths read from shapes (a layout no fixture has), and bad input.
+#include <ATen/ATen.h>
+
+#include <thread>
+
+#include "dynn/error.hpp"
+#include "dynn/ofa_resnet50/supernet.hpp"
+#include "ofa_fixtures.hpp"
+
+using namespace dynn;
+using dynn::test::check_logits;
+using dynn::test::error_of;
+using Subnet = ofa_resnet50::Subnet;
+
+namespace {
+
+std::string fixture(const char* file) {
+  return dynn::test::shared_path(std::string("fixtures/ofa_resnet50_narrow/") + file).string();
+}
+
+std::vector<float> run(Model& m, const dynn::test::FixtureCase& c) {
+  std::vector<float> y(static_cast<size_t>(c.input_shape[0]) * static_cast<size_t>(m.num_classes()));
+  m.infer(c.input.data(), c.input_shape[0], c.input_shape[1], c.input_shape[2], c.input_shape[3], y.data(), y.size());
+  return y;
+}
+
+// A supernet of arbitrary widths: random tensors of the shapes expected_tensors gives.
+StateDict random_state_dict(const ofa_resnet50::Widths& w, uint64_t seed) {
+  at::manual_seed(seed);
+  StateDict sd;
+  for (const auto& spec : ofa_resnet50::expected_tensors(w)) {
+    if (spec.optional) continue;
+    at::Tensor t;
+    const auto& k = spec.key;
+    if (k.find("running_var") != std::string::npos) t = at::rand(spec.shape) * 0.5 + 0.75;
+    else if (k.find("running_mean") != std::string::npos || k.find(".bias") != std::string::npos) t = at::randn(spec.shape) * 0.05;
+    else if (k.find(".bn.weight") != std::string::npos) t = at::rand(spec.shape) * 0.4 + 0.3;
+    else t = at::randn(spec.shape) * std::sqrt(1.0 / static_cast<double>(at::numel(at::empty(spec.shape)) / spec.shape[0]));
+    t = t.contiguous();
+    sd.set(k, TensorData::from_float(spec.shape, std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel())));
+  }
+  return sd;
+}
+
+}  // namespace
+
+TEST_CASE("ofa_resnet50 matches the OFA reference on every case, engine and container", "[resnet50][shared]") {
+  const auto cases = dynn::test::load_fixture_cases("ofa_resnet50_narrow");
+  REQUIRE(cases.size() == 10);
+  for (const char* file : {"supernet.pth", "supernet_legacy.pth"}) {
+    for (const char* engine : {"fast", "aten", "reference"}) {
+      SupernetOptions o;
+      o.engine = engine;
+      auto net = OfaResNet50Supernet::load(fixture(file), o);
+      CHECK(net->family() == "ofa_resnet50");
+      CHECK(net->parameter_count() == 3333888);
+      for (const auto& c : cases) {
+        net->set_subnet(c.subnet_json);
+        check_logits(run(*net, c), c.logits, 1000, std::string(file) + " " + engine + " " + c.name);
+      }
+    }
+  }
+  // The unfused reference path and a sub-network run without switching.
+  auto net = OfaResNet50Supernet::load(fixture("supernet.pth"));
+  for (const auto& c : cases) {
+    const Subnet s = Subnet::from_json(c.subnet_json);
+    std::vector<float> y(c.logits.size());
+    net->infer_reference(s, c.input.data(), c.input_shape[0], 3, c.input_shape[2], c.input_shape[3], y.data(), y.size());
+    check_logits(y, c.logits, 1000, "infer_reference " + c.name);
+    net->infer_subnet(s, c.input.data(), c.input_shape[0], 3, c.input_shape[2], c.input_shape[3], y.data(), y.size());
+    check_logits(y, c.logits, 1000, "infer_subnet " + c.name);
+  }
+}
+
+TEST_CASE("ofa_resnet50 switching: prepared plans, the cache budget, switching while inferring", "[resnet50][shared]") {
+  SupernetOptions o;
+  o.num_threads = 1;
+  auto net = OfaResNet50Supernet::load(fixture("supernet.pth"), o);
+  const auto cases = dynn::test::load_fixture_cases("ofa_resnet50_narrow");
+  std::vector<Subnet> subnets;
+  for (const auto& c : cases) subnets.push_back(Subnet::from_json(c.subnet_json));
+  net->prepare(subnets);
+  for (const auto& s : subnets) CHECK(net->is_prepared(s));
+  const ModelMemory m = net->memory();
+  CHECK(m.prepared_count >= 10);
+  CHECK(m.prepared_bytes > 0);
+  CHECK(m.supernet_bytes >= 3333888 * sizeof(float));
+
+  // A switch to a prepared sub-network changes what runs and what current() says.
+  net->set_subnet(subnets[1]);
+  CHECK(net->current() == subnets[1]);
+  CHECK(net->current_subnet().resolution == subnets[1].r);
+  CHECK(net->current_subnet().macs < net->subnet_info(cases[0].subnet_json).macs);
+
+  // Two threads: one switches back and forth, one runs case 0's sub-network without switching.
+  std::atomic<bool> stop{false};
+  std::thread switcher([&] {
+    size_t i = 0;
+    while (!stop.load()) net->set_subnet(subnets[i++ % subnets.size()]);
+  });
+  const auto& c0 = cases[0];
+  for (int k = 0; k < 3; ++k) {
+    std::vector<float> y(c0.logits.size());
+    net->infer_subnet(subnets[0], c0.input.data(), c0.input_shape[0], 3, c0.input_shape[2], c0.input_shape[3], y.data(), y.size());
+    check_logits(y, c0.logits, 1000, "while switching");
+  }
+  stop = true;
+  switcher.join();
+
+  // A budget of one byte keeps only the current plan (and the newest).
+  SupernetOptions tiny;
+  tiny.cache_bytes = 1;
+  auto small = OfaResNet50Supernet::load(fixture("supernet.pth"), tiny);
+  small->prepare(subnets);
+  CHECK(small->memory().prepared_count <= 2);
+  small->set_subnet(subnets[3]);
+  std::vector<float> y(cases[3].logits.size());
+  small->infer(cases[3].input.data(), cases[3].input_shape[0], 3, cases[3].input_shape[2], cases[3].input_shape[3], y.data(), y.size());
+  check_logits(y, cases[3].logits, 1000, "after eviction");
+}
+
+TEST_CASE("ofa_resnet50 widths come from the shapes: a layout no fixture has", "[resnet50]") {
+  ofa_resnet50::Widths w;
+  w.stem = 24;
+  w.stem_mid = ofa_resnet50::Widths{24, 0, {}, 0}.stem_mid_out(2);
+  w.stage = {48, 96, 160, 320};
+  w.num_classes = 37;
+  const StateDict sd = random_state_dict(w, 7);
+  auto fast = OfaResNet50Supernet::from_state_dict(sd);
+  SupernetOptions ro;
+  ro.engine = "reference";
+  auto ref = OfaResNet50Supernet::from_state_dict(sd, ro);
+  CHECK(fast->widths().stage == w.stage);
+  CHECK(fast->num_classes() == 37);
+  for (const Subnet& s : {Subnet::largest(96), Subnet::smallest(64),
+                          Subnet::from_json(R"({"d":[2,1,0,2,1],"e":[0.25,0.2,0.35,0.2,0.35,0.25,0.2,0.35,0.25,0.2,0.35,0.25,0.2,0.35,0.25,0.2,0.35,0.25],"w":[0,2,1,0,2,1],"r":77})")}) {
+    at::manual_seed(3);
+    at::Tensor x = at::randn({2, 3, s.r, s.r});
+    std::vector<float> a(2 * 37), b(2 * 37);
+    fast->infer_subnet(s, x.data_ptr<float>(), 2, 3, s.r, s.r, a.data(), a.size());
+    ref->infer_subnet(s, x.data_ptr<float>(), 2, 3, s.r, s.r, b.data(), b.size());
+    check_logits(a, b, 37, s.to_json());
+  }
+}
+
+TEST_CASE("ofa_resnet50 bad checkpoints, sub-networks and inputs get errors naming what is wrong", "[resnet50][shared]") {
+  const StateDict good = load_checkpoint(fixture("supernet.pth"));
+  {
+    StateDict sd = good;
+    sd.set("blocks.5.conv2.conv.conv.weight", TensorData::from_float({3, 3}, std::vector<float>(9, 0.f)));
+    CHECK_THAT(error_of([&] { OfaResNet50Supernet::from_state_dict(sd); }, ErrorCode::InvalidArgument),
+               Catch::Contains("blocks.5.conv2.conv.conv.weight") && Catch::Contains("[3, 3]"));
+  }
+  {
+    StateDict sd = good;
+    sd.set("blocks.5.extra.weight", TensorData::from_float({1}, {0.f}));
+    CHECK_THAT(error_of([&] { OfaResNet50Supernet::from_state_dict(sd); }, ErrorCode::InvalidArgument),
+               Catch::Contains("unexpected key 'blocks.5.extra.weight'"));
+  }
+  {
+    StateDict sd;
+    for (const auto& [k, t] : good.entries)
+      if (k.find("blocks.9.conv3") == std::string::npos) sd.set(k, t);
+    CHECK_THAT(error_of([&] { OfaResNet50Supernet::from_state_dict(sd); }, ErrorCode::InvalidArgument),
+               Catch::Contains("missing 'blocks.9.conv3"));
+  }
+  {
+    StateDict sd = good;
+    std::vector<float> v(64, 1.f);
+    v[5] = std::nanf("");
+    sd.set("blocks.0.conv3.bn.bn.weight", TensorData::from_float({64}, v));
+    CHECK_THAT(error_of([&] { OfaResNet50Supernet::from_state_dict(sd); }, ErrorCode::InvalidArgument),
+               Catch::Contains("NaN"));
+  }
+  CHECK_THAT(error_of([&] { OfaResNet50Supernet::from_state_dict(StateDict{}); }, ErrorCode::InvalidArgument),
+             Catch::Contains("not an OFA ResNet"));
+
+  auto net = OfaResNet50Supernet::load(fixture("supernet.pth"));
+  CHECK_THAT(error_of([&] { net->set_subnet(std::string(R"({"d":[2,2,2,2,2],"e":[0.3],"w":[0,0,0,0,0,0],"r":128})")); },
+                      ErrorCode::InvalidArgument),
+             Catch::Contains("'e'"));
+  CHECK_THAT(error_of([&] { net->subnet_info(R"({"ks":[3],"e":[3],"d":[2],"r":128})"); }, ErrorCode::InvalidArgument),
+             Catch::Contains("unknown key 'ks'"));
+  net->set_subnet(Subnet::smallest(128));
+  std::vector<float> x(3 * 128 * 128, 0.1f), y(1000);
+  CHECK_THAT(error_of([&] { net->infer(x.data(), 1, 3, 160, 160, y.data(), y.size()); }, ErrorCode::InvalidArgument),
+             Catch::Contains("resolution 128x128"));
+  CHECK(error_of([&] { net->infer(x.data(), 1, 3, 128, 128, y.data(), 999); }, ErrorCode::BufferTooSmall).size() > 0);
+  CHECK_THAT(error_of([&] { net->infer(nullptr, 1, 3, 128, 128, y.data(), y.size()); }, ErrorCode::InvalidArgument),
+             Catch::Contains("null"));
+  x[77] = std::numeric_limits<float>::infinity();
+  CHECK_THAT(error_of([&] { net->infer(x.data(), 1, 3, 128, 128, y.data(), y.size()); }, ErrorCode::InvalidArgument),
+             Catch::Contains("index 77"));
+  CHECK_THAT(error_of([&] { net->set_num_threads(0); }, ErrorCode::InvalidArgument), Catch::Contains("1..1024"));
+  SupernetOptions bad;
+  bad.engine = "turbo";
+  CHECK_THAT(error_of([&] { OfaResNet50Supernet::from_state_dict(good, bad); }, ErrorCode::InvalidArgument),
+             Catch::Contains("turbo"));
+}
