@@ -11,7 +11,9 @@
 
 #include "cli.hpp"
 #include "dynn/error.hpp"
+#include "dynn/model_registry.hpp"
 #include "dynn/ofa_mbv3.hpp"
+#include "dynn/ofa_resnet50/arch.hpp"
 #include "dynn/profile/levels.hpp"
 #include "nets6_levels.hpp"
 
@@ -42,18 +44,33 @@ inline Levels load_levels(const std::string& path, const std::string& set = "net
 }
 
 struct Model {
-  std::unique_ptr<dynn::OfaMbv3Supernet> net;
+  std::unique_ptr<dynn::OfaMbv3Supernet> net;  // an OFA MobileNetV3 checkpoint (or the random one)
+  std::unique_ptr<dynn::Model> other;          // a checkpoint of another family (any_family)
   bool random = false;
   std::string description;
 };
 
-// --weights FILE (an OFA MobileNetV3 checkpoint), else a deterministic random-initialised w1.2.
-inline Model make_model(const std::string& weights, int threads, uint64_t seed = kDefaultSeed) {
+// --weights FILE, else a deterministic random-initialised w1.2 OFA MobileNetV3. The family is
+// detected from the checkpoint's keys: an OFA MobileNetV3 goes to .net; another registered family
+// goes to .other when the tool runs any family (any_family), else it is an error naming it.
+inline Model make_model(const std::string& weights, int threads, uint64_t seed = kDefaultSeed, bool any_family = false,
+                        const std::string& tool = "this tool") {
   dynn::SupernetOptions o;
   o.num_threads = threads;
   Model m;
   if (!weights.empty()) {
-    m.net = dynn::OfaMbv3Supernet::load(weights, o);
+    const dynn::StateDict sd = dynn::load_checkpoint(weights);
+    const std::string family = dynn::detect_model_family(sd);
+    if (!family.empty() && family != "ofa_mbv3") {
+      if (!any_family)
+        throw dynn::Error(dynn::ErrorCode::Unsupported,
+                          fmt::format("{} is an {} checkpoint; {} runs OFA MobileNetV3 only so far (dynn-classify runs every family)",
+                                      weights, family, tool));
+      m.other = dynn::model_from_state_dict(sd, o, family);
+      m.description = fmt::format("{} ({})", weights, family);
+      return m;
+    }
+    m.net = dynn::OfaMbv3Supernet::from_state_dict(sd, o);
     m.description = fmt::format("{} (w{:.1f})", weights, m.net->arch().width_mult);
   } else {
     m.net = dynn::OfaMbv3Supernet::random(1.2, seed, o);
@@ -93,6 +110,29 @@ inline dynn::SubnetConfig parse_subnet(const std::string& spec, const dynn::Leve
   }
   if (!spec.empty() && spec[0] == '{') return dynn::SubnetConfig::from_json(spec);
   return dynn::SubnetConfig::parse(spec);
+}
+
+// A sub-network of a family other than OFA MobileNetV3, as JSON: "largest[@r]", "smallest[@r]"
+// (ofa_resnet50) or the family's JSON itself.
+inline std::string parse_other_subnet(const std::string& spec, const dynn::Model& model) {
+  std::string low = spec;
+  for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* name : {"largest", "smallest"}) {
+    const std::string n = name;
+    if (low.rfind(n, 0) != 0) continue;
+    int r = 224;
+    if (low.size() > n.size()) {
+      if (low[n.size()] != '@') throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("sub-network '{}': expected {}@<r>", spec, n));
+      r = static_cast<int>(dynn::parse_int(low.substr(n.size() + 1), fmt::format("sub-network '{}': resolution", spec), 1, 100000));
+    }
+    if (model.family() != dynn::ofa_resnet50::kFamily)
+      throw dynn::Error(dynn::ErrorCode::Unsupported, fmt::format("sub-network '{}': no '{}' for family {}", spec, n, model.family()));
+    return (n == "largest" ? dynn::ofa_resnet50::Subnet::largest(r) : dynn::ofa_resnet50::Subnet::smallest(r)).to_json();
+  }
+  if (!spec.empty() && spec[0] == '{') return model.subnet_info(spec).json;  // validated, errors name the key
+  throw dynn::Error(dynn::ErrorCode::InvalidArgument,
+                    fmt::format("sub-network '{}': a checkpoint of family {} takes largest[@r], smallest[@r] or its JSON (levels L0..L5 are "
+                                "OFA MobileNetV3 sub-networks)", spec, model.family()));
 }
 
 // Dynamic-OFA's per-level BN statistics, applied to each level's sub-network.

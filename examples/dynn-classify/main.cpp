@@ -16,14 +16,16 @@ namespace {
 const char* kUsage = R"(usage: dynn-classify [options] IMAGE|FOLDER...
 
 Classifies images (JPEG, PPM/PGM; folders are searched recursively) with one sub-network of an
-OFA MobileNetV3 supernet, using OFA's evaluation transform (Pillow-exact resize, centre crop),
-and prints the top classes with their probabilities.
+OFA supernet (MobileNetV3 or ResNet-50, detected from the checkpoint), using OFA's evaluation
+transform (Pillow-exact resize, centre crop), and prints the top classes with their probabilities.
 
 options:
-  --weights FILE     OFA checkpoint (e.g. ofa_mbv3_d234_e346_k357_w1.2); default: a deterministic
-                     random-initialised w1.2 supernet (predictions then mean nothing)
+  --weights FILE     OFA checkpoint (e.g. ofa_mbv3_d234_e346_k357_w1.2, ofa_resnet50); default: a
+                     deterministic random-initialised MobileNetV3 w1.2 (predictions then mean nothing)
   --subnet SPEC      L0..L5 (Dynamic-OFA levels), largest[@r], smallest[@r],
-                     "ks=<20 digits> e=<20 digits> d=<5 digits> r=<r>" or arch JSON (default L5)
+                     "ks=<20 digits> e=<20 digits> d=<5 digits> r=<r>" or arch JSON (default L5);
+                     ResNet-50: largest[@r], smallest[@r] or {"d":[..],"e":[..],"w":[..],"r":..}
+                     (default largest@224)
   --levels FILE      Dynamic-OFA levels JSON (default: ../shared nets_6, else the embedded copy)
   --bn-stats FILE    Dynamic-OFA per-level BN statistics (nets_6_bn_stats.pt) for the L<n> sub-networks
   --top K            classes per image (default 5)
@@ -47,19 +49,33 @@ int main(int argc, char** argv) {
     const int top = a.integer("top", 5, 1, 1000);
     const int threads = a.threads("threads");
     if (a.has("json")) demo::check_output_file(a.get("json"), "--json");
-    auto levels = demo::load_levels(a.get("levels"));
-    int level = -1;
-    dynn::SubnetConfig cfg = demo::parse_subnet(a.get("subnet", "L5"), levels.set, &level);
     auto ds = dynn::ImageDataset::from_paths(a.positional);
-    auto model = demo::make_model(a.get("weights"), threads, static_cast<uint64_t>(a.integer("seed", 2024, 0, 1 << 30)));
-    if (a.has("bn-stats")) demo::apply_level_bn_stats(*model.net, levels.set, a.get("bn-stats"));
+    auto model = demo::make_model(a.get("weights"), threads, static_cast<uint64_t>(a.integer("seed", 2024, 0, 1 << 30)),
+                                  true, "dynn-classify");
     std::cerr << "supernet: " << model.description << "\n";
-    std::cerr << "sub-network: " << (level >= 0 ? fmt::format("L{} ", level) : "") << cfg.to_string()
-              << (model.net->has_bn_stats(cfg) ? " (per-level BN statistics)" : "") << "\n";
-    model.net->set_subnet(cfg);
+    int level = -1;
+    int r = 0;
+    dynn::Model* any = model.other.get();
+    if (any) {
+      if (a.has("bn-stats") || a.has("levels"))
+        throw dynn::Error(dynn::ErrorCode::InvalidArgument,
+                          fmt::format("--levels and --bn-stats are Dynamic-OFA MobileNetV3 data; this checkpoint is {}", any->family()));
+      any->set_subnet(demo::parse_other_subnet(a.get("subnet", "largest"), *any));
+      const dynn::SubnetInfo info = any->current_subnet();
+      r = info.resolution;
+      std::cerr << fmt::format("sub-network: {} ({:.2f} GMACs, {:.2f} M parameters)\n", info.json, info.macs / 1e9, info.parameters / 1e6);
+    } else {
+      auto levels = demo::load_levels(a.get("levels"));
+      dynn::SubnetConfig cfg = demo::parse_subnet(a.get("subnet", "L5"), levels.set, &level);
+      if (a.has("bn-stats")) demo::apply_level_bn_stats(*model.net, levels.set, a.get("bn-stats"));
+      std::cerr << "sub-network: " << (level >= 0 ? fmt::format("L{} ", level) : "") << cfg.to_string()
+                << (model.net->has_bn_stats(cfg) ? " (per-level BN statistics)" : "") << "\n";
+      model.net->set_subnet(cfg);
+      r = cfg.r;
+    }
 
-    dynn::ImageLoader loader(ds, dynn::EvalTransform(cfg.r));
-    const int classes = model.net->num_classes();
+    dynn::ImageLoader loader(ds, dynn::EvalTransform(r));
+    const int classes = any ? any->num_classes() : model.net->num_classes();
     std::vector<float> input, logits(static_cast<size_t>(classes));
     std::vector<double> ms;
     nlohmann::json out = nlohmann::json::array();
@@ -68,7 +84,8 @@ int main(int argc, char** argv) {
     std::string path;
     while (loader.next_one(input, label, &path)) {
       auto t0 = std::chrono::steady_clock::now();
-      model.net->infer(input.data(), 1, 3, cfg.r, cfg.r, logits.data(), logits.size());
+      if (any) any->infer(input.data(), 1, 3, r, r, logits.data(), logits.size());
+      else model.net->infer(input.data(), 1, 3, r, r, logits.data(), logits.size());
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       auto prob = dynn::softmax(logits.data(), logits.size());
       auto best = dynn::top_k(prob.data(), prob.size(), static_cast<size_t>(top));
@@ -92,7 +109,7 @@ int main(int argc, char** argv) {
       p90 = fmt::format("{:.1f} ms", s.p90_ms);
     }
     t.rows.push_back({std::to_string(ds.size()), std::to_string(loader.stats().loaded), std::to_string(loader.stats().skipped), med, p90,
-                      level >= 0 ? fmt::format("L{} r={}", level, cfg.r) : fmt::format("r={}", cfg.r)});
+                      level >= 0 ? fmt::format("L{} r={}", level, r) : fmt::format("r={}", r)});
     std::cout << "\n" << t.str();
     if (model.random) std::cout << "note: random weights (no --weights): the classes above are not meaningful\n";
     if (a.has("json")) dynn::write_text_file(a.get("json"), out.dump(1) + "\n");

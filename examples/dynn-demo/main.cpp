@@ -270,7 +270,7 @@ int main(int argc, char** argv) {
     const std::string level_set = sim ? "nets_6" : "nets_7";  // Dynamic-OFA's GPU / CPU levels
     auto levels = demo::load_levels(a.get("levels"), level_set);
     demo::Model model;
-    if (compute) model = demo::make_model(a.get("weights"), max_threads, seed);
+    if (compute) model = demo::make_model(a.get("weights"), max_threads, seed, false, "dynn-demo");
     std::string bn_path = a.get("bn-stats");
     if (bn_path.empty() && !model.random && model.net && std::fabs(model.net->arch().width_mult - 1.2) < 1e-6)
       bn_path = demo::shared_file("data/dynamic_ofa/" + (a.has("levels") || levels.origin.rfind("embedded", 0) == 0 ? std::string("nets_6") : level_set) +

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
         if (l.level == r.level) r.published = l.top1_percent / 100;
       rows.push_back(r);
     }
-    auto model = demo::make_model(a.get("weights"), threads, static_cast<uint64_t>(a.integer("seed", 2024, 0, 1 << 30)));
+    auto model = demo::make_model(a.get("weights"), threads, static_cast<uint64_t>(a.integer("seed", 2024, 0, 1 << 30)), false, "dynn-eval");
     std::cerr << "supernet: " << model.description << "\n";
     std::cerr << fmt::format("images: {} ({} classes) from {}\n", ds.size(), ds.classes.size(), a.get("images"));
     if (a.has("bn-stats")) demo::apply_level_bn_stats(*model.net, levels.set, a.get("bn-stats"));

@@ -25,6 +25,9 @@ struct ModelFamily {
 void register_model_family(ModelFamily family);
 std::vector<ModelFamily> model_families();
 
+// The name of the first registered family whose detector accepts sd; "" when none does.
+std::string detect_model_family(const StateDict& sd);
+
 // Loads a checkpoint of any registered family. family "" detects it; a name forces that family
 // (Error(NotFound) for an unknown name). Error(Unsupported) when no family recognises the keys,
 // naming the first keys found and what each family looks for.

@@ -107,6 +107,12 @@ std::vector<ModelFamily> model_families() {
   return registry();
 }
 
+std::string detect_model_family(const StateDict& sd) {
+  for (const auto& f : model_families())
+    if (f.detect(sd)) return f.name;
+  return "";
+}
+
 std::unique_ptr<Model> model_from_state_dict(const StateDict& sd, const SupernetOptions& opts, const std::string& family) {
   const std::vector<ModelFamily> families = model_families();
   std::vector<std::string> names;
