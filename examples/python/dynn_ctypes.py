@@ -13,6 +13,7 @@ the text of dynn_last_error(). Handles free themselves (close() or garbage colle
     point, subnet = mgr.plan(); result = mgr.infer(); print(mgr.summary_string())
 """
 import ctypes
+import json
 import math
 import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_char, c_char_p, c_double, c_float, c_int, c_int32,
@@ -197,6 +198,19 @@ _SIGNATURES = {
     "dynn_controller_list": ([c_char_p, c_size_t, POINTER(c_size_t)], c_int),
     "dynn_controller_name": ([c_void_p, c_char_p, c_size_t, POINTER(c_size_t)], c_int),
     "dynn_manager_default_params": ([], ManagerParams),
+    "dynn_model_load": ([c_char_p, c_char_p, POINTER(c_void_p)], c_int),
+    "dynn_model_free": ([c_void_p], None),
+    "dynn_model_family": ([c_void_p], c_char_p),
+    "dynn_model_num_classes": ([c_void_p], c_int),
+    "dynn_model_set_subnet": ([c_void_p, c_char_p], c_int),
+    "dynn_model_prepare": ([c_void_p, POINTER(c_char_p), c_size_t], c_int),
+    "dynn_model_current_subnet": ([c_void_p, c_char_p, c_size_t, POINTER(c_size_t)], c_int),
+    "dynn_model_infer": ([c_void_p, POINTER(c_float), c_int64, c_int64, c_int64, c_int64, POINTER(c_float), c_size_t,
+                          POINTER(c_size_t)], c_int),
+    "dynn_model_subnet_info": ([c_void_p, c_char_p, POINTER(c_double), POINTER(c_double)], c_int),
+    "dynn_model_subnet_resolution": ([c_void_p, c_char_p, POINTER(c_int)], c_int),
+    "dynn_model_set_threads": ([c_void_p, c_int], c_int),
+    "dynn_model_get_threads": ([c_void_p, POINTER(c_int)], c_int),
     "dynn_manager_create": ([c_void_p, c_void_p, c_void_p, c_void_p, POINTER(ManagerParams), POINTER(c_void_p)], c_int),
     "dynn_manager_free": ([c_void_p], None),
     "dynn_manager_plan": ([c_void_p, POINTER(c_int32), POINTER(Subnet)], c_int),
@@ -211,6 +225,7 @@ _SIGNATURES = {
     "dynn_manager_telemetry_write": ([c_void_p, c_char_p, c_int], c_int),
 }
 _PLAIN = {"dynn_version", "dynn_status_string", "dynn_last_error", "dynn_log_set", "dynn_supernet_default_params",
+          "dynn_model_family", "dynn_model_num_classes",
           "dynn_sim_default_params", "dynn_manager_default_params"}
 
 
@@ -371,6 +386,63 @@ class Supernet(_Handle):
 
     def device(self):
         return _string("dynn_supernet_get_device", self.ptr)
+
+
+class Model(_Handle):
+    """A dynamic DNN of any family (dynn_model_*): the family is detected from the checkpoint, and
+    sub-networks are JSON in that family's form (see dynn.h)."""
+    _free = "dynn_model_free"
+
+    @classmethod
+    def load(cls, path, **options):
+        """options: device, engine, family, num_threads, cache_bytes (dynn_model_load's options_json)."""
+        out = c_void_p()
+        _call("dynn_model_load", _b(path), _b(json.dumps(options)) if options else None, byref(out))
+        return cls(out)
+
+    @property
+    def family(self):
+        return lib().dynn_model_family(self.ptr).decode()
+
+    @property
+    def num_classes(self):
+        return lib().dynn_model_num_classes(self.ptr)
+
+    def set_subnet(self, subnet_json):
+        _call("dynn_model_set_subnet", self.ptr, _b(subnet_json))
+
+    def prepare(self, subnet_jsons):
+        arr = (c_char_p * len(subnet_jsons))(*[_b(s) for s in subnet_jsons])
+        _call("dynn_model_prepare", self.ptr, arr, len(subnet_jsons))
+
+    def subnet(self):
+        return _string("dynn_model_current_subnet", self.ptr)
+
+    def subnet_info(self, subnet_json=None):
+        """(MACs per image, parameters) of a sub-network (None: the current one)."""
+        macs, params = c_double(0), c_double(0)
+        _call("dynn_model_subnet_info", self.ptr, _b(subnet_json), byref(macs), byref(params))
+        return macs.value, params.value
+
+    def resolution(self, subnet_json=None):
+        r = c_int(0)
+        _call("dynn_model_subnet_resolution", self.ptr, _b(subnet_json), byref(r))
+        return r.value
+
+    def infer(self, image, n, r):
+        """Logits (n * num_classes floats) of an NCHW float32 ctypes array [n*3*r*r]."""
+        logits = (c_float * (n * self.num_classes))()
+        written = c_size_t(0)
+        _call("dynn_model_infer", self.ptr, image, n, 3, r, r, logits, len(logits), byref(written))
+        return list(logits[:written.value])
+
+    def set_threads(self, n):
+        _call("dynn_model_set_threads", self.ptr, n)
+
+    def threads(self):
+        n = c_int(0)
+        _call("dynn_model_get_threads", self.ptr, byref(n))
+        return n.value
 
 
 class Platform(_Handle):
