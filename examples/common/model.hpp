@@ -53,13 +53,16 @@ struct Model {
 // --weights FILE, else a deterministic random-initialised w1.2 OFA MobileNetV3. The family is
 // detected from the checkpoint's keys: an OFA MobileNetV3 goes to .net; another registered family
 // goes to .other when the tool runs any family (any_family), else it is an error naming it.
+// preloaded: the checkpoint's tensors when the caller has read them already (see checkpoint_family).
 inline Model make_model(const std::string& weights, int threads, uint64_t seed = kDefaultSeed, bool any_family = false,
-                        const std::string& tool = "this tool") {
+                        const std::string& tool = "this tool", const dynn::StateDict* preloaded = nullptr) {
   dynn::SupernetOptions o;
   o.num_threads = threads;
   Model m;
   if (!weights.empty()) {
-    const dynn::StateDict sd = dynn::load_checkpoint(weights);
+    dynn::StateDict loaded;
+    if (!preloaded) loaded = dynn::load_checkpoint(weights);
+    const dynn::StateDict& sd = preloaded ? *preloaded : loaded;
     const std::string family = dynn::detect_model_family(sd);
     if (!family.empty() && family != "ofa_mbv3") {
       if (!any_family)
@@ -113,8 +116,8 @@ inline dynn::SubnetConfig parse_subnet(const std::string& spec, const dynn::Leve
 }
 
 // A sub-network of a family other than OFA MobileNetV3, as JSON: "largest[@r]", "smallest[@r]"
-// (ofa_resnet50) or the family's JSON itself.
-inline std::string parse_other_subnet(const std::string& spec, const dynn::Model& model) {
+// (ofa_resnet50) or the family's JSON itself, validated before any model is built.
+inline std::string parse_other_subnet(const std::string& spec, const std::string& family) {
   std::string low = spec;
   for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (const char* name : {"largest", "smallest"}) {
@@ -125,14 +128,17 @@ inline std::string parse_other_subnet(const std::string& spec, const dynn::Model
       if (low[n.size()] != '@') throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("sub-network '{}': expected {}@<r>", spec, n));
       r = static_cast<int>(dynn::parse_int(low.substr(n.size() + 1), fmt::format("sub-network '{}': resolution", spec), 1, 100000));
     }
-    if (model.family() != dynn::ofa_resnet50::kFamily)
-      throw dynn::Error(dynn::ErrorCode::Unsupported, fmt::format("sub-network '{}': no '{}' for family {}", spec, n, model.family()));
+    if (family != dynn::ofa_resnet50::kFamily)
+      throw dynn::Error(dynn::ErrorCode::Unsupported, fmt::format("sub-network '{}': no '{}' for family {}", spec, n, family));
     return (n == "largest" ? dynn::ofa_resnet50::Subnet::largest(r) : dynn::ofa_resnet50::Subnet::smallest(r)).to_json();
   }
-  if (!spec.empty() && spec[0] == '{') return model.subnet_info(spec).json;  // validated, errors name the key
+  if (!spec.empty() && spec[0] == '{') {
+    if (family == dynn::ofa_resnet50::kFamily) return dynn::ofa_resnet50::Subnet::from_json(spec).to_json();  // errors name the key
+    return spec;  // validated by the model
+  }
   throw dynn::Error(dynn::ErrorCode::InvalidArgument,
                     fmt::format("sub-network '{}': a checkpoint of family {} takes largest[@r], smallest[@r] or its JSON (levels L0..L5 are "
-                                "OFA MobileNetV3 sub-networks)", spec, model.family()));
+                                "OFA MobileNetV3 sub-networks)", spec, family));
 }
 
 // Dynamic-OFA's per-level BN statistics, applied to each level's sub-network.

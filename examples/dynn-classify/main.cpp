@@ -49,29 +49,43 @@ int main(int argc, char** argv) {
     const int top = a.integer("top", 5, 1, 1000);
     const int threads = a.threads("threads");
     if (a.has("json")) demo::check_output_file(a.get("json"), "--json");
-    auto ds = dynn::ImageDataset::from_paths(a.positional);
-    auto model = demo::make_model(a.get("weights"), threads, static_cast<uint64_t>(a.integer("seed", 2024, 0, 1 << 30)),
-                                  true, "dynn-classify");
-    std::cerr << "supernet: " << model.description << "\n";
+    // The family decides how --subnet reads; the spec is checked before the (slow) model build.
+    dynn::StateDict sd;
+    std::string family = "ofa_mbv3";
+    if (a.has("weights")) {
+      sd = dynn::load_checkpoint(a.get("weights"));
+      if (const std::string f = dynn::detect_model_family(sd); !f.empty()) family = f;
+    }
     int level = -1;
     int r = 0;
-    dynn::Model* any = model.other.get();
-    if (any) {
+    dynn::SubnetConfig cfg;
+    std::string other_subnet;
+    demo::Levels levels;
+    if (family != "ofa_mbv3") {
       if (a.has("bn-stats") || a.has("levels"))
         throw dynn::Error(dynn::ErrorCode::InvalidArgument,
-                          fmt::format("--levels and --bn-stats are Dynamic-OFA MobileNetV3 data; this checkpoint is {}", any->family()));
-      any->set_subnet(demo::parse_other_subnet(a.get("subnet", "largest"), *any));
+                          fmt::format("--levels and --bn-stats are Dynamic-OFA MobileNetV3 data; this checkpoint is {}", family));
+      other_subnet = demo::parse_other_subnet(a.get("subnet", "largest"), family);
+    } else {
+      levels = demo::load_levels(a.get("levels"));
+      cfg = demo::parse_subnet(a.get("subnet", "L5"), levels.set, &level);
+      r = cfg.r;
+    }
+    auto ds = dynn::ImageDataset::from_paths(a.positional);
+    auto model = demo::make_model(a.get("weights"), threads, static_cast<uint64_t>(a.integer("seed", 2024, 0, 1 << 30)),
+                                  true, "dynn-classify", a.has("weights") ? &sd : nullptr);
+    std::cerr << "supernet: " << model.description << "\n";
+    dynn::Model* any = model.other.get();
+    if (any) {
+      any->set_subnet(other_subnet);
       const dynn::SubnetInfo info = any->current_subnet();
       r = info.resolution;
       std::cerr << fmt::format("sub-network: {} ({:.2f} GMACs, {:.2f} M parameters)\n", info.json, info.macs / 1e9, info.parameters / 1e6);
     } else {
-      auto levels = demo::load_levels(a.get("levels"));
-      dynn::SubnetConfig cfg = demo::parse_subnet(a.get("subnet", "L5"), levels.set, &level);
       if (a.has("bn-stats")) demo::apply_level_bn_stats(*model.net, levels.set, a.get("bn-stats"));
       std::cerr << "sub-network: " << (level >= 0 ? fmt::format("L{} ", level) : "") << cfg.to_string()
                 << (model.net->has_bn_stats(cfg) ? " (per-level BN statistics)" : "") << "\n";
       model.net->set_subnet(cfg);
-      r = cfg.r;
     }
 
     dynn::ImageLoader loader(ds, dynn::EvalTransform(r));

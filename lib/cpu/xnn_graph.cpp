@@ -153,7 +153,7 @@ ThreadPool::~ThreadPool() {
   if (m_pool) pthreadpool_destroy(m_pool);
 }
 
-enum class Kind { Conv, Depthwise, Hardswish, GlobalAvgPool, FullyConnected, SharedFullyConnected, Multiply, Add };
+enum class Kind { Conv, Depthwise, Hardswish, GlobalAvgPool, FullyConnected, SharedFullyConnected, Multiply, Add, MaxPool, AvgPool };
 
 struct Graph::Op {
   Kind kind;
@@ -374,7 +374,7 @@ void Graph::multiply_channels(Value x, Value s) {
   push_in_place(std::move(op), x, s);
 }
 
-void Graph::add(Value x, Value y) {
+void Graph::add(Value x, Value y, Act act) {
   check(x, "add");
   check(y, "add");
   const ValueInfo &a = m_values[static_cast<size_t>(x)], &b = m_values[static_cast<size_t>(y)];
@@ -383,11 +383,59 @@ void Graph::add(Value x, Value y) {
   constexpr float inf = std::numeric_limits<float>::infinity();
   auto op = std::make_unique<Op>();
   op->kind = Kind::Add;
+  if (act == Act::Hardswish) throw Error(ErrorCode::Internal, "cpu graph: add with hardswish");
   {
     CountInto c(&m_bytes);
-    check_status(xnn_create_add_nd_f32(-inf, inf, 0, &op->op), "add create");
+    check_status(xnn_create_add_nd_f32(act == Act::Relu ? 0.f : -inf, inf, 0, &op->op), "add create");
   }
   push_in_place(std::move(op), x, y);
+}
+
+Graph::Value Graph::max_pool(Value x, int k, int stride, int pad) {
+  check(x, "max_pool");
+  const ValueInfo in = m_values[static_cast<size_t>(x)];
+  const int oh = (in.h + 2 * pad - k) / stride + 1, ow = (in.w + 2 * pad - k) / stride + 1;
+  if (k < 1 || stride < 1 || pad < 0 || pad >= k || oh < 1 || ow < 1)
+    throw Error(ErrorCode::Internal, fmt::format("cpu graph: max pool k {} stride {} pad {} on {}x{}", k, stride, pad, in.h, in.w));
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  auto op = std::make_unique<Op>();
+  op->kind = Kind::MaxPool;
+  {
+    CountInto c(&m_bytes);
+    const auto p = static_cast<uint32_t>(pad), kk = static_cast<uint32_t>(k), st = static_cast<uint32_t>(stride);
+    const auto ch = static_cast<size_t>(in.c);
+    check_status(xnn_create_max_pooling2d_nhwc_f32(p, p, p, p, kk, kk, st, st, 1, 1, ch, ch, ch, -inf, inf, 0, &op->op),
+                 "max pooling create");
+  }
+  use(x);
+  op->in = x;
+  op->out = new_value(oh, ow, in.c);
+  m_ops.push_back(std::move(op));
+  return m_ops.back()->out;
+}
+
+Graph::Value Graph::avg_pool_ceil(Value x, int k) {
+  check(x, "avg_pool_ceil");
+  const ValueInfo in = m_values[static_cast<size_t>(x)];
+  if (k < 1) throw Error(ErrorCode::Internal, fmt::format("cpu graph: average pool k {}", k));
+  if (k == 1) return x;
+  // Ceil mode as bottom/right padding that XNNPACK leaves out of each window's divisor.
+  const auto pad_b = static_cast<uint32_t>((k - in.h % k) % k), pad_r = static_cast<uint32_t>((k - in.w % k) % k);
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  auto op = std::make_unique<Op>();
+  op->kind = Kind::AvgPool;
+  {
+    CountInto c(&m_bytes);
+    const auto kk = static_cast<uint32_t>(k);
+    const auto ch = static_cast<size_t>(in.c);
+    check_status(xnn_create_average_pooling2d_nhwc_f32(0, pad_r, pad_b, 0, kk, kk, kk, kk, ch, ch, ch, -inf, inf, 0, &op->op),
+                 "average pooling create");
+  }
+  use(x);
+  op->in = x;
+  op->out = new_value((in.h + k - 1) / k, (in.w + k - 1) / k, in.c);
+  m_ops.push_back(std::move(op));
+  return m_ops.back()->out;
 }
 
 void Graph::push_in_place(std::unique_ptr<Op> op, Value x, Value y) {
@@ -483,6 +531,16 @@ void Graph::setup(Workspace& ws, const ThreadPool& pool, int64_t batch) {
                      "multiply setup");
         break;
       }
+      case Kind::MaxPool:
+        check_status(xnn_setup_max_pooling2d_nhwc_f32(op->op, n, static_cast<size_t>(in.h), static_cast<size_t>(in.w), x, y,
+                                                      pool.get()),
+                     "max pooling setup");
+        break;
+      case Kind::AvgPool:
+        check_status(xnn_setup_average_pooling2d_nhwc_f32(op->op, n, static_cast<size_t>(in.h), static_cast<size_t>(in.w), x,
+                                                          y, pool.get()),
+                     "average pooling setup");
+        break;
       case Kind::Add: {
         const size_t a[1] = {pixels * static_cast<size_t>(in.c)};
         check_status(xnn_setup_add_nd_f32(op->op, 1, a, 1, a, x, at(ws, op->in2, batch), y, pool.get()), "add setup");

@@ -111,7 +111,12 @@ class Graph {
   // A shared layer (not counted in bytes() or weight_floats()); act None or Hardswish.
   Value fully_connected(Value x, std::shared_ptr<SharedFullyConnected> fc, Act act);
   void multiply_channels(Value x, Value s);  // x[n,h,w,c] *= s[n,1,1,c], in place
-  void add(Value x, Value y);                // x += y (same shape), in place
+  void add(Value x, Value y, Act act = Act::None);  // x = act(x + y) (same shape), in place; act None or Relu
+  // k x k max pooling, stride s, padding p on each side (padding never wins the max).
+  Value max_pool(Value x, int k, int stride, int pad);
+  // k x k average pooling with stride k in ceil mode: a last, partial window averages over the
+  // pixels it covers only (PyTorch's AvgPool2d(k, k, ceil_mode=True)).
+  Value avg_pool_ceil(Value x, int k);
   // Ends a layer for per-layer timing: run() reports one time per mark, in mark order.
   void mark_layer();
   void set_output(Value v);

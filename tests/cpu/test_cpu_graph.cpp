@@ -277,3 +277,53 @@ TEST_CASE("dynn's depthwise loop matches a naive convolution on every path", "[c
     }
   }
 }
+
+TEST_CASE("max pooling, ceil-mode average pooling and add+relu match naive loops on odd sizes", "[cpu]") {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int hw : {7, 8, 37}) {
+    const int c = 5;
+    const size_t batch = 2;
+    Graph g;
+    const Graph::Value in = g.input(hw, hw, c);
+    const Graph::Value mp = g.max_pool(in, 3, 2, 1);
+    const Graph::Value ap = g.avg_pool_ceil(mp, 2);
+    const Graph::Value ap2 = g.avg_pool_ceil(mp, 2);
+    g.add(ap, ap2, Act::Relu);  // relu(2 * avg)
+    g.set_output(ap);
+    const int mh = (hw + 2 - 3) / 2 + 1, oh = (mh + 1) / 2;
+    REQUIRE(g.height(mp) == mh);
+    REQUIRE(g.height(ap) == oh);
+    std::vector<float> x(batch * static_cast<size_t>(c * hw * hw));
+    for (auto& v : x) v = nd(rng);
+    std::vector<float> y(batch * static_cast<size_t>(oh * oh * c));
+    Workspace ws;
+    ThreadPool pool(2);
+    g.run(ws, pool, x.data(), static_cast<int64_t>(batch), y.data());  // NCHW in, NHWC out
+    double worst = 0;
+    for (size_t b = 0; b < batch; ++b)
+      for (int ch = 0; ch < c; ++ch)
+        for (int oy = 0; oy < oh; ++oy)
+          for (int ox = 0; ox < oh; ++ox) {
+            double sum = 0;
+            int count = 0;
+            for (int py = 2 * oy; py < std::min(2 * oy + 2, mh); ++py)
+              for (int px = 2 * ox; px < std::min(2 * ox + 2, mh); ++px) {
+                double m = -1e300;
+                for (int ky = 0; ky < 3; ++ky)
+                  for (int kx = 0; kx < 3; ++kx) {
+                    const int iy = 2 * py - 1 + ky, ix = 2 * px - 1 + kx;
+                    if (iy < 0 || ix < 0 || iy >= hw || ix >= hw) continue;
+                    m = std::max(m, static_cast<double>(x[((b * c + static_cast<size_t>(ch)) * hw + iy) * hw + ix]));
+                  }
+                sum += m;
+                ++count;
+              }
+            const double want = std::max(0.0, 2 * sum / count);
+            const double got = y[((b * oh + static_cast<size_t>(oy)) * oh + static_cast<size_t>(ox)) * c + static_cast<size_t>(ch)];
+            worst = std::max(worst, std::abs(got - want));
+          }
+    INFO("size " << hw);
+    CHECK(worst < 1e-5);
+  }
+}

@@ -1,8 +1,9 @@
 // The OFA ResNet-50 dynamic supernet, exactly as once-for-all's OFAResNets computes it, with
 // prepared (BN-folded) sub-networks and microsecond switching. Torch-free header.
-// Engines: "fast" and "aten" both run the BN-folded LibTorch path (sliced, contiguous conv weights,
-// oneDNN convolutions on CPU) for now; "reference" runs OFA's unfused arithmetic. Plans are cached
-// and switched by the same PlanCache as every family (byte budget, LRU, atomic switch).
+// Engines: "fast" on CPU is dynn's XNNPACK engine (BN folded, NHWC, ReLU fused into the convs and
+// the residual add); "aten" the BN-folded LibTorch path (also "fast" on CUDA); "reference" OFA's
+// unfused arithmetic. Plans are cached and switched by the same PlanCache as every family (byte
+// budget, LRU, atomic switch).
 #pragma once
 
 #include <cstdint>

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "cpu/resources.hpp"
 #include "cpu/xnn_graph.hpp"
 #include "dynn/ofa_mbv3.hpp"
 
@@ -159,17 +160,12 @@ struct OfaMbv3Supernet::Impl {
   ofa::EngineKind kind = ofa::EngineKind::Aten;
   void resolve_engine();
 
-  // XNNPACK engine: thread pools by (count, affinity of the creating thread), activation
-  // workspaces (one per inference running at the same time, reused).
+  // XNNPACK engine: thread pools and activation workspaces; the shared head, packed on the first
+  // CPU-engine prepare (under cpu_mutex).
+  cpu::Resources cpu_resources;
   mutable std::mutex cpu_mutex;
-  mutable std::vector<std::shared_ptr<cpu::ThreadPool>> pools;  // newest last, a few kept
-  mutable std::vector<std::unique_ptr<cpu::Workspace>> idle_workspaces;
-  mutable size_t workspace_bytes = 0;
-  mutable std::shared_ptr<const ofa::XnnHead> xnn_head;  // packed on the first CPU-engine prepare
+  mutable std::shared_ptr<const ofa::XnnHead> xnn_head;
   std::shared_ptr<const ofa::XnnHead> head_for(const ofa::Weights& w) const;
-  std::shared_ptr<cpu::ThreadPool> pool_for_calling_thread(int threads) const;
-  std::unique_ptr<cpu::Workspace> take_workspace() const;
-  void return_workspace(std::unique_ptr<cpu::Workspace> ws) const;
   int effective_threads() const;
 
   std::shared_ptr<const ofa::Prepared> get_or_prepare(const SubnetConfig& cfg);

@@ -34,49 +34,6 @@ int OfaMbv3Supernet::Impl::effective_threads() const {
   return n > 0 ? n : dynn::get_num_threads();
 }
 
-// A pool whose workers run where the calling thread may run: the affinity knob pins the inference
-// thread, and workers inherit the mask of the thread that creates them. A few pools are kept, so a
-// model that alternates between two masks (core division) does not recreate threads every step.
-std::shared_ptr<cpu::ThreadPool> OfaMbv3Supernet::Impl::pool_for_calling_thread(int n) const {
-  const std::vector<uint64_t> mask = cpu::ThreadPool::calling_thread_mask();
-  std::lock_guard<std::mutex> lock(cpu_mutex);
-  for (auto it = pools.rbegin(); it != pools.rend(); ++it)
-    if ((*it)->threads() == n && (n == 1 || (*it)->mask() == mask)) return *it;
-  auto pool = std::make_shared<cpu::ThreadPool>(n);
-  pools.push_back(pool);
-  if (pools.size() > 4) pools.erase(pools.begin());  // in-flight users keep theirs alive
-  return pool;
-}
-
-std::unique_ptr<cpu::Workspace> OfaMbv3Supernet::Impl::take_workspace() const {
-  std::lock_guard<std::mutex> lock(cpu_mutex);
-  if (idle_workspaces.empty()) return std::make_unique<cpu::Workspace>();
-  auto ws = std::move(idle_workspaces.back());
-  idle_workspaces.pop_back();
-  workspace_bytes -= ws->bytes();
-  return ws;
-}
-
-void OfaMbv3Supernet::Impl::return_workspace(std::unique_ptr<cpu::Workspace> ws) const {
-  std::lock_guard<std::mutex> lock(cpu_mutex);
-  workspace_bytes += ws->bytes();
-  idle_workspaces.push_back(std::move(ws));
-}
-
-namespace {
-// Holds a workspace of the model for one run or bind and gives it back, also on exceptions.
-class WorkspaceLease {
- public:
-  explicit WorkspaceLease(const OfaMbv3Supernet::Impl& m) : m_impl(m), m_ws(m.take_workspace()) {}
-  ~WorkspaceLease() { m_impl.return_workspace(std::move(m_ws)); }
-  cpu::Workspace& get() { return *m_ws; }
-
- private:
-  const OfaMbv3Supernet::Impl& m_impl;
-  std::unique_ptr<cpu::Workspace> m_ws;
-};
-}  // namespace
-
 std::shared_ptr<const ofa::XnnHead> OfaMbv3Supernet::Impl::head_for(const ofa::Weights& w) const {
   std::lock_guard<std::mutex> lock(cpu_mutex);
   if (!xnn_head || xnn_head->source != &w) xnn_head = ofa::build_xnn_head(w);
@@ -106,8 +63,8 @@ std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const Subn
   if (p->xnn) {
     // Bind for batch 1 now, so the first inference after a switch only runs; the binding's
     // indirection buffers count towards the plan's bytes.
-    WorkspaceLease ws(*this);
-    p->xnn->bind(ws.get(), *pool_for_calling_thread(effective_threads()), 1);
+    cpu::Resources::Lease ws(cpu_resources);
+    p->xnn->bind(ws.get(), *cpu_resources.pool_for_calling_thread(effective_threads()), 1);
     p->bytes = p->xnn->bytes();
   }
   std::lock_guard<std::mutex> lock(mutex);
@@ -239,8 +196,8 @@ void OfaMbv3Supernet::Impl::run(const Prepared& p, const float* input, int64_t n
   if (layer_seconds && !dev.is_cpu()) throw Error(ErrorCode::Unsupported, "per-layer timing is implemented for the CPU only");
   check_finite_input(input, static_cast<size_t>(n * c * h * w));
   if (p.xnn) {
-    WorkspaceLease ws(*this);
-    auto pool = pool_for_calling_thread(effective_threads());
+    cpu::Resources::Lease ws(cpu_resources);
+    auto pool = cpu_resources.pool_for_calling_thread(effective_threads());
     // A graph's operators hold their last binding: one inference per sub-network at a time.
     std::lock_guard<std::mutex> lock(p.run_mutex);
     p.xnn->run(ws.get(), *pool, input, n, logits, layer_seconds);
@@ -316,8 +273,7 @@ ModelMemory OfaMbv3Supernet::memory() const {
   m.prepared_bytes = m_impl->cached_bytes;
   m.cache_budget = m_impl->opts.cache_bytes;
   m.prepared_count = m_impl->lru.size();
-  std::lock_guard<std::mutex> cpu_lock(m_impl->cpu_mutex);
-  m.workspace_bytes = m_impl->workspace_bytes;
+  m.workspace_bytes = m_impl->cpu_resources.idle_workspace_bytes();
   if (m_impl->xnn_head && !m_impl->lru.empty()) m.shared_bytes = m_impl->xnn_head->bytes();
   return m;
 }

@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 
 #include "core/plan_cache.hpp"
+#include "cpu/resources.hpp"
+#include "cpu/xnn_graph.hpp"
 #include "dynn/error.hpp"
 #include "dynn/threads.hpp"
 #include "torch/model_common.hpp"
@@ -175,7 +177,7 @@ FoldedConv fold(const ConvBn& c, int64_t out, int64_t in, int64_t stride) {
   return f;
 }
 
-enum class Engine { Folded, Reference };
+enum class Engine { Xnnpack, Folded, Reference };
 
 struct Plan {
   rn::Subnet key;
@@ -190,8 +192,48 @@ struct Plan {
   };
   std::vector<B> blocks;
   at::Tensor cls_w, cls_b;
+  std::unique_ptr<cpu::Graph> xnn;  // Engine::Xnnpack
+  mutable std::mutex run_mutex;     // an XNNPACK graph runs one inference at a time
   size_t bytes = 0;
 };
+
+std::vector<float> ohwi(const at::Tensor& w) {
+  const at::Tensor t = w.permute({0, 2, 3, 1}).contiguous();
+  return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+}
+
+// The folded plan as an XNNPACK graph (NHWC, ReLU fused into convs and the residual add).
+std::unique_ptr<cpu::Graph> build_graph(const Plan& p, int classes) {
+  auto g = std::make_unique<cpu::Graph>();
+  auto conv_op = [&](cpu::Graph::Value x, const FoldedConv& c, cpu::Act act) {
+    const std::vector<float> k = ohwi(c.w);
+    return g->conv(x, k.data(), c.b.data_ptr<float>(), static_cast<int>(c.w.size(0)), static_cast<int>(c.w.size(2)),
+                   static_cast<int>(c.stride), 1, act);
+  };
+  const rn::ActiveNet& n = p.net;
+  cpu::Graph::Value x = conv_op(g->input(p.key.r, p.key.r, 3), p.stem0, cpu::Act::Relu);
+  if (n.stem_residual) {
+    const cpu::Graph::Value y = conv_op(x, p.stem1, cpu::Act::Relu);
+    g->add(y, x);
+    x = y;
+  }
+  x = conv_op(x, p.stem2, cpu::Act::Relu);
+  x = g->max_pool(x, 3, 2, 1);
+  g->mark_layer();
+  for (const Plan::B& b : p.blocks) {
+    cpu::Graph::Value res = x;
+    if (b.downsample) res = conv_op(g->avg_pool_ceil(x, static_cast<int>(b.pool)), b.down, cpu::Act::None);
+    cpu::Graph::Value h = conv_op(conv_op(conv_op(x, b.conv1, cpu::Act::Relu), b.conv2, cpu::Act::Relu), b.conv3, cpu::Act::None);
+    g->add(h, res, cpu::Act::Relu);
+    x = h;
+    g->mark_layer();
+  }
+  x = g->global_avg_pool(x);
+  x = g->fully_connected(x, p.cls_w.data_ptr<float>(), p.cls_b.data_ptr<float>(), classes, cpu::Act::None);
+  g->mark_layer();
+  g->set_output(x);
+  return g;
+}
 
 std::shared_ptr<Plan> make_plan(const std::shared_ptr<const Weights>& w, const rn::Subnet& s, Engine engine) {
   auto p = std::make_shared<Plan>();
@@ -223,8 +265,16 @@ std::shared_ptr<Plan> make_plan(const std::shared_ptr<const Weights>& w, const r
     p->blocks.push_back(std::move(pb));
   }
   p->cls_w = w->cls_w.slice(1, 0, n.features).contiguous();
-  p->cls_b = w->cls_b;
+  p->cls_b = w->cls_b.contiguous();
   p->bytes = bytes + static_cast<size_t>(p->cls_w.numel()) * sizeof(float);
+  if (engine == Engine::Xnnpack) {
+    // The graph packs its own copy; the folded tensors are dropped.
+    p->xnn = build_graph(*p, static_cast<int>(w->cls_w.size(0)));
+    p->stem0 = p->stem1 = p->stem2 = FoldedConv{};
+    p->blocks.clear();
+    p->cls_w = p->cls_b = at::Tensor();
+    p->bytes = p->xnn->bytes();
+  }
   return p;
 }
 
@@ -261,13 +311,29 @@ struct OfaResNet50Supernet::Impl {
   Engine engine = Engine::Folded;
   std::atomic<int> threads{0};
   detail::PlanCache<rn::Subnet, Plan> plans;
+  cpu::Resources cpu_resources;
 
   explicit Impl(size_t budget) : plans(budget) {}
+
+  int effective_threads() const {
+    const int n = threads.load(std::memory_order_relaxed);
+    return n > 0 ? n : dynn::get_num_threads();
+  }
 
   std::shared_ptr<const Plan> plan_for(const rn::Subnet& s) {
     s.validate();
     const rn::Subnet key = s.canonical();
-    return plans.get_or_build(key, [&] { return make_plan(weights, key, engine); });
+    return plans.get_or_build(key, [&] {
+      auto p = make_plan(weights, key, engine);
+      if (p->xnn) {
+        // Bound for batch 1 now, so the first inference after a switch only runs; the binding's
+        // indirection buffers count towards the plan's bytes.
+        cpu::Resources::Lease ws(cpu_resources);
+        p->xnn->bind(ws.get(), *cpu_resources.pool_for_calling_thread(effective_threads()), 1);
+        p->bytes = p->xnn->bytes();
+      }
+      return p;
+    });
   }
 
   void run(const Plan& p, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
@@ -282,6 +348,13 @@ struct OfaResNet50Supernet::Impl {
     if (capacity < need)
       throw Error(ErrorCode::BufferTooSmall, fmt::format("infer: logits buffer holds {} floats, {} needed", capacity, need));
     check_finite_input(input, static_cast<size_t>(n * c * h * w));
+    if (p.xnn) {
+      cpu::Resources::Lease ws(cpu_resources);
+      auto pool = cpu_resources.pool_for_calling_thread(effective_threads());
+      std::lock_guard<std::mutex> lock(p.run_mutex);
+      p.xnn->run(ws.get(), *pool, input, n, logits);
+      return;
+    }
     const int want = threads.load(std::memory_order_relaxed);
     if (want > 0 && dynn::get_num_threads() != want) dynn::set_num_threads(want);
     at::Tensor x = at::from_blob(const_cast<float*>(input), {n, c, h, w}, at::kFloat);
@@ -310,7 +383,9 @@ std::unique_ptr<OfaResNet50Supernet> OfaResNet50Supernet::from_state_dict(const 
   impl->cpu_weights = weights_from_state_dict(sd);
   impl->dev = torch_detail::parse_device(opts.device);
   impl->weights = impl->dev.is_cpu() ? impl->cpu_weights : impl->cpu_weights->to(impl->dev);
-  impl->engine = opts.engine == "reference" ? Engine::Reference : Engine::Folded;
+  impl->engine = opts.engine == "reference"                             ? Engine::Reference
+                 : opts.engine == "fast" && impl->dev.is_cpu() && cpu::available() ? Engine::Xnnpack
+                                                                                 : Engine::Folded;
   std::unique_ptr<OfaResNet50Supernet> net(new OfaResNet50Supernet(std::move(impl)));
   if (opts.num_threads != 0) net->set_num_threads(opts.num_threads);
   net->set_subnet(Subnet::largest(224));
@@ -389,6 +464,7 @@ ModelMemory OfaResNet50Supernet::memory() const {
   m.prepared_bytes = m_impl->plans.bytes();
   m.cache_budget = m_impl->plans.budget();
   m.prepared_count = m_impl->plans.count();
+  m.workspace_bytes = m_impl->cpu_resources.idle_workspace_bytes();
   return m;
 }
 

@@ -1,0 +1,44 @@
+// What a model's CPU-engine inferences share, whatever the family: thread pools whose workers run
+// where the calling thread may run, and activation workspaces (one per inference running at the
+// same time, reused). Torch-free.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "cpu/xnn_graph.hpp"
+
+namespace dynn::cpu {
+
+class Resources {
+ public:
+  // A pool of n threads whose workers were created with the calling thread's affinity (the
+  // affinity knob pins the inference thread). A few pools are kept, so a model that alternates
+  // between two masks (core division) does not recreate threads every step.
+  std::shared_ptr<ThreadPool> pool_for_calling_thread(int n) const;
+
+  // A workspace for one run or bind, given back on destruction (also on exceptions).
+  class Lease {
+   public:
+    explicit Lease(const Resources& r);
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Workspace& get() { return *m_ws; }
+
+   private:
+    const Resources& m_owner;
+    std::unique_ptr<Workspace> m_ws;
+  };
+
+  size_t idle_workspace_bytes() const;  // activation memory held between inferences
+
+ private:
+  mutable std::mutex m_mutex;
+  mutable std::vector<std::shared_ptr<ThreadPool>> m_pools;  // newest last
+  mutable std::vector<std::unique_ptr<Workspace>> m_idle;
+  mutable size_t m_idle_bytes = 0;
+};
+
+}  // namespace dynn::cpu
