@@ -25,6 +25,10 @@ class OfaResNet50Supernet final : public Model {
   // every width is read from the tensor shapes.
   static std::unique_ptr<OfaResNet50Supernet> load(const std::string& path, const SupernetOptions& opts = {});
   static std::unique_ptr<OfaResNet50Supernet> from_state_dict(const StateDict& sd, const SupernetOptions& opts = {});
+  // Deterministic random-initialised supernet of the given widths (default: the published
+  // full-size layout): He-normal convs, non-trivial BN statistics, the same on every machine.
+  static std::unique_ptr<OfaResNet50Supernet> random(uint64_t seed, const ofa_resnet50::Widths& widths = ofa_resnet50::Widths::published(),
+                                                     const SupernetOptions& opts = {});
 
   ~OfaResNet50Supernet() override;
   OfaResNet50Supernet(const OfaResNet50Supernet&) = delete;

@@ -7,6 +7,7 @@
 #include <c10/core/GradMode.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -390,6 +391,40 @@ std::unique_ptr<OfaResNet50Supernet> OfaResNet50Supernet::from_state_dict(const 
   if (opts.num_threads != 0) net->set_num_threads(opts.num_threads);
   net->set_subnet(Subnet::largest(224));
   return net;
+}
+
+std::unique_ptr<OfaResNet50Supernet> OfaResNet50Supernet::random(uint64_t seed, const rn::Widths& widths,
+                                                                 const SupernetOptions& opts) {
+  // splitmix64 + Box-Muller: the same numbers on every machine and standard library.
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  auto next = [&] {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+  };
+  auto normal = [&] { return std::sqrt(-2 * std::log(next() + 1e-300)) * std::cos(6.283185307179586 * next()); };
+  StateDict sd;
+  for (const rn::TensorSpec& spec : rn::expected_tensors(widths)) {
+    if (spec.optional) continue;
+    int64_t count = 1;
+    for (int64_t d : spec.shape) count *= d;
+    std::vector<float> v(static_cast<size_t>(count));
+    const std::string& k = spec.key;
+    const bool conv = spec.shape.size() == 4, fc = k.find(".linear.weight") != std::string::npos;
+    const double fan_in = (conv || fc) ? static_cast<double>(count / spec.shape[0]) : 1.0;
+    // Each bottleneck's last BN starts small, as in trained ResNets, so deep sub-networks stay finite.
+    const bool last_bn = k.find(".conv3.bn.bn.weight") != std::string::npos;
+    for (auto& x : v) {
+      if (conv) x = static_cast<float>(normal() * std::sqrt(2.0 / fan_in));
+      else if (fc) x = static_cast<float>(normal() * std::sqrt(1.0 / fan_in));
+      else if (k.find("running_var") != std::string::npos) x = static_cast<float>(0.5 + next());
+      else if (k.find("running_mean") != std::string::npos || k.find("bias") != std::string::npos) x = static_cast<float>(0.05 * normal());
+      else x = static_cast<float>(last_bn ? 0.1 + 0.15 * next() : 0.8 + 0.4 * next());  // BN gamma
+    }
+    sd.set(k, TensorData::from_float(spec.shape, v));
+  }
+  return from_state_dict(sd, opts);
 }
 
 const rn::Widths& OfaResNet50Supernet::widths() const { return m_impl->cpu_weights->widths; }
