@@ -1,5 +1,6 @@
 // Fuzz target for the JSON (and compact text) loaders: levels, profile, sub-network config (JSON
-// and "ks=.. e=.. d=.. r=.."), latency-table JSON, controller parameters and targets. Any input
+// and "ks=.. e=.. d=.. r=.."), latency-table JSON, controller parameters, targets and the OFA
+// ResNet-50 sub-network JSON. Any input
 // must load or throw dynn::Error; what loads must write back and load again (no silent garbage).
 //
 // Input: byte 0 picks the loader, byte 1 the controller (for controller parameters), the rest
@@ -12,13 +13,15 @@
 #include <vector>
 
 #include "dynn/error.hpp"
+#include "dynn/ofa_resnet50/arch.hpp"
 #include "dynn/profile.hpp"
 #include "dynn/runtime.hpp"
 
 namespace {
 
-enum Loader : uint8_t { kLevels, kProfile, kSubnetJson, kSubnetCompact, kLatencyTable, kController, kTargets, kCount };
-const char* const kNames[kCount] = {"levels", "profile", "subnet JSON", "subnet compact", "latency table", "controller", "targets"};
+enum Loader : uint8_t { kLevels, kProfile, kSubnetJson, kSubnetCompact, kLatencyTable, kController, kTargets, kResNetSubnet, kCount };
+const char* const kNames[kCount] = {"levels", "profile", "subnet JSON", "subnet compact", "latency table", "controller", "targets",
+                                     "resnet50 subnet"};
 // Per loader: inputs accepted and refused (the self-test checks that both happen).
 size_t g_loaded[kCount], g_refused[kCount];
 
@@ -118,6 +121,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }, [&] { return t.to_json(); });
         break;
       }
+      case kResNetSubnet: {
+        const auto c = dynn::ofa_resnet50::Subnet::from_json(text);
+        const auto n = dynn::ofa_resnet50::resolve(dynn::ofa_resnet50::Widths::published(), c);
+        if (n.blocks.size() < 10 || n.blocks.size() > 18) fail("resnet50 subnet", "ran " + std::to_string(n.blocks.size()) + " blocks");
+        round_trip("resnet50 subnet", [&](const std::string& t) {
+          if (dynn::ofa_resnet50::Subnet::from_json(t) != c) fail("resnet50 subnet", "round trip changed " + c.to_json());
+        }, [&] { return c.to_json(); });
+        break;
+      }
       default: break;
     }
     ++g_loaded[which];
@@ -189,6 +201,8 @@ std::vector<dynn::fuzz::Bytes> seeds() {
   controller("ondemand", R"({"up_threshold": 80, "util_sensors": {"gpu.freq": "util.gpu"}, "point": 1})");
   controller("schedutil", R"({"rate_limit_ms": 5, "halflife_ms": 8, "knobs": ["gpu.freq"]})");
 
+  out.push_back(seed(kResNetSubnet, ofa_resnet50::Subnet::largest(224).to_json()));
+  out.push_back(seed(kResNetSubnet, R"({"d":[1,2,1,0,2],"e":[0.25,0.35,0.25,0.2,0.35,0.2,0.25,0.25,0.25,0.35,0.35,0.35,0.25,0.2,0.35,0.25,0.35,0.25],"w":[1,1,0,2,2,1],"r":[148]})"));
   out.push_back(seed(kTargets, R"({"latency_ms": 60, "accuracy": 0.76, "power_w": 10, "energy_mj": 500})"));
   return out;
 }
@@ -202,7 +216,7 @@ int main(int argc, char** argv) {
   t.keep_prefix = 2;
   t.max_edits = 2;  // JSON rarely survives more; fewer edits reach deeper into the loaders
   t.tokens = {"{", "}", "[", "]", ",", ":", "\"", "null", "-1", "0", "1e308", "1e999", "-0", "0.5", "224.5", "\"x\"", "true",
-              "\\u0000", "\xc3\xa9", "9999999999999999999", "18446744073709551615", "-9223372036854775809", "\"r\": 128,",
+              "\\u0000", "\xc3\xa9", "9999999999999999999", "18446744073709551615", "-9223372036854775809", "\"r\": 128,", "0.35", "0.25", "0.2", "\"w\":[0,1,2,0,1,2]",
               " r=128", "NaN", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["};
   const int rc = dynn::fuzz::main(argc, argv, t);
   if (rc != 0 || (argc > 1 && std::string(argv[1]) != "--self-test")) return rc;
