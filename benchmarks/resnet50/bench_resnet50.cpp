@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
         }
         med[t - 1] = median(ms);
       }
-      const double gmacs = net->info(n.s).macs / 1e9;
+      const double gmacs = net->subnet_info(n.s).macs / 1e9;
       fmt::print("| {} | {:.2f} | {} | {:.2f} | {:.2f} | {:.1f} |\n", n.name, gmacs, engine, med[0], med[1], prep);
       js += fmt::format("{}{{\"subnet\":\"{}\",\"engine\":\"{}\",\"ms_1t\":{},\"ms_2t\":{},\"prepare_ms\":{}}}", js.size() > 1 ? "," : "",
                         n.name, engine, med[0], med[1], prep);

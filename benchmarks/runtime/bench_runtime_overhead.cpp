@@ -150,7 +150,7 @@ int main(int argc, char** argv) try {
       }
       iters *= 2;
     }
-    auto model = std::make_shared<CallbackModel>([iters](const SubnetConfig&, const std::string&, int) { burn(iters); });
+    auto model = std::make_shared<CallbackModel>([iters](const Subnet&, const std::string&, int) { burn(iters); });
     auto pts = levels;
     for (auto& p : pts) p.device = "cpu", p.latency_ms = target_ms;
     AppOptions a;

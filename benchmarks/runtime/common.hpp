@@ -80,7 +80,7 @@ inline float* logits() {
 inline dynn::StepResult infer(dynn::RuntimeManager& m, int app = 0) {
   float in = 0;
   const auto& p = m.plan(app);
-  return m.infer(&in, 1, 3, p.subnet.r, p.subnet.r, logits(), 1000, app);
+  return m.infer(&in, 1, 3, p.subnet.resolution(), p.subnet.resolution(), logits(), 1000, app);
 }
 
 inline const std::vector<int64_t> kCpuKhz = {115200, 729600, 1190400, 1907200};
@@ -92,7 +92,7 @@ inline std::vector<dynn::OperatingPoint> profile_grid(const std::vector<dynn::Op
   using namespace dynn;
   auto sim = xavier();
   sim->apply({{"device", 0}});
-  std::vector<std::pair<std::string, SubnetConfig>> subnets;
+  std::vector<std::pair<std::string, Subnet>> subnets;
   std::map<size_t, const OperatingPoint*> by_subnet;
   for (const auto& p : levels) {
     subnets.emplace_back(p.id, p.subnet);
@@ -116,7 +116,7 @@ inline std::vector<dynn::OperatingPoint> profile_grid(const std::vector<dynn::Op
     sim->advance(0.02);  // a gap like the frames have, so the thermal state stays comparable
     return Measurement{r.latency_s, r.energy_j, std::nullopt};
   };
-  hooks.accuracy = [&](const SubnetConfig& s) { return by_subnet.at(s.hash())->accuracy; };
+  hooks.accuracy = [&](const Subnet& s) { return by_subnet.at(s.hash())->accuracy; };
   Profiler prof(po, hooks);
   Profile p = prof.run(make_tasks(subnets, settings, "gpu"));
   for (auto& q : p.points) {

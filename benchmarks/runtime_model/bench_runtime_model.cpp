@@ -61,13 +61,14 @@ int main(int argc, char** argv) {
     op.subnet = nets[i].second;
     op.level = static_cast<int>(i);
     op.accuracy = 0.70 + 0.04 * static_cast<double>(i);
-    op.macs = static_cast<double>(ofa_mbv3::count_macs(op.subnet, net->arch().width_mult));
-    net->set_subnet(op.subnet);
-    std::vector<float> x(static_cast<size_t>(3 * op.subnet.r * op.subnet.r), 0.5f), y(1000);
+    const SubnetConfig& cfg = nets[i].second;
+    op.macs = static_cast<double>(ofa_mbv3::count_macs(cfg, net->arch().width_mult));
+    net->set_subnet(cfg);
+    std::vector<float> x(static_cast<size_t>(3 * cfg.r * cfg.r), 0.5f), y(1000);
     std::vector<double> t;
     for (int k = 0; k < 15; ++k) {
       const auto t0 = SteadyClock::now();
-      net->infer(x.data(), 1, 3, op.subnet.r, op.subnet.r, y.data(), y.size());
+      net->infer(x.data(), 1, 3, cfg.r, cfg.r, y.data(), y.size());
       t.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
     }
     op.latency_ms = op.latency_p90_ms = median(t);
@@ -91,11 +92,11 @@ int main(int argc, char** argv) {
       app.controller = make_controller(ctrl, params);
       app.targets.latency_ms = points.back().latency_ms * 10;
       RuntimeManager mgr(platform, std::move(app));
-      const SubnetConfig& cfg = points[i].subnet;
+      const SubnetConfig& cfg = points[i].subnet.as<SubnetConfig>("bench_runtime_model");
       std::vector<float> x(static_cast<size_t>(3 * cfg.r * cfg.r), 0.5f), y(1000);
       std::vector<double> bare, managed;
       for (int k = 0; k < 10; ++k) {  // let the controller settle
-        const int r = mgr.plan().subnet.r;
+        const int r = mgr.plan().subnet.resolution();
         std::vector<float> xk(static_cast<size_t>(3 * r * r), 0.5f);
         mgr.infer(xk.data(), 1, 3, r, r, y.data(), y.size());
       }
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
         for (int k = 0; k < 20; ++k) {
           const auto t0 = SteadyClock::now();  // decide + switch + run + measure + learn
           const OperatingPoint& p = mgr.plan();
-          if (p.subnet.r != cfg.r) throw Error(ErrorCode::Internal, "controller left the benchmarked point");
+          if (p.subnet.resolution() != cfg.r) throw Error(ErrorCode::Internal, "controller left the benchmarked point");
           mgr.infer(x.data(), 1, 3, cfg.r, cfg.r, y.data(), y.size());
           managed.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
         }

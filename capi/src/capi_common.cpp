@@ -81,11 +81,19 @@ dynn_subnet from_config(const SubnetConfig& c) {
   return out;
 }
 
+dynn_subnet from_subnet(const Subnet& s) {
+  if (const SubnetConfig* c = s.get<SubnetConfig>()) return from_config(*c);
+  dynn_subnet out;  // another family: only the resolution fits the struct (the JSON is DYNN_POINT_SUBNET)
+  std::memset(&out, 0, sizeof out);
+  out.r = s.resolution();
+  return out;
+}
+
 dynn_operating_point point_to_c(const OperatingPoint& p) {
   dynn_operating_point o;
   std::memset(&o, 0, sizeof o);
   o.struct_size = sizeof o;
-  o.subnet = from_config(p.subnet);
+  o.subnet = from_subnet(p.subnet);
   o.latency_ms = p.latency_ms;
   o.latency_p90_ms = p.latency_p90_ms;
   o.power_w = p.power_w ? *p.power_w : NAN;
@@ -129,7 +137,10 @@ std::string point_string(const OperatingPoint& p, int which, const char* fn) {
     case DYNN_POINT_ID: return p.id;
     case DYNN_POINT_DEVICE: return p.device;
     case DYNN_POINT_HARDWARE: return hardware_to_json(p.hardware);
-    default: invalid(fmt::format("{}: which is {}, expected DYNN_POINT_ID, _DEVICE or _HARDWARE (0..2)", fn, which));
+    case DYNN_POINT_SUBNET: return p.subnet.to_json();
+    case DYNN_POINT_FAMILY: return p.subnet.family();
+    default:
+      invalid(fmt::format("{}: which is {}, expected DYNN_POINT_ID, _DEVICE, _HARDWARE, _SUBNET or _FAMILY (0..4)", fn, which));
   }
 }
 

@@ -35,6 +35,10 @@ struct dynn_supernet {
   static constexpr size_t kParsedTexts = 16;
   dynn::SubnetConfig parse_cached(const char* text);
 };
+struct dynn_model {
+  std::shared_ptr<dynn::DynamicModel> model;  // shared with a manager
+  std::string family;
+};
 struct dynn_platform {
   std::shared_ptr<dynn::Platform> platform;
   dynn::SimulatedPlatform* sim = nullptr;  // same object when simulated
@@ -118,6 +122,8 @@ void write_struct(T* out, T full, const char* type) {
 // Sub-network conversions (validated against the OFA MobileNetV3 space).
 SubnetConfig to_config(const dynn_subnet* c, const char* fn);
 dynn_subnet from_config(const SubnetConfig& c);
+// An OFA MobileNetV3 sub-network in full; another family's with only r set (ks/e/d zero).
+dynn_subnet from_subnet(const Subnet& s);
 
 // Operating points.
 dynn_operating_point point_to_c(const OperatingPoint& p);

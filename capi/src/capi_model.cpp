@@ -1,4 +1,4 @@
-// dynn_model: the family-agnostic model handle over dynn::Model and the model registry.
+// dynn_model: the family-agnostic model handle over dynn::DynamicModel and the model registry.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -7,10 +7,6 @@
 #include "dynn/model_registry.hpp"
 #include "dynn/parse.hpp"
 
-struct dynn_model {
-  std::unique_ptr<dynn::Model> model;
-  std::string family;
-};
 
 using namespace dynn::capi;
 
@@ -72,7 +68,7 @@ DYNN_API dynn_status dynn_model_set_subnet(dynn_model* model, const char* subnet
   return guard([&] {
     DYNN_CHECK_ARG(model, "dynn_model_set_subnet: model is NULL");
     DYNN_CHECK_ARG(subnet_json, "dynn_model_set_subnet: subnet_json is NULL");
-    model->model->set_subnet(subnet_json);
+    model->model->set_subnet(std::string(subnet_json));
     return DYNN_OK;
   });
 }
@@ -82,12 +78,12 @@ DYNN_API dynn_status dynn_model_prepare(dynn_model* model, const char* const* su
     DYNN_CHECK_ARG(model, "dynn_model_prepare: model is NULL");
     DYNN_CHECK_ARG(subnet_jsons || count == 0, "dynn_model_prepare: subnet_jsons is NULL");
     DYNN_CHECK_ARG(count <= 4096, "dynn_model_prepare: more than 4096 sub-networks");
-    std::vector<std::string> texts;
+    std::vector<dynn::Subnet> subnets;
     for (size_t i = 0; i < count; ++i) {
       if (!subnet_jsons[i]) return fail(DYNN_EINVAL, fmt::format("dynn_model_prepare: subnet_jsons[{}] is NULL", i));
-      texts.emplace_back(subnet_jsons[i]);
+      subnets.push_back(model->model->parse_subnet(subnet_jsons[i]));
     }
-    model->model->prepare(texts);
+    model->model->prepare(subnets);
     return DYNN_OK;
   });
 }
@@ -95,7 +91,7 @@ DYNN_API dynn_status dynn_model_prepare(dynn_model* model, const char* const* su
 DYNN_API dynn_status dynn_model_current_subnet(const dynn_model* model, char* buf, size_t size, size_t* needed) {
   return guard([&] {
     DYNN_CHECK_ARG(model, "dynn_model_current_subnet: model is NULL");
-    return write_string(model->model->current_subnet().json, buf, size, needed);
+    return write_string(model->model->current_subnet().to_json(), buf, size, needed);
   });
 }
 
@@ -114,7 +110,8 @@ DYNN_API dynn_status dynn_model_infer(dynn_model* model, const float* input, int
 DYNN_API dynn_status dynn_model_subnet_info(const dynn_model* model, const char* subnet_json, double* macs, double* params) {
   return guard([&] {
     DYNN_CHECK_ARG(model, "dynn_model_subnet_info: model is NULL");
-    const dynn::SubnetInfo i = subnet_json ? model->model->subnet_info(subnet_json) : model->model->current_subnet();
+    const dynn::SubnetInfo i = subnet_json ? model->model->subnet_info(subnet_json)
+                                           : model->model->subnet_info(model->model->current_subnet());
     if (macs) *macs = i.macs;
     if (params) *params = i.parameters;
     return DYNN_OK;
@@ -125,7 +122,7 @@ DYNN_API dynn_status dynn_model_subnet_resolution(const dynn_model* model, const
   return guard([&] {
     DYNN_CHECK_ARG(model, "dynn_model_subnet_resolution: model is NULL");
     DYNN_CHECK_ARG(resolution, "dynn_model_subnet_resolution: resolution is NULL");
-    *resolution = (subnet_json ? model->model->subnet_info(subnet_json) : model->model->current_subnet()).resolution;
+    *resolution = subnet_json ? model->model->subnet_info(subnet_json).resolution : model->model->current_subnet().resolution();
     return DYNN_OK;
   });
 }

@@ -271,16 +271,21 @@ DYNN_API dynn_manager_params dynn_manager_default_params(void) {
   return p;
 }
 
-DYNN_API dynn_status dynn_manager_create(dynn_platform* platform, const dynn_profile* profile, dynn_controller* controller,
-                                         dynn_supernet* model, const dynn_manager_params* params, dynn_manager** out) {
+}  // extern "C"
+
+namespace {
+
+// dynn_manager_create and dynn_manager_create_model: `inner` is the model (any family) or null.
+dynn_status create_manager(const char* fn, dynn_platform* platform, const dynn_profile* profile, dynn_controller* controller,
+                           std::shared_ptr<dynn::DynamicModel> inner, const dynn_manager_params* params, dynn_manager** out) {
   return guard([&] {
-    DYNN_CHECK_ARG(platform, "dynn_manager_create: platform is NULL");
-    DYNN_CHECK_ARG(profile, "dynn_manager_create: profile is NULL");
-    DYNN_CHECK_ARG(controller, "dynn_manager_create: controller is NULL");
-    DYNN_CHECK_ARG(out, "dynn_manager_create: out is NULL");
+    DYNN_CHECK_ARG(platform, fmt::format("{}: platform is NULL", fn));
+    DYNN_CHECK_ARG(profile, fmt::format("{}: profile is NULL", fn));
+    DYNN_CHECK_ARG(controller, fmt::format("{}: controller is NULL", fn));
+    DYNN_CHECK_ARG(out, fmt::format("{}: out is NULL", fn));
     auto p = read_struct(params, dynn_manager_default_params(), "dynn_manager_params");
-    DYNN_CHECK_ARG(!profile->profile.points.empty(), "dynn_manager_create: the profile has no operating points");
-    check_unshared(controller, "dynn_manager_create");
+    DYNN_CHECK_ARG(!profile->profile.points.empty(), fmt::format("{}: the profile has no operating points", fn));
+    check_unshared(controller, fn);
     auto h = std::make_unique<dynn_manager>();
     h->platform = platform->platform;
     dynn::AppOptions a;
@@ -290,13 +295,13 @@ DYNN_API dynn_status dynn_manager_create(dynn_platform* platform, const dynn_pro
     a.knobs = split_list(p.knobs);
     a.sensors = split_list(p.sensors);
     a.prepare_all = p.prepare_all != 0;
-    auto inner = model ? model->net : nullptr;
     if (platform->sim && p.simulate) {
-      // The supernet (when given) computes the logits; the simulator times the inference from the
-      // points' recorded latencies (those that set no hardware), else its latency tables.
+      // The model (when given) computes the logits; the simulator times the inference from the
+      // points' recorded latencies (those that set no hardware), else its latency tables or MACs.
       dynn::SimulatedModel::Options so;
       so.recorded = a.points;
       so.device = a.points.front().device;
+      so.family = a.points.front().subnet.family();
       h->model = std::make_shared<dynn::SimulatedModel>(*platform->sim, inner, std::move(so));
     } else {
       h->model = inner;  // NULL: advisory
@@ -318,13 +323,27 @@ DYNN_API dynn_status dynn_manager_create(dynn_platform* platform, const dynn_pro
   });
 }
 
+}  // namespace
+
+extern "C" {
+
+DYNN_API dynn_status dynn_manager_create(dynn_platform* platform, const dynn_profile* profile, dynn_controller* controller,
+                                         dynn_supernet* model, const dynn_manager_params* params, dynn_manager** out) {
+  return create_manager("dynn_manager_create", platform, profile, controller, model ? model->net : nullptr, params, out);
+}
+
+DYNN_API dynn_status dynn_manager_create_model(dynn_platform* platform, const dynn_profile* profile, dynn_controller* controller,
+                                               dynn_model* model, const dynn_manager_params* params, dynn_manager** out) {
+  return create_manager("dynn_manager_create_model", platform, profile, controller, model ? model->model : nullptr, params, out);
+}
+
 DYNN_API void dynn_manager_free(dynn_manager* manager) { delete manager; }
 
 DYNN_API dynn_status dynn_manager_plan(dynn_manager* manager, int32_t* point, dynn_subnet* subnet) {
   return guard([&] {
     DYNN_CHECK_ARG(manager, "dynn_manager_plan: manager is NULL");
     const auto& p = manager->mgr->plan();
-    dynn_subnet s = from_config(p.subnet);
+    dynn_subnet s = from_subnet(p.subnet);
     if (point) *point = manager->mgr->decision().point;
     if (subnet) *subnet = s;
     return DYNN_OK;

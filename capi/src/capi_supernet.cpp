@@ -162,7 +162,7 @@ DYNN_API dynn_status dynn_supernet_get_subnet(const dynn_supernet* net, dynn_sub
   return guard([&] {
     DYNN_CHECK_ARG(net, "dynn_supernet_get_subnet: net is NULL");
     DYNN_CHECK_ARG(out, "dynn_supernet_get_subnet: out is NULL");
-    *out = from_config(net->net->current_subnet());
+    *out = from_config(net->net->current_config());
     return DYNN_OK;
   });
 }

@@ -13,7 +13,6 @@
 #include "dynn/error.hpp"
 #include "dynn/model_registry.hpp"
 #include "dynn/ofa_mbv3.hpp"
-#include "dynn/ofa_resnet50/arch.hpp"
 #include "dynn/profile/levels.hpp"
 #include "nets6_levels.hpp"
 
@@ -45,7 +44,7 @@ inline Levels load_levels(const std::string& path, const std::string& set = "net
 
 struct Model {
   std::unique_ptr<dynn::OfaMbv3Supernet> net;  // an OFA MobileNetV3 checkpoint (or the random one)
-  std::unique_ptr<dynn::Model> other;          // a checkpoint of another family (any_family)
+  std::unique_ptr<dynn::DynamicModel> other;   // a checkpoint of another family (any_family)
   bool random = false;
   std::string description;
 };
@@ -115,9 +114,10 @@ inline dynn::SubnetConfig parse_subnet(const std::string& spec, const dynn::Leve
   return dynn::SubnetConfig::parse(spec);
 }
 
-// A sub-network of a family other than OFA MobileNetV3, as JSON: "largest[@r]", "smallest[@r]"
-// (ofa_resnet50) or the family's JSON itself, validated before any model is built.
-inline std::string parse_other_subnet(const std::string& spec, const std::string& family) {
+// A sub-network of a family other than OFA MobileNetV3: "largest[@r]", "smallest[@r]" or the
+// family's JSON itself, validated (by the family's own rules) before any model is built.
+inline dynn::Subnet parse_other_subnet(const std::string& spec, const std::string& family) {
+  const dynn::SubnetFamily& fam = dynn::subnet_family(family);
   std::string low = spec;
   for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (const char* name : {"largest", "smallest"}) {
@@ -128,14 +128,9 @@ inline std::string parse_other_subnet(const std::string& spec, const std::string
       if (low[n.size()] != '@') throw dynn::Error(dynn::ErrorCode::InvalidArgument, fmt::format("sub-network '{}': expected {}@<r>", spec, n));
       r = static_cast<int>(dynn::parse_int(low.substr(n.size() + 1), fmt::format("sub-network '{}': resolution", spec), 1, 100000));
     }
-    if (family != dynn::ofa_resnet50::kFamily)
-      throw dynn::Error(dynn::ErrorCode::Unsupported, fmt::format("sub-network '{}': no '{}' for family {}", spec, n, family));
-    return (n == "largest" ? dynn::ofa_resnet50::Subnet::largest(r) : dynn::ofa_resnet50::Subnet::smallest(r)).to_json();
+    return n == "largest" ? fam.largest(r) : fam.smallest(r);
   }
-  if (!spec.empty() && spec[0] == '{') {
-    if (family == dynn::ofa_resnet50::kFamily) return dynn::ofa_resnet50::Subnet::from_json(spec).to_json();  // errors name the key
-    return spec;  // validated by the model
-  }
+  if (!spec.empty() && spec[0] == '{') return fam.parse(spec);  // errors name the key
   throw dynn::Error(dynn::ErrorCode::InvalidArgument,
                     fmt::format("sub-network '{}': a checkpoint of family {} takes largest[@r], smallest[@r] or its JSON (levels L0..L5 are "
                                 "OFA MobileNetV3 sub-networks)", spec, family));

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     int level = -1;
     int r = 0;
     dynn::SubnetConfig cfg;
-    std::string other_subnet;
+    dynn::Subnet other_subnet;
     demo::Levels levels;
     if (family != "ofa_mbv3") {
       if (a.has("bn-stats") || a.has("levels"))
@@ -75,10 +75,10 @@ int main(int argc, char** argv) {
     auto model = demo::make_model(a.get("weights"), threads, static_cast<uint64_t>(a.integer("seed", 2024, 0, 1 << 30)),
                                   true, "dynn-classify", a.has("weights") ? &sd : nullptr);
     std::cerr << "supernet: " << model.description << "\n";
-    dynn::Model* any = model.other.get();
+    dynn::DynamicModel* any = model.other.get();
     if (any) {
       any->set_subnet(other_subnet);
-      const dynn::SubnetInfo info = any->current_subnet();
+      const dynn::SubnetInfo info = any->subnet_info(any->current_subnet());
       r = info.resolution;
       std::cerr << fmt::format("sub-network: {} ({:.2f} GMACs, {:.2f} M parameters)\n", info.json, info.macs / 1e9, info.parameters / 1e6);
     } else {

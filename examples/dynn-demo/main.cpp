@@ -475,7 +475,7 @@ int main(int argc, char** argv) {
         }
       }
       const dynn::OperatingPoint& p = manager->plan();
-      const int r = p.subnet.r;
+      const int r = p.subnet.resolution();
       int label = -1;
       if (loader) {
         loader->set_transform(dynn::EvalTransform(r));

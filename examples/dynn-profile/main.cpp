@@ -115,6 +115,10 @@ std::vector<std::pair<std::string, SubnetConfig>> subnets(const Args& a, LevelSe
   if (out.empty()) throw Error(ErrorCode::InvalidArgument, "no sub-network given: use --config or --levels");
   return out;
 }
+// The same as family-tagged sub-networks (profile tasks).
+std::vector<std::pair<std::string, Subnet>> tagged(const std::vector<std::pair<std::string, SubnetConfig>>& named) {
+  return {named.begin(), named.end()};
+}
 
 int cmd_lut(const Args& a) {
   if (a.has("help")) return std::printf("%s", kLutHelp), 0;
@@ -236,7 +240,7 @@ int cmd_profile(const Args& a) {
     o.weights = a.get("weights");
     o.width = a.number("random", 1.0, 0.25, 4);
     o.threads = a.has("threads") ? a.threads("threads") : 0;
-    o.subnets = subnets(a);
+    o.subnets = tagged(subnets(a));
     o.profiler.warmup = a.integer("warmup", 5, 0, 100000);
     o.profiler.repetitions = a.integer("reps", 30, 1, 1000000);
     o.profiler.outlier_k = a.number("outlier-k", 5, 0, 1e6);
@@ -283,10 +287,10 @@ int cmd_profile(const Args& a) {
   std::optional<AccuracyPredictor> pred;
   if (a.has("predictor")) {
     pred = AccuracyPredictor::load(a.get("predictor"));
-    h.accuracy = [&](const SubnetConfig& c) { return pred->predict(c); };
+    h.accuracy = [&](const Subnet& s) { return pred->predict(s); };
   }
   Profiler prof(po, h);
-  const Profile p = prof.run(make_tasks(subnets(a), settings, device));
+  const Profile p = prof.run(make_tasks(tagged(subnets(a)), settings, device));
   fmt::print("{:<16} {:>10} {:>10} {:>10} {:>8}  {}\n", "id", "median ms", "p90 ms", "energy mJ", "top-1", "setting");
   for (const auto& op : p.points) {
     std::string hw;

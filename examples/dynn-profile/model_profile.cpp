@@ -90,7 +90,7 @@ int profile_model(const ModelProfileOptions& o) {
   std::optional<AccuracyPredictor> pred;
   if (!o.predictor.empty()) {
     pred = AccuracyPredictor::load(o.predictor);
-    h.accuracy = [&](const SubnetConfig& c) { return pred->predict(c); };
+    h.accuracy = [&](const Subnet& s) { return pred->predict(s); };
   }
   const auto t0 = std::chrono::steady_clock::now();
   const Profile p = profile_model(*net, *platform, make_tasks(o.subnets, {{"", HardwareSetting{}}}, "cpu"), po, h);
@@ -110,7 +110,7 @@ int profile_model(const ModelProfileOptions& o) {
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());
     // How well the per-layer sum predicts the whole network here.
     for (const auto& op : p.points)
-      if (table.covers(op.subnet.r))
+      if (table.covers(op.subnet.resolution()))
         fmt::print("  {}: table predicts {:.3f} ms, measured {:.3f} ms (ratio {:.2f})\n", op.id, table.predict_ms(op.subnet),
                    op.latency_ms, table.predict_ms(op.subnet) / op.latency_ms);
   }

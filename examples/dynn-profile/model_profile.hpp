@@ -11,7 +11,7 @@ struct ModelProfileOptions {
   std::string weights;      // OFA checkpoint; empty: a random supernet of `width`
   double width = 1.0;
   int threads = 0;          // 0: leave as is
-  std::vector<std::pair<std::string, dynn::SubnetConfig>> subnets;
+  std::vector<std::pair<std::string, dynn::Subnet>> subnets;
   dynn::ProfilerOptions profiler;
   std::string predictor;    // acc_predictor.pth for predicted accuracy (optional)
   std::string lut_out;      // write a per-layer look-up table measured on this machine

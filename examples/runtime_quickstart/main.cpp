@@ -37,9 +37,9 @@ int main(int argc, char** argv) try {
   std::vector<float> logits(1000);
   std::vector<float> pixels;  // a SimulatedModel without a network reads no pixels, but checks the shape
   while (sim->now() < 8.0) {
-    const dynn::OperatingPoint& next = manager.plan();  // size the input for next.subnet.r
-    pixels.resize(3 * static_cast<size_t>(next.subnet.r) * next.subnet.r);
-    auto r = manager.infer(pixels.data(), 1, 3, next.subnet.r, next.subnet.r, logits.data(), logits.size());
+    const dynn::OperatingPoint& next = manager.plan();  // size the input for next.subnet.resolution()
+    pixels.resize(3 * static_cast<size_t>(next.subnet.resolution()) * next.subnet.resolution());
+    auto r = manager.infer(pixels.data(), 1, 3, next.subnet.resolution(), next.subnet.resolution(), logits.data(), logits.size());
     if (!r.met) std::cout << "t=" << sim->now() << " s: " << next.id << " took " << r.latency_ms << " ms\n";
     if (sim->now() > 5.0) manager.set_targets(dynn::Targets{70, 0, 0, 0});  // targets may change at any step
   }

@@ -1,21 +1,17 @@
-// The interfaces of a dynamic DNN: a supernet whose sub-networks can be prepared ahead of time and
-// switched at run time. Torch-free, so the runtime manager and the C ABI can hold any model.
-//  - Model: any family, sub-networks named by their JSON text (each family defines its keys);
-//    what load_model() (<dynn/model_registry.hpp>) and the C ABI's dynn_model hand out.
-//  - DynamicModel: a model whose sub-networks are OFA MobileNetV3 SubnetConfigs, as the runtime
-//    manager, profiles and search drive it today.
+// The interface of a dynamic DNN of any family: a supernet whose sub-networks can be prepared
+// ahead of time and switched at run time. Torch-free, so the runtime manager and the C ABI can
+// hold any model; load_model() (<dynn/model_registry.hpp>) hands one out for any checkpoint.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
-#include "dynn/subnet_config.hpp"
+#include "dynn/subnet.hpp"
 
 namespace dynn {
-
-class DynamicModel;
 
 // Thread counts a model accepts: 1..kMaxThreads. check_thread_count throws InvalidArgument naming
 // `who` and the range; every set_num_threads (models, the C ABI) goes through it.
@@ -54,46 +50,40 @@ struct SubnetInfo {
   double parameters = 0;  // of the static sub-network
 };
 
-class Model {
- public:
-  virtual ~Model() = default;
-
-  virtual std::string family() const = 0;
-  virtual int num_classes() const = 0;
-  // Parses and validates a sub-network of this family: Error(InvalidArgument) naming the key.
-  virtual SubnetInfo subnet_info(const std::string& subnet_json) const = 0;
-  // As DynamicModel::set_subnet: microseconds when prepared, safe while other threads infer.
-  virtual void set_subnet(const std::string& subnet_json) = 0;
-  virtual SubnetInfo current_subnet() const = 0;
-  virtual void prepare(const std::vector<std::string>& subnet_jsons) = 0;
-  // NCHW float32, c == 3, h == w == the current sub-network's resolution; n * num_classes() logits.
-  virtual void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
-                     size_t capacity) = 0;
-  virtual void set_num_threads(int n) = 0;
-  virtual int num_threads() const = 0;
-  virtual std::string device() const = 0;
-  virtual const std::string& engine() const = 0;
-  virtual ModelMemory memory() const = 0;
-  // The same model as a DynamicModel, where the family has one (OFA MobileNetV3), else null.
-  virtual DynamicModel* dynamic_model() { return nullptr; }
-};
-
+// A dynamic DNN of any family, as the runtime manager, the profiler, the C ABI and the examples
+// drive it. Sub-networks are dynn::Subnet values (the family's own type: a SubnetConfig converts
+// implicitly), or the family's JSON text.
 class DynamicModel {
  public:
   virtual ~DynamicModel() = default;
 
-  virtual std::string family() const = 0;
-  virtual const SearchSpace& search_space() const = 0;
+  virtual std::string family() const = 0;  // "ofa_mbv3", "ofa_resnet50"
   virtual int num_classes() const = 0;
 
+  // Reads a sub-network of this model from its family's JSON (or compact) form, checked against
+  // the model: Error(InvalidArgument) naming the key and the allowed values.
+  virtual Subnet parse_subnet(const std::string& text) const { return Subnet::parse(family(), text); }
+  // Family, normalised JSON, resolution, MACs and parameters of a sub-network of this model (its
+  // own widths). The default counts the family's published layout. Another family's sub-network
+  // is InvalidArgument.
+  virtual SubnetInfo subnet_info(const Subnet& subnet) const;
+  SubnetInfo subnet_info(const std::string& text) const { return subnet_info(parse_subnet(text)); }
+
   // Switches the sub-network used by inferences that start from now on. Cheap (microseconds) when
-  // cfg was prepared; otherwise it prepares it first. Safe while other threads run infer(): an
-  // in-flight inference finishes on the sub-network it started with.
-  virtual void set_subnet(const SubnetConfig& cfg) = 0;
-  virtual SubnetConfig current_subnet() const = 0;
+  // it was prepared; otherwise it prepares it first. Safe while other threads run infer(): an
+  // in-flight inference finishes on the sub-network it started with. Another family's
+  // sub-network is InvalidArgument.
+  virtual void set_subnet(const Subnet& subnet) = 0;
+  void set_subnet(const std::string& text) { set_subnet(parse_subnet(text)); }
+  virtual Subnet current_subnet() const = 0;
 
   // Builds the fastest form of each sub-network ahead of time and keeps it in the cache.
-  virtual void prepare(const std::vector<SubnetConfig>& cfgs) = 0;
+  virtual void prepare(const std::vector<Subnet>& subnets) = 0;
+  // A list of one family's own values (std::vector<SubnetConfig>, ...).
+  template <class T, class = std::enable_if_t<!std::is_same_v<T, Subnet>>>
+  void prepare(const std::vector<T>& subnets) {
+    prepare(std::vector<Subnet>(subnets.begin(), subnets.end()));
+  }
 
   // Runs the current sub-network on an NCHW float32 batch (h == w == current resolution, c == 3).
   // Writes n * num_classes() logits. Throws Error(InvalidArgument) on shape mismatch or on an
@@ -104,9 +94,11 @@ class DynamicModel {
 
   virtual void set_num_threads(int n) = 0;
   virtual int num_threads() const = 0;
-  // "cpu" or "cuda:N" (where the build has CUDA).
+  // "cpu" or "cuda:N" (where the build has CUDA). A model that cannot move says Unsupported.
   virtual void set_device(const std::string& device) = 0;
   virtual std::string device() const = 0;
+  // The engine it runs on ("fast", "aten", "reference"; "callback" / "simulated" for stand-ins).
+  virtual const std::string& engine() const = 0;
 
   virtual ModelMemory memory() const = 0;
 };

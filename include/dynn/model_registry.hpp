@@ -18,7 +18,7 @@ struct ModelFamily {
   std::string name;         // "ofa_mbv3", "ofa_resnet50"
   std::string description;  // one line, with the key pattern it detects
   std::function<bool(const StateDict&)> detect;
-  std::function<std::unique_ptr<Model>(const StateDict&, const SupernetOptions&)> load;
+  std::function<std::unique_ptr<DynamicModel>(const StateDict&, const SupernetOptions&)> load;
 };
 
 // Adds (or replaces, by name) a family; the built-in ones are registered on first use.
@@ -31,8 +31,8 @@ std::string detect_model_family(const StateDict& sd);
 // Loads a checkpoint of any registered family. family "" detects it; a name forces that family
 // (Error(NotFound) for an unknown name). Error(Unsupported) when no family recognises the keys,
 // naming the first keys found and what each family looks for.
-std::unique_ptr<Model> load_model(const std::string& path, const SupernetOptions& opts = {}, const std::string& family = "");
-std::unique_ptr<Model> model_from_state_dict(const StateDict& sd, const SupernetOptions& opts = {},
+std::unique_ptr<DynamicModel> load_model(const std::string& path, const SupernetOptions& opts = {}, const std::string& family = "");
+std::unique_ptr<DynamicModel> model_from_state_dict(const StateDict& sd, const SupernetOptions& opts = {},
                                              const std::string& family = "");
 
 }  // namespace dynn

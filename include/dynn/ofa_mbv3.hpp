@@ -46,14 +46,22 @@ class OfaMbv3Supernet final : public DynamicModel {
   OfaMbv3Supernet(const OfaMbv3Supernet&) = delete;
   OfaMbv3Supernet& operator=(const OfaMbv3Supernet&) = delete;
 
-  std::string family() const override { return "ofa_mbv3"; }
-  const SearchSpace& search_space() const override;
+  std::string family() const override { return SubnetConfig::kFamily; }
+  const SearchSpace& search_space() const;
   int num_classes() const override;
   const ArchInfo& arch() const;
 
-  void set_subnet(const SubnetConfig& cfg) override;
-  SubnetConfig current_subnet() const override;
-  void prepare(const std::vector<SubnetConfig>& cfgs) override;
+  Subnet parse_subnet(const std::string& text) const override;  // JSON or the compact form
+  using DynamicModel::subnet_info;
+  SubnetInfo subnet_info(const Subnet& subnet) const override;
+  // Typed (SubnetConfig) and generic forms of the DynamicModel calls.
+  using DynamicModel::set_subnet;
+  void set_subnet(const SubnetConfig& cfg);
+  void set_subnet(const Subnet& subnet) override;
+  Subnet current_subnet() const override;
+  SubnetConfig current_config() const;
+  using DynamicModel::prepare;
+  void prepare(const std::vector<Subnet>& subnets) override;
   bool is_prepared(const SubnetConfig& cfg) const;
   void clear_cache();
 
@@ -82,7 +90,7 @@ class OfaMbv3Supernet final : public DynamicModel {
   void set_device(const std::string& device) override;
   std::string device() const override;
   ModelMemory memory() const override;
-  const std::string& engine() const;
+  const std::string& engine() const override;
 
   // Per-sub-network BN statistics, used instead of the supernet's shared running stats whenever
   // that sub-network runs. The shared supernet buffers are never modified. Throws on names or

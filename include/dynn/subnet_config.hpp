@@ -33,6 +33,7 @@ struct SearchSpace {
 };
 
 struct SubnetConfig {
+  static constexpr const char* kFamily = "ofa_mbv3";  // its family (dynn::Subnet)
   std::vector<int> ks;  // num_blocks entries
   std::vector<int> e;   // num_blocks entries
   std::vector<int> d;   // num_stages entries
@@ -54,7 +55,8 @@ struct SubnetConfig {
   SubnetConfig canonical(const SearchSpace& space = SearchSpace::ofa_mbv3()) const;
 
   // JSON in OFA arch-dict form: {"ks":[...],"e":[...],"d":[...],"r":224}. Parsing also accepts
-  // "r":[224], "image_size":224 and "wid":null (published tools); unknown keys are an error.
+  // "r":[224], "image_size":224, "wid":null (published tools) and "family":"ofa_mbv3"; unknown
+  // keys are an error.
   static SubnetConfig from_json(const std::string& text, const SearchSpace& space = SearchSpace::ofa_mbv3());
   std::string to_json() const;
 

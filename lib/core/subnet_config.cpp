@@ -143,6 +143,9 @@ SubnetConfig SubnetConfig::from_json(const std::string& text, const SearchSpace&
       if (have_wid) invalid("subnet config JSON: both 'wid' and 'w' given");
       have_wid = true;
       if (!it.value().is_null()) invalid("subnet config JSON: elastic width ('wid') is not supported by this supernet; use null");
+    } else if (key == "family") {  // the family-tagged form (dynn::Subnet)
+      if (!it.value().is_string() || it.value().get<std::string>() != kFamily)
+        invalid(fmt::format("subnet config JSON: 'family' is {}, expected \"{}\"", ellipsize(it.value().dump()), kFamily));
     } else {
       invalid(fmt::format("subnet config JSON: unknown key '{}' (expected ks, e, d, r)", ellipsize(key)));
     }

@@ -7,50 +7,10 @@
 
 #include "dynn/error.hpp"
 #include "dynn/ofa_mbv3.hpp"
-#include "dynn/ofa_mbv3_arch.hpp"
 #include "dynn/ofa_resnet50/supernet.hpp"
 
 namespace dynn {
 namespace {
-
-// OFA MobileNetV3 through the family-agnostic interface (its sub-networks as arch-dict JSON).
-class Mbv3Model final : public Model {
- public:
-  explicit Mbv3Model(std::unique_ptr<OfaMbv3Supernet> net) : m_net(std::move(net)) {}
-  std::string family() const override { return m_net->family(); }
-  int num_classes() const override { return m_net->num_classes(); }
-  SubnetInfo subnet_info(const std::string& json) const override { return info(parse(json)); }
-  void set_subnet(const std::string& json) override { m_net->set_subnet(parse(json)); }
-  SubnetInfo current_subnet() const override { return info(m_net->current_subnet()); }
-  void prepare(const std::vector<std::string>& jsons) override {
-    std::vector<SubnetConfig> cfgs;
-    for (const auto& j : jsons) cfgs.push_back(parse(j));
-    m_net->prepare(cfgs);
-  }
-  void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity) override {
-    m_net->infer(input, n, c, h, w, logits, capacity);
-  }
-  void set_num_threads(int n) override { m_net->set_num_threads(n); }
-  int num_threads() const override { return m_net->num_threads(); }
-  std::string device() const override { return m_net->device(); }
-  const std::string& engine() const override { return m_net->engine(); }
-  ModelMemory memory() const override { return m_net->memory(); }
-  DynamicModel* dynamic_model() override { return m_net.get(); }
-
- private:
-  SubnetConfig parse(const std::string& json) const { return SubnetConfig::parse(json, m_net->search_space()); }
-  SubnetInfo info(const SubnetConfig& c) const {
-    const ofa_mbv3::Arch arch(m_net->arch().width_mult > 0 ? m_net->arch().width_mult : 1.0);
-    SubnetInfo i;
-    i.family = family();
-    i.json = c.to_json();
-    i.resolution = c.r;
-    i.macs = static_cast<double>(arch.macs(c));
-    i.parameters = static_cast<double>(arch.parameters(c));
-    return i;
-  }
-  std::unique_ptr<OfaMbv3Supernet> m_net;
-};
 
 bool has_key(const StateDict& sd, const std::function<bool(const std::string&)>& pred) {
   for (const auto& e : sd.entries)
@@ -66,14 +26,14 @@ std::vector<ModelFamily> builtin_families() {
     return has_key(sd, [](const std::string& k) { return k.rfind("first_conv.", 0) == 0 || k.rfind("module.first_conv.", 0) == 0; }) &&
            has_key(sd, [](const std::string& k) { return k.find(".point_linear.") != std::string::npos; });
   };
-  mbv3.load = [](const StateDict& sd, const SupernetOptions& o) -> std::unique_ptr<Model> {
-    return std::make_unique<Mbv3Model>(OfaMbv3Supernet::from_state_dict(sd, o));
+  mbv3.load = [](const StateDict& sd, const SupernetOptions& o) -> std::unique_ptr<DynamicModel> {
+    return OfaMbv3Supernet::from_state_dict(sd, o);
   };
   ModelFamily resnet;
   resnet.name = ofa_resnet50::kFamily;
   resnet.description = "OFA ResNet-50 (keys input_stem.*, blocks.N.conv1.*)";
   resnet.detect = [](const StateDict& sd) { return ofa_resnet50::looks_like(sd); };
-  resnet.load = [](const StateDict& sd, const SupernetOptions& o) -> std::unique_ptr<Model> {
+  resnet.load = [](const StateDict& sd, const SupernetOptions& o) -> std::unique_ptr<DynamicModel> {
     return OfaResNet50Supernet::from_state_dict(sd, o);
   };
   return {mbv3, resnet};
@@ -113,7 +73,7 @@ std::string detect_model_family(const StateDict& sd) {
   return "";
 }
 
-std::unique_ptr<Model> model_from_state_dict(const StateDict& sd, const SupernetOptions& opts, const std::string& family) {
+std::unique_ptr<DynamicModel> model_from_state_dict(const StateDict& sd, const SupernetOptions& opts, const std::string& family) {
   const std::vector<ModelFamily> families = model_families();
   std::vector<std::string> names;
   for (const auto& f : families) {
@@ -131,7 +91,7 @@ std::unique_ptr<Model> model_from_state_dict(const StateDict& sd, const Supernet
                           fmt::join(first, ", "), fmt::join(wanted, "; ")));
 }
 
-std::unique_ptr<Model> load_model(const std::string& path, const SupernetOptions& opts, const std::string& family) {
+std::unique_ptr<DynamicModel> load_model(const std::string& path, const SupernetOptions& opts, const std::string& family) {
   return model_from_state_dict(load_checkpoint(path), opts, family);
 }
 

@@ -452,7 +452,7 @@ typedef struct dynn_profile dynn_profile;
  * (dynn_profile_point_string). In-struct for dynn_profile_add_point, out-struct for the getters. */
 typedef struct dynn_operating_point {
   size_t struct_size;
-  dynn_subnet subnet;
+  dynn_subnet subnet; /* OFA MobileNetV3 in full; another family: only r (ks/e/d 0), JSON via DYNN_POINT_SUBNET */
   double latency_ms;       /* median */
   double latency_p90_ms;
   double power_w;          /* NaN when not measured */
@@ -465,6 +465,8 @@ typedef struct dynn_operating_point {
 #define DYNN_POINT_ID 0
 #define DYNN_POINT_DEVICE 1
 #define DYNN_POINT_HARDWARE 2 /* JSON object {"knob": value, ...} */
+#define DYNN_POINT_SUBNET 3   /* the sub-network in its family's JSON form */
+#define DYNN_POINT_FAMILY 4   /* "ofa_mbv3", "ofa_resnet50" */
 
 /* An empty profile. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_profile_create(dynn_profile** out);
@@ -634,6 +636,11 @@ DYNN_API dynn_manager_params dynn_manager_default_params(void);
 DYNN_API DYNN_NODISCARD dynn_status dynn_manager_create(dynn_platform* platform, const dynn_profile* profile,
                                                         dynn_controller* controller, dynn_supernet* model,
                                                         const dynn_manager_params* params, dynn_manager** out);
+/* The same for a model of any family (dynn_model_load): the profile's points must hold that
+ * family's sub-networks (DYNN_EINVAL naming the point otherwise). NULL model: as above. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_manager_create_model(dynn_platform* platform, const dynn_profile* profile,
+                                                              dynn_controller* controller, dynn_model* model,
+                                                              const dynn_manager_params* params, dynn_manager** out);
 /* Frees the manager (restoring knobs unless restore_on_free was 0); NULL is fine. */
 DYNN_API void dynn_manager_free(dynn_manager* manager);
 
@@ -646,8 +653,9 @@ typedef struct dynn_step_result {
 } dynn_step_result;
 
 /* Decides (and applies knobs) for the next dynn_manager_infer and returns its point and
- * sub-network (so the caller can size the input: r x r). Either out may be NULL. DYNN_EBUSY in
- * advisory mode. */
+ * sub-network (so the caller can size the input: r x r; for families other than ofa_mbv3 only r
+ * is set, the JSON is dynn_manager_point_string(..., DYNN_POINT_SUBNET)). Either out may be NULL.
+ * DYNN_EBUSY in advisory mode. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_manager_plan(dynn_manager* manager, int32_t* point, dynn_subnet* subnet);
 /* One managed inference: decide (unless planned), apply, switch, run, measure, record. Input NCHW
  * float32 at the point's resolution; logits: capacity floats. out may be NULL. */

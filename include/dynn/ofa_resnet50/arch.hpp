@@ -33,6 +33,7 @@ inline constexpr int kMinResolution = 32;
 inline constexpr int kMaxResolution = 1024;
 
 struct Subnet {
+  static constexpr const char* kFamily = ofa_resnet50::kFamily;  // its family (dynn::Subnet)
   std::array<int, 5> d{};
   std::array<double, kNumBlocks> e{};
   std::array<int, 6> w{};
@@ -53,6 +54,8 @@ struct Subnet {
   // the space are Error(InvalidArgument) naming the key.
   static Subnet from_json(const std::string& text);
   std::string to_json() const;  // the same form, e written as 0.2 / 0.25 / 0.35
+  // Compact log form: "d=02000 e=<18 digits: 0 for 0.2, 1 for 0.25, 2 for 0.35> w=000000 r=128".
+  std::string to_string() const;
   size_t hash() const;          // of the canonical form
 };
 bool operator==(const Subnet& a, const Subnet& b);  // canonical forms

@@ -17,9 +17,9 @@
 
 namespace dynn {
 
-class OfaResNet50Supernet final : public Model {
+class OfaResNet50Supernet final : public DynamicModel {
  public:
-  using Subnet = ofa_resnet50::Subnet;
+  using Subnet = ofa_resnet50::Subnet;  // dynn::Subnet is the family-tagged form
 
   // A torch.save checkpoint (zip or legacy; bare or {'state_dict': ...}; either key spelling);
   // every width is read from the tensor shapes.
@@ -40,7 +40,6 @@ class OfaResNet50Supernet final : public Model {
   // Typed sub-networks.
   void set_subnet(const Subnet& s);
   Subnet current() const;
-  void prepare(const std::vector<Subnet>& subnets);
   bool is_prepared(const Subnet& s) const;
   void clear_cache();
   // Runs s (prepared if needed) without switching; safe concurrently with set_subnet and infer.
@@ -50,18 +49,23 @@ class OfaResNet50Supernet final : public Model {
   void infer_reference(const Subnet& s, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
                        size_t capacity) const;
 
-  // Model.
+  // DynamicModel.
   std::string family() const override { return ofa_resnet50::kFamily; }
   int num_classes() const override;
-  SubnetInfo subnet_info(const std::string& subnet_json) const override;
-  SubnetInfo info(const Subnet& s) const;
-  void set_subnet(const std::string& subnet_json) override;
-  SubnetInfo current_subnet() const override;
-  void prepare(const std::vector<std::string>& subnet_jsons) override;
+  dynn::Subnet parse_subnet(const std::string& text) const override;
+  using DynamicModel::subnet_info;
+  SubnetInfo subnet_info(const dynn::Subnet& subnet) const override;
+  using DynamicModel::set_subnet;
+  void set_subnet(const dynn::Subnet& subnet) override;
+  dynn::Subnet current_subnet() const override;
+  using DynamicModel::prepare;
+  void prepare(const std::vector<dynn::Subnet>& subnets) override;
   void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity) override;
   // This model's intra-op thread count (1..1024), applied on the calling thread whenever it runs.
   void set_num_threads(int n) override;
   int num_threads() const override;
+  // Where it was loaded (SupernetOptions::device); moving it is Unsupported.
+  void set_device(const std::string& device) override;
   std::string device() const override;
   const std::string& engine() const override;
   ModelMemory memory() const override;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "dynn/platform/platform.hpp"
-#include "dynn/subnet_config.hpp"
+#include "dynn/subnet.hpp"
 
 namespace dynn {
 
@@ -20,7 +20,9 @@ namespace dynn {
 class SimLatencyModel {
  public:
   virtual ~SimLatencyModel() = default;
-  virtual double predict_ms(const SubnetConfig& subnet) const = 0;
+  // Error(InvalidArgument) for a sub-network of a family the model does not cover.
+  virtual double predict_ms(const Subnet& subnet) const = 0;
+  virtual bool covers_family(const std::string& family) const = 0;
 
  protected:
   SimLatencyModel() = default;
@@ -120,12 +122,14 @@ class SimulatedPlatform : public Platform {
   void set_latency_tables(std::shared_ptr<const SimLatencyModel> cpu, std::shared_ptr<const SimLatencyModel> gpu);
   bool has_latency_table(const std::string& device) const;
   // LUT sum (ms) at the reference settings. Throws Unsupported without a table for the device.
-  double reference_latency_ms(const SubnetConfig& subnet, const std::string& device) const;
+  double reference_latency_ms(const Subnet& subnet, const std::string& device) const;
+  // True when the device has a latency model for this family's sub-networks.
+  bool has_latency_table(const std::string& device, const std::string& family) const;
 
   // Run one inference now: latency and energy under the current knobs, interference and
   // temperature; advances virtual time by the latency. device: "cpu", "gpu" (or "cuda:0"), or ""
   // for the "device" knob (-1 cpu, 0 gpu).
-  SimInference simulate_inference(const SubnetConfig& subnet, const std::string& device = "");
+  SimInference simulate_inference(const Subnet& subnet, const std::string& device = "");
   // The same for a workload given by its latency (ms) at the reference settings.
   SimInference simulate_work(double reference_ms, const std::string& device = "");
   // Steady-state latency (s) the current settings would give, without advancing time (no

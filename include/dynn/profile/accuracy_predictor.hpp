@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dynn/checkpoint.hpp"
-#include "dynn/subnet_config.hpp"
+#include "dynn/subnet.hpp"
 
 namespace dynn {
 
@@ -37,6 +37,8 @@ class AccuracyPredictor {
   static std::array<float, kInputSize> encode(const SubnetConfig& c);
 
   double predict(const SubnetConfig& c) const;                                // top-1 as a fraction
+  // An ofa_mbv3 sub-network; another family's is InvalidArgument (this predictor knows only OFA MobileNetV3).
+  double predict(const Subnet& s) const;
   std::vector<double> predict(const std::vector<SubnetConfig>& cs) const;     // batched, same values
 
   // Resolutions the encoding accepts (inclusive).

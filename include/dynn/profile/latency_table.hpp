@@ -63,7 +63,9 @@ class LatencyTable : public SimLatencyModel {
 
   // Predicted latency (ms): sum of "mean" over network_layers(c). Throws NotFound naming the
   // resolution (with the covered range) or the missing key.
-  double predict_ms(const SubnetConfig& c) const override;
+  double predict_ms(const SubnetConfig& c) const;
+  double predict_ms(const Subnet& s) const override;  // an ofa_mbv3 one, else InvalidArgument
+  bool covers_family(const std::string& family) const override { return family == SubnetConfig::kFamily; }
   // The same, term by term (key, ms), in network order.
   std::vector<std::pair<std::string, double>> breakdown(const SubnetConfig& c) const;
 

@@ -8,7 +8,7 @@
 
 #include "dynn/platform/knob.hpp"  // HardwareSetting
 #include "dynn/error.hpp"
-#include "dynn/subnet_config.hpp"
+#include "dynn/subnet.hpp"
 
 namespace dynn {
 
@@ -17,7 +17,7 @@ const char* accuracy_source_name(AccuracySource s) noexcept;
 
 struct OperatingPoint {
   std::string id;                 // unique within a profile, e.g. "L3@gpu:1109MHz"
-  SubnetConfig subnet;
+  Subnet subnet;                  // of any family (a SubnetConfig converts)
   std::string device = "cpu";     // "cpu", "cuda:0", "gpu" (simulated Jetson GPU)
   HardwareSetting hardware;
   double latency_ms = 0;          // median

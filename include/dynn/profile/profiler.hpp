@@ -25,13 +25,13 @@ struct Measurement {
 
 struct ProfileTask {
   std::string id;  // operating point id, unique ("L3@cpu:1200MHz")
-  SubnetConfig subnet;
+  Subnet subnet;
   std::string device = "cpu";
   HardwareSetting hardware;
 };
 
 // Every sub-network x every hardware setting, ids "<subnet name>@<setting name>".
-std::vector<ProfileTask> make_tasks(const std::vector<std::pair<std::string, SubnetConfig>>& subnets,
+std::vector<ProfileTask> make_tasks(const std::vector<std::pair<std::string, Subnet>>& subnets,
                                     const std::vector<std::pair<std::string, HardwareSetting>>& settings,
                                     const std::string& device = "cpu");
 
@@ -70,9 +70,10 @@ struct ProfilerHooks {
   std::function<Measurement(const ProfileTask&)> measure;       // required: run one inference
   std::function<void(const ProfileTask&)> prepare;              // optional: set sub-network and knobs
   std::function<void(const ProfileTask&)> finish;               // optional: after each point (restore)
-  std::function<double(const SubnetConfig&)> accuracy;          // optional: predicted accuracy
+  std::function<double(const Subnet&)> accuracy;                // optional: predicted accuracy
   std::function<void(const ProfilerProgress&)> on_progress;     // optional
   std::function<double()> clock;                                // optional: seconds for elapsed/ETA (default steady clock)
+  std::function<double(const Subnet&)> macs;                    // optional: MACs per image (default: from `supernet`, below)
 };
 
 class Profiler {
@@ -81,8 +82,9 @@ class Profiler {
 
   // Profiles the tasks (in order) and returns the Profile (also written to output_path when set).
   // Tasks already in output_path are kept as they are and not measured again; a file for another
-  // supernet is an error (InvalidArgument). Duplicate task ids are an error. MACs come from the
-  // supernet's width multiplier when the name is an OFA MobileNetV3 one.
+  // supernet is an error (InvalidArgument). Duplicate task ids and tasks of two families are an
+  // error. MACs come from the macs hook, else from the supernet's width multiplier when the name
+  // is an OFA MobileNetV3 one (else 0).
   Profile run(const std::vector<ProfileTask>& tasks);
 
   // Fills a latency table for `resolutions` by timing every layer of LatencyTable::all_layers(r)

@@ -13,7 +13,7 @@
 namespace dynn {
 
 struct ModelProfilerHooks {
-  std::function<double(const SubnetConfig&)> accuracy;       // optional: accuracy of each point
+  std::function<double(const Subnet&)> accuracy;             // optional: accuracy of each point
   std::function<void(const ProfilerProgress&)> on_progress;  // optional
 };
 

@@ -45,7 +45,7 @@ class ModelKnobBinding;
 
 struct AppOptions {
   std::string name = "app";
-  std::shared_ptr<DynamicModel> model;     // null: advise-only (decide/report)
+  std::shared_ptr<DynamicModel> model;     // any family; null: advise-only (decide/report)
   std::vector<OperatingPoint> points;      // what the controller chooses among (required)
   std::unique_ptr<Controller> controller;  // required
   Targets targets;
@@ -154,20 +154,23 @@ class RuntimeManager {
 // fixed amount of CPU. Logits are zero-filled (num_classes of them per image).
 class CallbackModel : public DynamicModel {
  public:
-  using Run = std::function<void(const SubnetConfig& subnet, const std::string& device, int threads)>;
-  CallbackModel(Run run, SearchSpace space = SearchSpace::ofa_mbv3(), int num_classes = 1000);
+  using Run = std::function<void(const Subnet& subnet, const std::string& device, int threads)>;
+  // Sub-networks of `family` (InvalidArgument naming the known ones); it starts on the largest at 224.
+  explicit CallbackModel(Run run, std::string family = SubnetConfig::kFamily, int num_classes = 1000);
 
-  std::string family() const override { return m_space.family; }
-  const SearchSpace& search_space() const override { return m_space; }
+  std::string family() const override { return m_family; }
   int num_classes() const override { return m_classes; }
-  void set_subnet(const SubnetConfig& cfg) override;
-  SubnetConfig current_subnet() const override { return m_subnet; }
-  void prepare(const std::vector<SubnetConfig>& cfgs) override;
+  using DynamicModel::set_subnet;
+  void set_subnet(const Subnet& subnet) override;
+  Subnet current_subnet() const override { return m_subnet; }
+  using DynamicModel::prepare;
+  void prepare(const std::vector<Subnet>& subnets) override;
   void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits, size_t capacity) override;
   void set_num_threads(int n) override;
   int num_threads() const override { return m_threads; }
   void set_device(const std::string& device) override { m_device = device; }
   std::string device() const override { return m_device; }
+  const std::string& engine() const override;
   ModelMemory memory() const override { return {}; }
 
   size_t switches() const { return m_switches; }
@@ -175,9 +178,9 @@ class CallbackModel : public DynamicModel {
 
  private:
   Run m_run;
-  SearchSpace m_space;
+  std::string m_family;
   int m_classes;
-  SubnetConfig m_subnet;
+  Subnet m_subnet;
   std::string m_device = "cpu";
   int m_threads = 1;
   size_t m_switches = 0, m_inferences = 0;

@@ -1,5 +1,6 @@
 #include "dynn/ofa_resnet50/arch.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -168,6 +169,12 @@ std::string Subnet::to_json() const {
                                                                                             : fmt::format("{}", e[i]));
   }
   return fmt::format("{{\"d\":[{}],\"e\":[{}],\"w\":[{}],\"r\":{}}}", fmt::join(d, ","), e_text, fmt::join(w, ","), r);
+}
+
+std::string Subnet::to_string() const {
+  std::string ed;
+  for (double v : e) ed += static_cast<char>('0' + std::max(ratio_index(v), 0));
+  return fmt::format("d={} e={} w={} r={}", fmt::join(d, ""), ed, fmt::join(w, ""), r);
 }
 
 size_t Subnet::hash() const {

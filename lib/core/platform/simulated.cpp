@@ -210,15 +210,24 @@ bool SimulatedPlatform::has_latency_table(const std::string& device) const {
   return m_state->resolve(device) == "cpu" ? m_state->lut_cpu != nullptr : m_state->lut_gpu != nullptr;
 }
 
-double SimulatedPlatform::reference_latency_ms(const SubnetConfig& subnet, const std::string& device) const {
+bool SimulatedPlatform::has_latency_table(const std::string& device, const std::string& family) const {
+  auto& t = m_state->resolve(device) == "cpu" ? m_state->lut_cpu : m_state->lut_gpu;
+  return t && t->covers_family(family);
+}
+
+double SimulatedPlatform::reference_latency_ms(const Subnet& subnet, const std::string& device) const {
   std::string d = m_state->resolve(device);
   auto& t = d == "cpu" ? m_state->lut_cpu : m_state->lut_gpu;
   if (!t)
     throw Error(ErrorCode::Unsupported, fmt::format("no {} latency table loaded; call load_latency_tables(cpu_dir, gpu_dir)", d));
+  if (!t->covers_family(subnet.family()))
+    throw Error(ErrorCode::Unsupported,
+                fmt::format("the {} latency table does not cover {} sub-networks; time them from their MACs or a "
+                            "recorded reference latency (SimulatedModel::Options)", d, subnet.empty() ? "empty" : subnet.family()));
   return t->predict_ms(subnet);
 }
 
-SimInference SimulatedPlatform::simulate_inference(const SubnetConfig& subnet, const std::string& device) {
+SimInference SimulatedPlatform::simulate_inference(const Subnet& subnet, const std::string& device) {
   std::string d = m_state->resolve(device);
   return m_state->run(reference_latency_ms(subnet, d), d);
 }

@@ -99,6 +99,7 @@ AccuracyPredictor AccuracyPredictor::load(const std::string& path) {
 }
 
 double AccuracyPredictor::predict(const SubnetConfig& c) const { return predict(std::vector<SubnetConfig>{c}).front(); }
+double AccuracyPredictor::predict(const Subnet& s) const { return predict(s.as<SubnetConfig>("the OFA MobileNetV3 accuracy predictor")); }
 
 std::vector<double> AccuracyPredictor::predict(const std::vector<SubnetConfig>& cs) const {
   if (!m_impl) throw Error(ErrorCode::InvalidArgument, "accuracy predictor: not loaded");

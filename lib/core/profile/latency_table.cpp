@@ -184,6 +184,10 @@ double LatencyTable::predict_ms(const SubnetConfig& c) const {
   return sum;
 }
 
+double LatencyTable::predict_ms(const Subnet& s) const {
+  return predict_ms(s.as<SubnetConfig>("the OFA MobileNetV3 latency table"));
+}
+
 void LatencyTable::load_json(int r, const std::string& text, const std::string& origin) {
   const json j = json_strict::parse(text, "latency table " + origin);
   if (!j.is_object()) parse_error(origin, fmt::format("expected an object of layer key -> {{count, mean, std}}, got {}", j.type_name()));

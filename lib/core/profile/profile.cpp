@@ -48,7 +48,7 @@ const OperatingPoint& Profile::at(const std::string& id) const {
   throw Error(ErrorCode::NotFound, fmt::format("profile '{}': no operating point with id '{}'", device_name, id));
 }
 
-const OperatingPoint* Profile::find(const SubnetConfig& subnet, const std::string& device,
+const OperatingPoint* Profile::find(const Subnet& subnet, const std::string& device,
                                     const HardwareSetting* hardware) const {
   for (const auto& p : points) {
     if (!device.empty() && p.device != device) continue;
@@ -113,7 +113,7 @@ std::optional<double> get_opt_number(const json& obj, const char* key, const std
   return F.number(*it, where + "." + key, lo, hi);
 }
 
-OperatingPoint point_from_json(const json& j, size_t index) {
+OperatingPoint point_from_json(const json& j, size_t index, const std::string& family) {
   const std::string where = fmt::format("points[{}]", index);
   if (!j.is_object()) F.bad(where, fmt::format("expected an object, got {}", j.type_name()));
   F.only(j, {"id", "subnet", "device", "hardware", "latency_ms", "latency_p90_ms", "power_w", "energy_mj", "accuracy",
@@ -125,7 +125,7 @@ OperatingPoint point_from_json(const json& j, size_t index) {
   const std::string wid = fmt::format("{} (id '{}')", where, ellipsize(p.id));
   const json& sub = F.require(j, "subnet", wid);
   try {
-    p.subnet = SubnetConfig::from_json(sub.dump());
+    p.subnet = Subnet::parse(family, sub.dump());
   } catch (const Error& e) {
     F.bad(wid + ".subnet", e.what());
   }
@@ -159,6 +159,8 @@ std::string Profile::to_json(int indent) const {
   j["version"] = kFormatVersion;
   j["device_name"] = device_name;
   j["supernet"] = supernet;
+  const std::string fam = !family.empty() ? family : points.empty() ? std::string() : points.front().subnet.family();
+  if (!fam.empty()) j["family"] = fam;
   j["created"] = created;
   j["notes"] = notes;
   j["points"] = json::array();
@@ -176,17 +178,23 @@ Profile Profile::from_json(const std::string& text) {
   if (version != kFormatVersion)
     throw Error(ErrorCode::Unsupported, fmt::format("profile JSON: version {} is not supported (this build reads version {})",
                                                     version, kFormatVersion));
-  F.only(j, {"format", "version", "device_name", "supernet", "created", "notes", "points"}, "top level");
+  F.only(j, {"format", "version", "device_name", "supernet", "family", "created", "notes", "points"}, "top level");
   Profile p;
   p.device_name = get_string(j, "device_name", "top level");
   p.supernet = get_string(j, "supernet", "top level");
+  p.family = j.contains("family") ? get_string(j, "family", "top level") : std::string(SubnetConfig::kFamily);
+  try {
+    (void)subnet_family(p.family);
+  } catch (const Error& e) {
+    F.bad("family", e.what());
+  }
   p.created = get_string(j, "created", "top level");
   if (j.contains("notes")) p.notes = get_string(j, "notes", "top level");
   const json& pts = F.require(j, "points", "top level");
   if (!pts.is_array()) F.bad("points", fmt::format("expected an array, got {}", pts.type_name()));
   p.points.reserve(pts.size());
   for (size_t i = 0; i < pts.size(); ++i) {
-    OperatingPoint op = point_from_json(pts[i], i);
+    OperatingPoint op = point_from_json(pts[i], i, p.family);
     if (p.find(op.id)) F.bad(fmt::format("points[{}].id", i), fmt::format("duplicate id '{}'", ellipsize(op.id)));
     p.points.push_back(std::move(op));
   }

@@ -14,7 +14,7 @@
 
 namespace dynn {
 
-std::vector<ProfileTask> make_tasks(const std::vector<std::pair<std::string, SubnetConfig>>& subnets,
+std::vector<ProfileTask> make_tasks(const std::vector<std::pair<std::string, Subnet>>& subnets,
                                     const std::vector<std::pair<std::string, HardwareSetting>>& settings,
                                     const std::string& device) {
   std::vector<ProfileTask> out;
@@ -121,7 +121,11 @@ Profile Profiler::run(const std::vector<ProfileTask>& tasks) {
     if (tasks[i].id.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("profiler: task {} has an empty id", i));
     if (!ids.insert(tasks[i].id).second)
       throw Error(ErrorCode::InvalidArgument, fmt::format("profiler: duplicate task id '{}' (task {})", tasks[i].id, i));
-    tasks[i].subnet.validate();
+    if (tasks[i].subnet.empty()) throw Error(ErrorCode::InvalidArgument, fmt::format("profiler: task '{}' has no sub-network", tasks[i].id));
+    if (tasks[i].subnet.family() != tasks.front().subnet.family())
+      throw Error(ErrorCode::InvalidArgument, fmt::format("profiler: task '{}' is an {} sub-network, task '{}' an {} one; a profile holds one family",
+                                                          tasks[i].id, tasks[i].subnet.family(), tasks.front().id,
+                                                          tasks.front().subnet.family()));
   }
   std::optional<ofa_mbv3::Arch> arch;
   try {
@@ -194,7 +198,8 @@ Profile Profiler::run(const std::vector<ProfileTask>& tasks) {
       op.accuracy = m_hooks.accuracy(t.subnet);
       op.accuracy_source = AccuracySource::Predicted;
     }
-    if (arch) op.macs = static_cast<double>(arch->macs(t.subnet));
+    if (m_hooks.macs) op.macs = m_hooks.macs(t.subnet);
+    else if (const SubnetConfig* c = t.subnet.get<SubnetConfig>(); c && arch) op.macs = static_cast<double>(arch->macs(*c));
     prof.add(std::move(op));
     if (!m_opt.output_path.empty()) prof.save(m_opt.output_path);
 

@@ -43,7 +43,7 @@ class Restorer {
   ClaimantId m_claimant;
   int m_threads;
   std::string m_device;
-  SubnetConfig m_subnet;
+  Subnet m_subnet;
 };
 
 }  // namespace
@@ -66,18 +66,20 @@ Profile profile_model(DynamicModel& model, Platform& platform, const std::vector
   h.accuracy = hooks.accuracy;
   h.on_progress = hooks.on_progress;
   h.clock = [&platform] { return platform.now(); };
+  h.macs = [&model](const Subnet& s) { return model.subnet_info(s).macs; };  // the model's own widths
   h.prepare = [&](const ProfileTask& t) {
     if (Device::parse(t.device) != Device::parse(model.device())) model.set_device(t.device);
     for (const auto& kv : t.hardware) platform.set_knob(claimant, platform.knob(kv.first), kv.second);
     model.set_subnet(t.subnet);
     model.prepare({t.subnet});
-    input.assign(static_cast<size_t>(3) * static_cast<size_t>(t.subnet.r) * static_cast<size_t>(t.subnet.r), 0.5f);
+    const auto r = static_cast<size_t>(t.subnet.resolution());
+    input.assign(3 * r * r, 0.5f);
   };
   h.measure = [&](const ProfileTask& t) {
     Measurement m;
     const std::optional<double> e0 = energy ? energy->try_read() : std::nullopt;
     const double t0 = platform.now();
-    model.infer(input.data(), 1, 3, t.subnet.r, t.subnet.r, logits.data(), logits.size());
+    model.infer(input.data(), 1, 3, t.subnet.resolution(), t.subnet.resolution(), logits.data(), logits.size());
     m.seconds = platform.now() - t0;
     if (e0) {
       const std::optional<double> e1 = energy->try_read();

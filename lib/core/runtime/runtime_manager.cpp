@@ -163,6 +163,10 @@ int RuntimeManager::add_app(AppOptions o) {
   for (size_t i = 0; i < a->ctx.points.size(); ++i) {
     const auto& p = a->ctx.points[i];
     p.validate(fmt::format("RuntimeManager: app '{}': point '{}' (index {})", a->name, p.id, i));
+    if (a->model && p.subnet.family() != a->model->family())
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("RuntimeManager: app '{}': point '{}' (index {}) holds {} sub-network, the model is {}", a->name, p.id, i,
+                              p.subnet.empty() ? std::string("no") : "an " + p.subnet.family(), a->model->family()));
     std::vector<std::pair<int, int64_t>> hw;
     for (const auto& kv : p.hardware) {
       auto it = a->knob_index.find(kv.first);
@@ -203,7 +207,7 @@ int RuntimeManager::add_app(AppOptions o) {
   if (m_opt.telemetry_reserve) a->telemetry.reserve(m_opt.telemetry_reserve);
   a->controller->bind(a->ctx);
   if (a->model && o.prepare_all) {
-    std::vector<SubnetConfig> subs;
+    std::vector<Subnet> subs;
     for (const auto& p : a->ctx.points)
       if (std::find(subs.begin(), subs.end(), p.subnet) == subs.end()) subs.push_back(p.subnet);
     a->model->prepare(subs);
@@ -446,20 +450,26 @@ StepResult RuntimeManager::report(double latency_ms, double energy_mj, int id) {
 
 // ----------------------------------------------------------------------------------- CallbackModel
 
-CallbackModel::CallbackModel(Run run, SearchSpace space, int num_classes)
-    : m_run(std::move(run)), m_space(std::move(space)), m_classes(num_classes), m_subnet(SubnetConfig::largest(224, m_space)) {
+CallbackModel::CallbackModel(Run run, std::string family, int num_classes)
+    : m_run(std::move(run)), m_family(std::move(family)), m_classes(num_classes) {
   if (!m_run) throw Error(ErrorCode::InvalidArgument, "CallbackModel: no run callback");
   if (num_classes < 1) throw Error(ErrorCode::InvalidArgument, fmt::format("CallbackModel: num_classes {} must be >= 1", num_classes));
+  m_subnet = subnet_family(m_family).largest(224);  // names the known families
 }
 
-void CallbackModel::set_subnet(const SubnetConfig& cfg) {
-  cfg.validate(m_space);
-  m_subnet = cfg;
+void CallbackModel::set_subnet(const Subnet& subnet) {
+  (void)subnet_info(subnet);  // checks the family
+  m_subnet = subnet;
   ++m_switches;
 }
 
-void CallbackModel::prepare(const std::vector<SubnetConfig>& cfgs) {
-  for (const auto& c : cfgs) c.validate(m_space);
+void CallbackModel::prepare(const std::vector<Subnet>& subnets) {
+  for (const auto& s : subnets) (void)subnet_info(s);
+}
+
+const std::string& CallbackModel::engine() const {
+  static const std::string name = "callback";
+  return name;
 }
 
 void CallbackModel::set_num_threads(int n) {

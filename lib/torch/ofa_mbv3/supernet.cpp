@@ -8,6 +8,7 @@
 
 #include "dynn/device.hpp"
 #include "dynn/error.hpp"
+#include "dynn/ofa_mbv3_arch.hpp"
 #include "dynn/threads.hpp"
 #include "internal.hpp"
 #include "torch/model_common.hpp"
@@ -157,11 +158,32 @@ void OfaMbv3Supernet::set_subnet(const SubnetConfig& cfg) {
   std::atomic_store(&m_impl->current, p);
 }
 
-SubnetConfig OfaMbv3Supernet::current_subnet() const { return std::atomic_load(&m_impl->current)->cfg; }
+void OfaMbv3Supernet::set_subnet(const Subnet& subnet) { set_subnet(subnet.as<SubnetConfig>("OfaMbv3Supernet::set_subnet")); }
 
-void OfaMbv3Supernet::prepare(const std::vector<SubnetConfig>& cfgs) {
-  for (const auto& c : cfgs) c.validate(m_impl->space);
-  for (const auto& c : cfgs) m_impl->get_or_prepare(c);
+SubnetConfig OfaMbv3Supernet::current_config() const { return std::atomic_load(&m_impl->current)->cfg; }
+Subnet OfaMbv3Supernet::current_subnet() const { return current_config(); }
+
+void OfaMbv3Supernet::prepare(const std::vector<Subnet>& subnets) {
+  std::vector<const SubnetConfig*> cfgs;
+  for (const auto& s : subnets) cfgs.push_back(&s.as<SubnetConfig>("OfaMbv3Supernet::prepare"));
+  for (const auto* c : cfgs) c->validate(m_impl->space);
+  for (const auto* c : cfgs) m_impl->get_or_prepare(*c);
+}
+
+Subnet OfaMbv3Supernet::parse_subnet(const std::string& text) const { return SubnetConfig::parse(text, m_impl->space); }
+
+SubnetInfo OfaMbv3Supernet::subnet_info(const Subnet& subnet) const {
+  const SubnetConfig& c = subnet.as<SubnetConfig>("OfaMbv3Supernet::subnet_info");
+  c.validate(m_impl->space);
+  const double wm = m_impl->cpu_weights->arch.width_mult;
+  const ofa_mbv3::Arch counts(wm > 0 ? wm : 1.0);
+  SubnetInfo i;
+  i.family = family();
+  i.json = c.to_json();
+  i.resolution = c.r;
+  i.macs = static_cast<double>(counts.macs(c));
+  i.parameters = static_cast<double>(counts.parameters(c));
+  return i;
 }
 
 bool OfaMbv3Supernet::is_prepared(const SubnetConfig& cfg) const {

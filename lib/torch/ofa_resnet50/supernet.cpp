@@ -16,6 +16,7 @@
 #include "core/plan_cache.hpp"
 #include "cpu/resources.hpp"
 #include "cpu/xnn_graph.hpp"
+#include "dynn/device.hpp"
 #include "dynn/error.hpp"
 #include "dynn/threads.hpp"
 #include "torch/model_common.hpp"
@@ -434,9 +435,11 @@ int OfaResNet50Supernet::num_classes() const { return m_impl->cpu_weights->width
 void OfaResNet50Supernet::set_subnet(const Subnet& s) { m_impl->plans.set_current(m_impl->plan_for(s)); }
 rn::Subnet OfaResNet50Supernet::current() const { return m_impl->plans.current()->key; }
 
-void OfaResNet50Supernet::prepare(const std::vector<Subnet>& subnets) {
-  for (const Subnet& s : subnets) s.validate();  // all or nothing on a bad entry
-  for (const Subnet& s : subnets) m_impl->plan_for(s);
+void OfaResNet50Supernet::prepare(const std::vector<dynn::Subnet>& subnets) {
+  std::vector<const Subnet*> typed;
+  for (const auto& s : subnets) typed.push_back(&s.as<Subnet>("OfaResNet50Supernet::prepare"));  // all or nothing on a bad entry
+  for (const Subnet* s : typed) s->validate();
+  for (const Subnet* s : typed) m_impl->plan_for(*s);
 }
 bool OfaResNet50Supernet::is_prepared(const Subnet& s) const { return m_impl->plans.contains(s.canonical()); }
 void OfaResNet50Supernet::clear_cache() { m_impl->plans.clear(); }
@@ -464,7 +467,9 @@ void OfaResNet50Supernet::infer(const float* input, int64_t n, int64_t c, int64_
   m_impl->run(*p, input, n, c, h, w, logits, capacity);
 }
 
-SubnetInfo OfaResNet50Supernet::info(const Subnet& s) const {
+SubnetInfo OfaResNet50Supernet::subnet_info(const dynn::Subnet& subnet) const {
+  const Subnet& s = subnet.as<Subnet>("OfaResNet50Supernet::subnet_info");
+  s.validate();
   SubnetInfo i;
   i.family = family();
   i.json = s.to_json();
@@ -473,13 +478,14 @@ SubnetInfo OfaResNet50Supernet::info(const Subnet& s) const {
   i.parameters = static_cast<double>(rn::parameters(widths(), s));
   return i;
 }
-SubnetInfo OfaResNet50Supernet::subnet_info(const std::string& json) const { return info(Subnet::from_json(json)); }
-void OfaResNet50Supernet::set_subnet(const std::string& json) { set_subnet(Subnet::from_json(json)); }
-SubnetInfo OfaResNet50Supernet::current_subnet() const { return info(current()); }
-void OfaResNet50Supernet::prepare(const std::vector<std::string>& jsons) {
-  std::vector<Subnet> s;
-  for (const auto& j : jsons) s.push_back(Subnet::from_json(j));
-  prepare(s);
+dynn::Subnet OfaResNet50Supernet::parse_subnet(const std::string& text) const { return Subnet::from_json(text); }
+void OfaResNet50Supernet::set_subnet(const dynn::Subnet& s) { set_subnet(s.as<Subnet>("OfaResNet50Supernet::set_subnet")); }
+dynn::Subnet OfaResNet50Supernet::current_subnet() const { return current(); }
+
+void OfaResNet50Supernet::set_device(const std::string& device) {
+  if (dynn::Device::parse(device) != dynn::Device::parse(m_impl->opts.device))
+    throw Error(ErrorCode::Unsupported, fmt::format("OfaResNet50Supernet: it runs on {}; moving it to {} is not supported: "
+                                                    "load it with options.device = \"{}\"", m_impl->opts.device, device, device));
 }
 
 void OfaResNet50Supernet::set_num_threads(int n) {

@@ -19,7 +19,7 @@ struct FakeDevice {
   HardwareSetting current;
   Measurement measure(const ProfileTask& t) {
     ++calls;
-    const double base = static_cast<double>(ofa_mbv3::count_macs(t.subnet, 1.2)) / 1e9 / (static_cast<double>(t.hardware.at("freq")) / 1000.0);
+    const double base = static_cast<double>(ofa_mbv3::count_macs(t.subnet.as<SubnetConfig>("FakeDevice"), 1.2)) / 1e9 / (static_cast<double>(t.hardware.at("freq")) / 1000.0);
     const double s = base * (calls % 10 == 0 ? 5.0 : 1.0 + 0.001 * (calls % 3));
     vclock += s;
     return {s, s * 4.0, 4.0};  // 4 W
@@ -30,7 +30,7 @@ struct FakeDevice {
     h.prepare = [this](const ProfileTask& t) { ++prepared; current = t.hardware; };
     h.finish = [this](const ProfileTask&) { ++finished; current.clear(); };
     h.clock = [this] { return vclock; };
-    h.accuracy = [](const SubnetConfig& c) { return c.r / 300.0; };
+    h.accuracy = [](const Subnet& c) { return c.resolution() / 300.0; };
     return h;
   }
 };

@@ -99,22 +99,22 @@ struct ToyBoard {
     platform->add_sensor(std::make_unique<FunctionSensor>("temp.toy", "degC", SensorKind::Instant, "toy temperature",
                                                           [] { return 40.0; }));
   }
-  double latency_ms(const SubnetConfig& s) const {
+  double latency_ms(const Subnet& s) const {
     double f = static_cast<double>(freq->get());
-    return (20.0 + (s.r - 160) * 1.0) * (0.2 + 0.8 * 1000.0 / f) * slowdown;
+    return (20.0 + (s.resolution() - 160) * 1.0) * (0.2 + 0.8 * 1000.0 / f) * slowdown;
   }
   double power_w() const {
     double f = static_cast<double>(freq->get()) / 1000.0;
     return 1 + 9 * f * f;
   }
-  void run(const SubnetConfig& s) {
+  void run(const Subnet& s) {
     double ms = latency_ms(s);
     energy_j += power_w() * ms / 1000.0;
     clock->sleep(ms / 1000.0);
     ++runs;
   }
   std::shared_ptr<CallbackModel> model() {
-    return std::make_shared<CallbackModel>([this](const SubnetConfig& s, const std::string&, int) { run(s); });
+    return std::make_shared<CallbackModel>([this](const Subnet& s, const std::string&, int) { run(s); });
   }
 };
 

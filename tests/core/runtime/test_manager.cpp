@@ -228,7 +228,7 @@ TEST_CASE("manager: cores divided between CPU apps and moved towards the one tha
   plat->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"threads", "threads", "", KnobType::Numeric, {}, 1, 6, {}}, 6));
   // Latency = work / threads; the "heavy" app needs more cores.
   auto model = [&](double work_ms) {
-    return std::make_shared<CallbackModel>([&, work_ms](const SubnetConfig&, const std::string&, int) {
+    return std::make_shared<CallbackModel>([&, work_ms](const Subnet&, const std::string&, int) {
       int t = static_cast<int>(plat->knob("threads").get());
       clock->sleep(work_ms / t / 1000.0);
     });
@@ -272,7 +272,7 @@ TEST_CASE("manager: two apps step from two threads at once", "[runtime][concurre
   auto app = [&](const char* name, const char* ctl) {
     AppOptions a;
     a.name = name;
-    a.model = std::make_shared<CallbackModel>([](const SubnetConfig&, const std::string&, int) {
+    a.model = std::make_shared<CallbackModel>([](const Subnet&, const std::string&, int) {
       volatile double x = 0;
       for (int i = 0; i < 2000; ++i) x = x + i;
     });
@@ -301,7 +301,7 @@ TEST_CASE("manager: the platform's threads knob drives the model while the manag
   auto platform = std::shared_ptr<Platform>(Platform::detect());  // this machine: threads is a callback knob
   Knob& threads = platform->knob("threads");
   if (threads.max_value().value_or(1) < 2) return dynn::test::skip("one CPU: cannot tell thread counts apart");
-  auto model = std::make_shared<CallbackModel>([](const SubnetConfig&, const std::string&, int) {});
+  auto model = std::make_shared<CallbackModel>([](const Subnet&, const std::string&, int) {});
   model->set_num_threads(1);
   {
     AppOptions a;
@@ -328,7 +328,7 @@ TEST_CASE("manager: pareto moves inference between GPU and CPU points as the GPU
   auto platform = std::make_shared<Platform>("toy", clock);
   double gpu_slowdown = 1;
   std::vector<std::string> devices_run;
-  auto model = std::make_shared<CallbackModel>([&](const SubnetConfig&, const std::string& device, int) {
+  auto model = std::make_shared<CallbackModel>([&](const Subnet&, const std::string& device, int) {
     devices_run.push_back(device);
     clock->sleep((device == "gpu" ? 6.0 * gpu_slowdown : 10.0) / 1000.0);
   });
@@ -385,7 +385,7 @@ struct TwoManagerBoard {
     threads = &platform->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"threads", "threads", "", KnobType::Numeric, {}, 1, 8, {}}, 8));
   }
   std::shared_ptr<CallbackModel> model() {
-    return std::make_shared<CallbackModel>([this](const SubnetConfig&, const std::string&, int) { clock->sleep(0.01); });
+    return std::make_shared<CallbackModel>([this](const Subnet&, const std::string&, int) { clock->sleep(0.01); });
   }
   AppOptions app(const char* name, const char* ctl, std::vector<std::string> knobs = {}) {
     AppOptions a;

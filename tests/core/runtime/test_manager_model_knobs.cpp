@@ -10,7 +10,7 @@ using namespace dynn;
 
 TEST_CASE("manager: the device knob moves the bound model and is restored when the manager goes", "[runtime]") {
   auto sim = std::make_shared<SimulatedPlatform>();
-  auto model = std::make_shared<CallbackModel>([](const SubnetConfig&, const std::string&, int) {});
+  auto model = std::make_shared<CallbackModel>([](const Subnet&, const std::string&, int) {});
   REQUIRE(model->device() == "cpu");
   {
     AppOptions a;

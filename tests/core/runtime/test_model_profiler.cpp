@@ -30,7 +30,7 @@ TEST_CASE("profile_model: sub-networks x GPU clocks on the simulator, knobs and 
                                 {{"lo", {{"gpu.freq", lo}, {"device", 0}}}, {"hi", {{"gpu.freq", hi}, {"device", 0}}}}, "gpu");
   std::vector<std::string> seen;
   ModelProfilerHooks hooks;
-  hooks.accuracy = [&](const SubnetConfig& c) { return c == big ? 0.8 : 0.7; };
+  hooks.accuracy = [&](const Subnet& c) { return c == big ? 0.8 : 0.7; };
   hooks.on_progress = [&](const ProfilerProgress& p) { seen.push_back(p.current); };
   const double t0 = sim.now();
   const Profile p = profile_model(*model, sim, tasks, po, hooks);
@@ -69,7 +69,7 @@ TEST_CASE("profile_model: bad tasks are refused before anything changes; a faili
   auto plat = std::make_shared<Platform>("profiler-test");
   plat->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"gpu.freq", "MHz", "", KnobType::Numeric, {}, 100, 1000, {}}, 1000));
   int runs = 0;
-  CallbackModel model([&](const SubnetConfig&, const std::string&, int) {
+  CallbackModel model([&](const Subnet&, const std::string&, int) {
     if (++runs > 3) throw Error(ErrorCode::Io, "the model failed");
   });
   ProfilerOptions po;

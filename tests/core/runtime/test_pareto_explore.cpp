@@ -19,8 +19,8 @@ struct World {
   explicit World(const std::string& params) {
     platform->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"threads", "threads", "", KnobType::Numeric, {}, 1, 2, {}}, 2));
     // Profiled: L0..L3 at 2 threads 6/8/10/12 ms, at 1 thread 9/12/15/18 ms; target 14 ms.
-    model = std::make_shared<CallbackModel>([this](const SubnetConfig& s, const std::string&, int threads) {
-      const double base = 6.0 + (s.r - 160) / 8 * 2.0;  // level_points: r = 160 + 8 * level
+    model = std::make_shared<CallbackModel>([this](const Subnet& s, const std::string&, int threads) {
+      const double base = 6.0 + (s.resolution() - 160) / 8 * 2.0;  // level_points: r = 160 + 8 * level
       clock->sleep((threads == 2 ? base * t2_slowdown : base * 1.5) / 1000.0);
     });
     auto t2 = test::level_points({6, 8, 10, 12}, {0.74, 0.75, 0.76, 0.77}, "cpu");
@@ -38,8 +38,8 @@ struct World {
   }
   StepResult step() {
     const OperatingPoint& p = manager->plan();
-    std::vector<float> x(3 * static_cast<size_t>(p.subnet.r) * static_cast<size_t>(p.subnet.r)), y(1000);
-    return manager->infer(x.data(), 1, 3, p.subnet.r, p.subnet.r, y.data(), y.size());
+    std::vector<float> x(3 * static_cast<size_t>(p.subnet.resolution()) * static_cast<size_t>(p.subnet.resolution())), y(1000);
+    return manager->infer(x.data(), 1, 3, p.subnet.resolution(), p.subnet.resolution(), y.data(), y.size());
   }
   const OperatingPoint& current() { return manager->point(manager->decision().point); }
 };

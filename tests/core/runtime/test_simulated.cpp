@@ -33,7 +33,7 @@ Scenario run(const std::string& controller, const std::string& params) {
   std::vector<float> logits(1000);
   std::vector<float> px;
   while (sim->now() < 10) {
-    const int r = m.plan().subnet.r;  // the model checks the input against the sub-network
+    const int r = m.plan().subnet.resolution();  // the model checks the input against the sub-network
     px.assign(3 * static_cast<size_t>(r) * r, 0.f);
     m.infer(px.data(), 1, 3, r, r, logits.data(), logits.size());
   }

@@ -9,7 +9,7 @@
 using namespace dynn;
 
 namespace {
-OperatingPoint recorded_point(const SubnetConfig& s, const std::string& device, double ms) {
+OperatingPoint recorded_point(const Subnet& s, const std::string& device, double ms) {
   OperatingPoint p;
   p.id = "p";
   p.subnet = s;
@@ -74,7 +74,7 @@ TEST_CASE("simulated model: refuses bad shapes, small buffers, unknown devices a
 TEST_CASE("simulated model: a wrapped model computes the logits and follows every switch", "[runtime]") {
   SimulatedPlatform sim;
   int runs = 0;
-  auto inner = std::make_shared<CallbackModel>([&](const SubnetConfig&, const std::string&, int) { ++runs; });
+  auto inner = std::make_shared<CallbackModel>([&](const Subnet&, const std::string&, int) { ++runs; });
   SimulatedModel m(sim, inner);
   const SubnetConfig s = SubnetConfig::uniform(5, 6, 4, 224);
   m.set_subnet(s);

@@ -11,7 +11,7 @@
 using namespace dynn;
 using dynn::test::check_logits;
 using dynn::test::error_of;
-using Subnet = ofa_resnet50::Subnet;
+using RnSubnet = ofa_resnet50::Subnet;
 
 namespace {
 
@@ -19,7 +19,7 @@ std::string fixture(const char* file) {
   return dynn::test::shared_path(std::string("fixtures/ofa_resnet50_narrow/") + file).string();
 }
 
-std::vector<float> run(Model& m, const dynn::test::FixtureCase& c) {
+std::vector<float> run(DynamicModel& m, const dynn::test::FixtureCase& c) {
   std::vector<float> y(static_cast<size_t>(c.input_shape[0]) * static_cast<size_t>(m.num_classes()));
   m.infer(c.input.data(), c.input_shape[0], c.input_shape[1], c.input_shape[2], c.input_shape[3], y.data(), y.size());
   return y;
@@ -64,7 +64,7 @@ TEST_CASE("ofa_resnet50 matches the OFA reference on every case, engine and cont
   // The unfused reference path and a sub-network run without switching.
   auto net = OfaResNet50Supernet::load(fixture("supernet.pth"));
   for (const auto& c : cases) {
-    const Subnet s = Subnet::from_json(c.subnet_json);
+    const RnSubnet s = RnSubnet::from_json(c.subnet_json);
     std::vector<float> y(c.logits.size());
     net->infer_reference(s, c.input.data(), c.input_shape[0], 3, c.input_shape[2], c.input_shape[3], y.data(), y.size());
     check_logits(y, c.logits, 1000, "infer_reference " + c.name);
@@ -78,8 +78,8 @@ TEST_CASE("ofa_resnet50 switching: prepared plans, the cache budget, switching w
   o.num_threads = 1;
   auto net = OfaResNet50Supernet::load(fixture("supernet.pth"), o);
   const auto cases = dynn::test::load_fixture_cases("ofa_resnet50_narrow");
-  std::vector<Subnet> subnets;
-  for (const auto& c : cases) subnets.push_back(Subnet::from_json(c.subnet_json));
+  std::vector<RnSubnet> subnets;
+  for (const auto& c : cases) subnets.push_back(RnSubnet::from_json(c.subnet_json));
   net->prepare(subnets);
   for (const auto& s : subnets) CHECK(net->is_prepared(s));
   const ModelMemory m = net->memory();
@@ -96,8 +96,9 @@ TEST_CASE("ofa_resnet50 switching: prepared plans, the cache budget, switching w
   // A switch to a prepared sub-network changes what runs and what current() says.
   net->set_subnet(subnets[1]);
   CHECK(net->current() == subnets[1]);
-  CHECK(net->current_subnet().resolution == subnets[1].r);
-  CHECK(net->current_subnet().macs < net->subnet_info(cases[0].subnet_json).macs);
+  CHECK(net->current_subnet().resolution() == subnets[1].r);
+  CHECK(net->current_subnet() == subnets[1]);
+  CHECK(net->subnet_info(net->current_subnet()).macs < net->subnet_info(cases[0].subnet_json).macs);
 
   // Two threads: one switches back and forth, one runs case 0's sub-network without switching.
   std::atomic<bool> stop{false};
@@ -139,8 +140,8 @@ TEST_CASE("ofa_resnet50 widths come from the shapes: a layout no fixture has", "
   auto ref = OfaResNet50Supernet::from_state_dict(sd, ro);
   CHECK(fast->widths().stage == w.stage);
   CHECK(fast->num_classes() == 37);
-  for (const Subnet& s : {Subnet::largest(96), Subnet::smallest(64),
-                          Subnet::from_json(R"({"d":[2,1,0,2,1],"e":[0.25,0.2,0.35,0.2,0.35,0.25,0.2,0.35,0.25,0.2,0.35,0.25,0.2,0.35,0.25,0.2,0.35,0.25],"w":[0,2,1,0,2,1],"r":77})")}) {
+  for (const RnSubnet& s : {RnSubnet::largest(96), RnSubnet::smallest(64),
+                          RnSubnet::from_json(R"({"d":[2,1,0,2,1],"e":[0.25,0.2,0.35,0.2,0.35,0.25,0.2,0.35,0.25,0.2,0.35,0.25,0.2,0.35,0.25,0.2,0.35,0.25],"w":[0,2,1,0,2,1],"r":77})")}) {
     at::manual_seed(3);
     at::Tensor x = at::randn({2, 3, s.r, s.r});
     std::vector<float> a(2 * 37), b(2 * 37);
@@ -188,7 +189,7 @@ TEST_CASE("ofa_resnet50 bad checkpoints, sub-networks and inputs get errors nami
              Catch::Contains("'e'"));
   CHECK_THAT(error_of([&] { net->subnet_info(R"({"ks":[3],"e":[3],"d":[2],"r":128})"); }, ErrorCode::InvalidArgument),
              Catch::Contains("unknown key 'ks'"));
-  net->set_subnet(Subnet::smallest(128));
+  net->set_subnet(RnSubnet::smallest(128));
   std::vector<float> x(3 * 128 * 128, 0.1f), y(1000);
   CHECK_THAT(error_of([&] { net->infer(x.data(), 1, 3, 160, 160, y.data(), y.size()); }, ErrorCode::InvalidArgument),
              Catch::Contains("resolution 128x128"));

@@ -411,7 +411,7 @@ TEST_CASE("infer_subnet runs the named sub-network while another thread switches
   CHECK(failures == 0);
   CHECK(switches.load() > 10);
   // The current sub-network is whatever the switcher left; infer_subnet did not change it.
-  const SubnetConfig cur = net->current_subnet();
+  const SubnetConfig cur = net->current_config();
   CHECK((cur == a || cur == b));
   // Arguments are checked against the named sub-network.
   CHECK_THAT(msg_of([&] { net->infer_subnet(b, xa.data(), 1, 3, 128, 128, y.data(), y.size()); }, ErrorCode::InvalidArgument),
