@@ -295,6 +295,11 @@ dynn_status create_manager(const char* fn, dynn_platform* platform, const dynn_p
     a.knobs = split_list(p.knobs);
     a.sensors = split_list(p.sensors);
     a.prepare_all = p.prepare_all != 0;
+    for (size_t i = 0; inner && i < a.points.size(); ++i)  // before the simulated model is built on them
+      if (a.points[i].subnet.family() != inner->family())
+        return fail(DYNN_EINVAL, fmt::format("{}: point '{}' (index {}) holds {} sub-network, the model is {}", fn, a.points[i].id, i,
+                                             a.points[i].subnet.empty() ? std::string("no") : "an " + a.points[i].subnet.family(),
+                                             inner->family()));
     if (platform->sim && p.simulate) {
       // The model (when given) computes the logits; the simulator times the inference from the
       // points' recorded latencies (those that set no hardware), else its latency tables or MACs.

@@ -94,6 +94,82 @@ static void run_fixture(dynn_model* m, const char* dir) {
   free(cases);
 }
 
+/* A ResNet-50 model under the runtime manager on the simulated board (the model computes the
+ * logits, the simulator times the points' recorded latencies): the plan follows the target. */
+static void run_under_manager(dynn_model* m) {
+  static const char* kE2 = "[0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2]";
+  static const char* kE35 = "[0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35,0.35]";
+  char json[4096], buf[1024];
+  dynn_platform* plat = NULL;
+  dynn_profile* prof = NULL;
+  dynn_profile* mbv3 = NULL;
+  dynn_controller* ctl = NULL;
+  dynn_manager* mgr = NULL;
+  dynn_subnet sub;
+  dynn_step_result res;
+  dynn_targets t = dynn_targets_default();
+  int32_t point = -1;
+  float* img = (float*)calloc(3 * 224 * 224, sizeof(float));
+  float* logits = (float*)malloc(1000 * sizeof(float));
+  snprintf(json, sizeof json,
+           "{\"format\":\"dynn-profile\",\"version\":1,\"device_name\":\"sim\",\"supernet\":\"ofa_resnet50\","
+           "\"family\":\"ofa_resnet50\",\"created\":\"\",\"points\":["
+           "{\"id\":\"R0\",\"subnet\":{\"d\":[0,0,0,0,0],\"e\":%s,\"w\":[0,0,0,0,0,0],\"r\":128},\"device\":\"cpu\","
+           "\"hardware\":{},\"latency_ms\":5,\"latency_p90_ms\":5,\"accuracy\":0.7,\"accuracy_source\":\"predicted\",\"macs\":0},"
+           "{\"id\":\"R1\",\"subnet\":{\"d\":[2,2,2,2,2],\"e\":%s,\"w\":[2,2,2,2,2,2],\"r\":224},\"device\":\"cpu\","
+           "\"hardware\":{},\"latency_ms\":20,\"latency_p90_ms\":20,\"accuracy\":0.8,\"accuracy_source\":\"predicted\",\"macs\":0}]}",
+           kE2, kE35);
+  EXPECT_OK(dynn_profile_from_json(json, &prof));
+  snprintf(buf, sizeof buf, "%s/data/dynamic_ofa/nets_6_levels.json", shared_dir());
+  EXPECT_OK(dynn_profile_load_levels(buf, "cpu", &mbv3));
+  EXPECT_OK(dynn_platform_create_simulated("xavier-nx", NULL, &plat));
+  EXPECT_OK(dynn_controller_create("pareto", NULL, &ctl));
+  if (prof && plat && ctl && img && logits) {
+    if (mbv3) { /* a MobileNetV3 profile for a ResNet-50 model: refused, naming the point */
+      EXPECT_ERR(dynn_manager_create_model(plat, mbv3, ctl, m, NULL, &mgr), DYNN_EINVAL);
+      EXPECT(strstr(dynn_last_error(), "holds an ofa_mbv3 sub-network, the model is ofa_resnet50") != NULL);
+    }
+    t.latency_ms = 30;
+    {
+      dynn_manager_params mp = dynn_manager_default_params();
+      mp.targets = t;
+      EXPECT_OK(dynn_manager_create_model(plat, prof, ctl, m, &mp, &mgr));
+    }
+  }
+  if (mgr) {
+    EXPECT_OK(dynn_manager_plan(mgr, &point, &sub));
+    EXPECT(point == 1 && sub.r == 224 && sub.ks[0] == 0); /* another family: only r in dynn_subnet */
+    EXPECT_OK(dynn_manager_point_string(mgr, (size_t)point, DYNN_POINT_FAMILY, buf, sizeof buf, NULL));
+    EXPECT(strcmp(buf, "ofa_resnet50") == 0);
+    EXPECT_OK(dynn_manager_point_string(mgr, (size_t)point, DYNN_POINT_SUBNET, buf, sizeof buf, NULL));
+    EXPECT(strstr(buf, "\"w\":[2,2,2,2,2,2]") != NULL);
+    res.struct_size = sizeof res;
+    EXPECT_OK(dynn_manager_infer(mgr, img, 1, 3, sub.r, sub.r, logits, 1000, &res));
+    EXPECT(res.point == 1 && res.latency_ms > 0); /* simulated time: the board's clocks, not the recorded reference's */
+    EXPECT(isfinite(logits[0]) && isfinite(logits[999]));
+    t.latency_ms = 10; /* only R0 can come near it */
+    EXPECT_OK(dynn_manager_set_targets(mgr, &t));
+    EXPECT_OK(dynn_manager_plan(mgr, &point, &sub));
+    EXPECT(point == 0 && sub.r == 128);
+    EXPECT_OK(dynn_manager_infer(mgr, img, 1, 3, 128, 128, logits, 1000, &res));
+    EXPECT(res.point == 0);
+    EXPECT_OK(dynn_model_current_subnet(m, buf, sizeof buf, NULL));
+    EXPECT(strstr(buf, "\"r\":128") != NULL); /* the manager switched the model itself */
+    {
+      dynn_manager* other = NULL;
+      EXPECT_ERR(dynn_manager_create_model(plat, prof, NULL, m, NULL, &other), DYNN_EINVAL);
+      EXPECT(other == NULL && strstr(dynn_last_error(), "dynn_manager_create_model: controller is NULL") != NULL);
+    }
+    dynn_manager_free(mgr);
+  }
+  dynn_controller_free(ctl);
+  dynn_profile_free(prof);
+  dynn_profile_free(mbv3);
+  dynn_platform_free(plat);
+  free(img);
+  free(logits);
+}
+
 int main(void) {
   char path[1024];
   dynn_model* m = NULL;
@@ -142,6 +218,7 @@ int main(void) {
       EXPECT_ERR(dynn_model_infer(m, (const float*)buf, 1, 3, 17, 17, (float*)buf, 1, NULL), DYNN_EINVAL);
       EXPECT(strstr(dynn_last_error(), "resolution") != NULL);
       EXPECT_ERR(dynn_model_set_threads(m, 0), DYNN_EINVAL);
+      run_under_manager(m);
       dynn_model_free(m);
       m = NULL;
     }

@@ -6,6 +6,8 @@
 
 #include "dynn/error.hpp"
 #include "dynn/ofa_resnet50/supernet.hpp"
+#include "dynn/platform/platform.hpp"
+#include "dynn/runtime.hpp"
 #include "ofa_fixtures.hpp"
 
 using namespace dynn;
@@ -125,6 +127,54 @@ TEST_CASE("ofa_resnet50 switching: prepared plans, the cache budget, switching w
   std::vector<float> y(cases[3].logits.size());
   small->infer(cases[3].input.data(), cases[3].input_shape[0], 3, cases[3].input_shape[2], cases[3].input_shape[3], y.data(), y.size());
   check_logits(y, cases[3].logits, 1000, "after eviction");
+}
+
+TEST_CASE("ofa_resnet50 under the runtime manager on this machine: profiled, switched, exact logits", "[resnet50][shared]") {
+  SupernetOptions o;
+  o.num_threads = 1;
+  std::shared_ptr<DynamicModel> net = OfaResNet50Supernet::load(fixture("supernet.pth"), o);
+  auto platform = std::shared_ptr<Platform>(Platform::detect());
+  const std::vector<std::pair<std::string, Subnet>> levels = {{"small", RnSubnet::smallest(96)}, {"large", RnSubnet::largest(160)}};
+  ProfilerOptions po;
+  po.warmup = 1;
+  po.repetitions = 5;
+  po.supernet = "ofa_resnet50_narrow";
+  Profile profile = profile_model(*net, *platform, make_tasks(levels, {{"", HardwareSetting{}}}, "cpu"), po,
+                                  {[](const Subnet& s) { return s.resolution() == 160 ? 0.8 : 0.7; }, {}});
+  REQUIRE(profile.points.size() == 2);
+  const OperatingPoint& small = profile.at("small");
+  const OperatingPoint& large = profile.at("large");
+  CHECK(small.latency_ms > 0);
+  CHECK(large.macs == net->subnet_info(large.subnet).macs);  // the model's own widths, not the published layout's
+  CHECK(large.macs < subnet_family("ofa_resnet50").published_macs(large.subnet));
+
+  AppOptions a;
+  a.model = net;
+  a.points = profile.points;
+  a.controller = make_controller("pareto", "{}");
+  a.targets.latency_ms = large.latency_ms * 20;  // room for the most accurate
+  a.knobs = {};
+  RuntimeManager m(platform, std::move(a));
+  const auto cases = dynn::test::load_fixture_cases("ofa_resnet50_narrow");
+  auto expect_exact = [&](const Subnet& s) {
+    const int r = s.resolution();
+    at::manual_seed(7);
+    const at::Tensor x = at::rand({1, 3, r, r});
+    std::vector<float> y(1000), ref(1000);
+    const StepResult res = m.infer(x.data_ptr<float>(), 1, 3, r, r, y.data(), y.size());
+    CHECK(m.point(res.point).subnet == s);
+    auto& typed = static_cast<OfaResNet50Supernet&>(*net);
+    typed.infer_subnet(s.as<RnSubnet>("test"), x.data_ptr<float>(), 1, 3, r, r, ref.data(), ref.size());
+    CHECK(y == ref);  // the same prepared plan
+    CHECK(res.latency_ms > 0);
+  };
+  CHECK(m.plan().subnet == large.subnet);
+  expect_exact(large.subnet);
+  m.set_targets(Targets{small.latency_ms * 0.5, 0, 0, 0});  // nothing fits: the fastest
+  CHECK(m.plan().subnet == small.subnet);
+  expect_exact(small.subnet);
+  CHECK(net->current_subnet() == small.subnet);
+  CHECK(m.telemetry().summary().switches >= 1);
 }
 
 TEST_CASE("ofa_resnet50 widths come from the shapes: a layout no fixture has", "[resnet50]") {
