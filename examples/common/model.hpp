@@ -47,7 +47,19 @@ struct Model {
   std::unique_ptr<dynn::DynamicModel> other;   // a checkpoint of another family (any_family)
   bool random = false;
   std::string description;
+  dynn::DynamicModel& dynamic() { return net ? static_cast<dynn::DynamicModel&>(*net) : *other; }
+  std::string family() const { return net ? std::string(dynn::SubnetConfig::kFamily) : other->family(); }
 };
+
+// The family of --weights (read once; the tensors land in *sd for make_model): "ofa_mbv3" for
+// the random demo supernet (no weights) and for a layout no family recognises (then make_model
+// reports what it found).
+inline std::string checkpoint_family(const std::string& weights, dynn::StateDict* sd) {
+  if (weights.empty()) return dynn::SubnetConfig::kFamily;
+  *sd = dynn::load_checkpoint(weights);
+  const std::string f = dynn::detect_model_family(*sd);
+  return f.empty() ? std::string(dynn::SubnetConfig::kFamily) : f;
+}
 
 // --weights FILE, else a deterministic random-initialised w1.2 OFA MobileNetV3. The family is
 // detected from the checkpoint's keys: an OFA MobileNetV3 goes to .net; another registered family
@@ -134,6 +146,15 @@ inline dynn::Subnet parse_other_subnet(const std::string& spec, const std::strin
   throw dynn::Error(dynn::ErrorCode::InvalidArgument,
                     fmt::format("sub-network '{}': a checkpoint of family {} takes largest[@r], smallest[@r] or its JSON (levels L0..L5 are "
                                 "OFA MobileNetV3 sub-networks)", spec, family));
+}
+
+// A sub-network spec of any family: OFA MobileNetV3 as parse_subnet (levels too), another family
+// as parse_other_subnet.
+inline dynn::Subnet parse_any_subnet(const std::string& spec, const std::string& family, const dynn::LevelSet& levels,
+                                     int* level = nullptr) {
+  if (level) *level = -1;
+  if (family == dynn::SubnetConfig::kFamily) return parse_subnet(spec, levels, level);
+  return parse_other_subnet(spec, family);
 }
 
 // Dynamic-OFA's per-level BN statistics, applied to each level's sub-network.

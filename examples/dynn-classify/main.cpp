@@ -51,11 +51,7 @@ int main(int argc, char** argv) {
     if (a.has("json")) demo::check_output_file(a.get("json"), "--json");
     // The family decides how --subnet reads; the spec is checked before the (slow) model build.
     dynn::StateDict sd;
-    std::string family = "ofa_mbv3";
-    if (a.has("weights")) {
-      sd = dynn::load_checkpoint(a.get("weights"));
-      if (const std::string f = dynn::detect_model_family(sd); !f.empty()) family = f;
-    }
+    const std::string family = demo::checkpoint_family(a.get("weights"), &sd);
     int level = -1;
     int r = 0;
     dynn::SubnetConfig cfg;

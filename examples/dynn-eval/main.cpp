@@ -1,4 +1,4 @@
-// dynn-eval: ImageNet top-1 / top-5 and latency of OFA sub-networks over an image folder.
+// dynn-eval: ImageNet top-1 / top-5 and latency of sub-networks of any family over an image folder.
 #include <chrono>
 #include <iostream>
 #include <thread>
@@ -15,8 +15,9 @@ namespace {
 
 const char* kUsage = R"(usage: dynn-eval --images DIR [--gt FILE] [options]
 
-Evaluates sub-networks of an OFA MobileNetV3 supernet on labelled images with OFA's evaluation
-transform: top-1 / top-5 accuracy and per-image latency (median, p90), one row per sub-network.
+Evaluates sub-networks of a supernet (OFA MobileNetV3 or OFA ResNet-50, detected from the
+checkpoint) on labelled images with OFA's evaluation transform: top-1 / top-5 accuracy and
+per-image latency (median, p90), one row per sub-network.
 
 images:
   --images DIR       ImageNet layout: one sub-folder per class (WNID), labels = sorted folder
@@ -24,14 +25,16 @@ images:
   --gt FILE          ground truth for a flat folder: one 0-based label per line in sorted file
                      name order, or "<file name> <label>" lines (labels in sorted-WNID order)
   --limit N          evaluate N images spread evenly over the set (default all)
-sub-networks (repeatable, default: every level):
-  --subnet SPEC      L0..L5, largest[@r], smallest[@r], "ks=... e=... d=... r=..." or arch JSON
+sub-networks (repeatable; default: every level, for ResNet-50 smallest and largest):
+  --subnet SPEC      largest[@r], smallest[@r] or the family's JSON; OFA MobileNetV3 also takes
+                     L0..L5 and "ks=... e=... d=... r=..."
   --levels FILE      Dynamic-OFA levels JSON (default: ../shared nets_6, else the embedded copy)
 model:
-  --weights FILE     OFA checkpoint; default a deterministic random-initialised w1.2 supernet
+  --weights FILE     OFA checkpoint of either family; default a deterministic random-initialised
+                     w1.2 OFA MobileNetV3 supernet
   --bn-stats FILE    Dynamic-OFA per-level BN statistics (nets_6_bn_stats.pt), used for the levels
   --calib DIR        re-calibrate BN statistics of every sub-network on these images first
-                     (OFA's set_running_statistics; same folder forms as --images)
+                     (OFA's set_running_statistics; same folder forms as --images; MobileNetV3)
   --calib-gt FILE    ground truth when --calib is a flat folder (labels are not used)
   --calib-images N   calibration images (default 2000, OFA's number), --calib-batch B (default 16)
 run:
@@ -50,7 +53,7 @@ dynn::ImageDataset open_dataset(const std::string& dir, const std::string& gt) {
 
 struct Row {
   std::string name;
-  dynn::SubnetConfig cfg;
+  dynn::Subnet subnet;
   int level = -1;
   double published = -1;  // published top-1 (fraction) of a level
   size_t images = 0, top1 = 0, top5 = 0, skipped = 0;
@@ -80,33 +83,44 @@ int main(int argc, char** argv) {
     const bool progress = !a.has("no-progress");
     auto ds = open_dataset(a.get("images"), a.get("gt")).subset(static_cast<size_t>(a.integer("limit", 0, 0, 1 << 30)));
     if (!ds.labelled()) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "the images have no labels");
+    dynn::StateDict sd;
+    const std::string family = demo::checkpoint_family(a.get("weights"), &sd);
+    const bool mbv3 = family == dynn::SubnetConfig::kFamily;
+    for (const char* f : {"bn-stats", "levels", "calib"})
+      if (!mbv3 && a.has(f))
+        throw dynn::Error(dynn::ErrorCode::InvalidArgument,
+                          fmt::format("--{} works on OFA MobileNetV3 (Dynamic-OFA data, BN recalibration); this checkpoint is {}", f, family));
     auto levels = demo::load_levels(a.get("levels"));
     std::vector<Row> rows;
     std::vector<std::string> specs = a.all("subnet");
-    if (specs.empty())
+    if (specs.empty() && mbv3)
       for (const auto& l : levels.set.levels) specs.push_back(fmt::format("L{}", l.level));
+    if (specs.empty()) specs = {"smallest", "largest"};
     for (const auto& s : specs) {
       Row r;
       r.name = s;
-      r.cfg = demo::parse_subnet(s, levels.set, &r.level);
+      r.subnet = demo::parse_any_subnet(s, family, levels.set, &r.level);
       for (const auto& l : levels.set.levels)
-        if (l.level == r.level) r.published = l.top1_percent / 100;
+        if (mbv3 && l.level == r.level) r.published = l.top1_percent / 100;
       rows.push_back(r);
     }
-    auto model = demo::make_model(a.get("weights"), threads, static_cast<uint64_t>(a.integer("seed", 2024, 0, 1 << 30)), false, "dynn-eval");
+    auto model = demo::make_model(a.get("weights"), threads, static_cast<uint64_t>(a.integer("seed", 2024, 0, 1 << 30)), true, "dynn-eval",
+                                  a.has("weights") ? &sd : nullptr);
+    dynn::DynamicModel& net = model.dynamic();
     std::cerr << "supernet: " << model.description << "\n";
     std::cerr << fmt::format("images: {} ({} classes) from {}\n", ds.size(), ds.classes.size(), a.get("images"));
     if (a.has("bn-stats")) demo::apply_level_bn_stats(*model.net, levels.set, a.get("bn-stats"));
-    for (auto& r : rows) r.level_bn = model.net->has_bn_stats(r.cfg);
+    if (model.net)
+      for (auto& r : rows) r.level_bn = model.net->has_bn_stats(r.subnet.as<dynn::SubnetConfig>("--bn-stats"));
 
     if (a.has("calib")) {
       auto cds = open_dataset(a.get("calib"), a.get("calib-gt")).subset(static_cast<size_t>(a.integer("calib-images", 2000, 1, 1 << 30)));
       const int cb = a.integer("calib-batch", 16, 1, 1024);
       for (auto& r : rows) {
-        dynn::ImageLoader cl(cds, dynn::EvalTransform(r.cfg.r));
+        dynn::ImageLoader cl(cds, dynn::EvalTransform(r.subnet.resolution()));
         demo::Progress bar("calibrate " + r.name, cds.size(), progress);
         std::vector<int> labels;
-        model.net->recalibrate_bn(r.cfg, [&](std::vector<float>& data, int64_t& n) {
+        model.net->recalibrate_bn(r.subnet.as<dynn::SubnetConfig>("--calib"), [&](std::vector<float>& data, int64_t& n) {
           bool more = cl.next(data, labels, n, cb);
           bar.update(cl.position());
           return more;
@@ -116,10 +130,11 @@ int main(int argc, char** argv) {
       }
     }
 
-    const int classes = model.net->num_classes();
+    const int classes = net.num_classes();
     for (auto& r : rows) {
-      model.net->set_subnet(r.cfg);
-      dynn::ImageLoader loader(ds, dynn::EvalTransform(r.cfg.r));
+      net.set_subnet(r.subnet);
+      const int res = r.subnet.resolution();
+      dynn::ImageLoader loader(ds, dynn::EvalTransform(res));
       std::vector<float> data, logits(static_cast<size_t>(classes) * static_cast<size_t>(batch));
       std::vector<int> labels;
       int64_t n = 0;
@@ -128,10 +143,10 @@ int main(int argc, char** argv) {
       int warm = warmup;
       while (loader.next(data, labels, n, batch)) {
         if (warm > 0) {  // warm-up on the first batch, not counted in latency
-          for (; warm > 0; --warm) model.net->infer(data.data(), n, 3, r.cfg.r, r.cfg.r, logits.data(), logits.size());
+          for (; warm > 0; --warm) net.infer(data.data(), n, 3, res, res, logits.data(), logits.size());
         }
         auto t0 = std::chrono::steady_clock::now();
-        model.net->infer(data.data(), n, 3, r.cfg.r, r.cfg.r, logits.data(), logits.size());
+        net.infer(data.data(), n, 3, res, res, logits.data(), logits.size());
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(n));
         for (int64_t i = 0; i < n; ++i) {
           auto best = dynn::top_k(logits.data() + i * classes, static_cast<size_t>(classes), 5);
@@ -155,10 +170,11 @@ int main(int argc, char** argv) {
       const bool have = r.images > 0;
       const double n = have ? static_cast<double>(r.images) : 1.0;
       std::string bn = r.calibrated ? "recalibrated" : r.level_bn ? "level stats" : "supernet";
-      t.rows.push_back({r.name, std::to_string(r.cfg.r), bn, std::to_string(r.images), have ? demo::pct(static_cast<double>(r.top1) / n, 2) : "-",
+      t.rows.push_back({r.name, std::to_string(r.subnet.resolution()), bn, std::to_string(r.images), have ? demo::pct(static_cast<double>(r.top1) / n, 2) : "-",
                         have ? demo::pct(static_cast<double>(r.top5) / n, 2) : "-", have ? fmt::format("{:.2f}", r.lat.median_ms) : "-",
                         have ? fmt::format("{:.2f}", r.lat.p90_ms) : "-", r.published >= 0 ? demo::pct(r.published, 2) : "-"});
-      js["results"].push_back({{"name", r.name}, {"subnet", r.cfg.to_string()}, {"resolution", r.cfg.r}, {"bn", bn}, {"images", r.images},
+      js["results"].push_back({{"name", r.name}, {"family", r.subnet.family()}, {"subnet", r.subnet.to_string()},
+                               {"resolution", r.subnet.resolution()}, {"bn", bn}, {"images", r.images},
                                {"skipped", r.skipped}, {"top1", figure(have, static_cast<double>(r.top1) / n)},
                                {"top5", figure(have, static_cast<double>(r.top5) / n)}, {"latency_median_ms", figure(have, r.lat.median_ms)},
                                {"latency_p90_ms", figure(have, r.lat.p90_ms)},
@@ -167,8 +183,9 @@ int main(int argc, char** argv) {
     std::cout << t.str();
     size_t skipped = rows.empty() ? 0 : rows.front().skipped;
     if (skipped) std::cout << fmt::format("{} unreadable image(s) skipped (see the warnings above)\n", skipped);
-    std::cout << "published top-1: ImageNet top-1 recorded by Dynamic-OFA with the released weights (" << levels.origin
-              << "), quoted for comparison, not measured here\n";
+    if (mbv3)
+      std::cout << "published top-1: ImageNet top-1 recorded by Dynamic-OFA with the released weights (" << levels.origin
+                << "), quoted for comparison, not measured here\n";
     if (model.random) std::cout << "note: random weights (no --weights): accuracies above are chance level\n";
     if (a.has("json")) dynn::write_text_file(a.get("json"), js.dump(1) + "\n");
     const bool any = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.images > 0; });

@@ -59,9 +59,10 @@ const char* kSearchHelp = R"(dynn-profile search --predictor PTH (--table DIR | 
   --width W             width multiplier for MACs (default 1.2)
 )";
 const char* kProfileHelp = R"(dynn-profile profile (--config C ... | --levels FILE) (--weights FILE | --random W | --cpu-table DIR [--gpu-table DIR]) [options]
-  With --weights (an OFA checkpoint) or --random W (a random supernet of width W): measures the real
-  LibTorch supernet on this machine (CPU); --threads N sets its intra-op threads, --lut-out DIR with
-  --resolutions R,R,... also times every layer into a look-up table.
+  With --weights (a checkpoint of either family, detected) or --random W (a random OFA MobileNetV3
+  supernet of width W): measures the real model on this machine (CPU); --threads N sets its
+  intra-op threads, --lut-out DIR with --resolutions R,R,... also times every layer into a look-up
+  table (MobileNetV3). An OFA ResNet-50 checkpoint takes --config largest[@r] | smallest[@r] | JSON.
   Otherwise profiles on the simulated board (SimulatedPlatform, latency model from the tables):
   --board NAME          xavier-nx (default) | odroid-xu3
   --device cpu|gpu      where inference runs (default gpu when a GPU table is given)
@@ -240,7 +241,9 @@ int cmd_profile(const Args& a) {
     o.weights = a.get("weights");
     o.width = a.number("random", 1.0, 0.25, 4);
     o.threads = a.has("threads") ? a.threads("threads") : 0;
-    o.subnets = tagged(subnets(a));
+    o.mbv3_subnets = [&a] { return tagged(subnets(a)); };
+    o.configs = a.all("config");
+    o.have_levels = a.has("levels");
     o.profiler.warmup = a.integer("warmup", 5, 0, 100000);
     o.profiler.repetitions = a.integer("reps", 30, 1, 1000000);
     o.profiler.outlier_k = a.number("outlier-k", 5, 0, 1e6);

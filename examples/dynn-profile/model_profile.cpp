@@ -9,7 +9,9 @@
 
 #include <fmt/format.h>
 
+#include "../common/model.hpp"
 #include "dynn/error.hpp"
+#include "dynn/model_registry.hpp"
 #include "dynn/ofa_mbv3.hpp"
 #include "dynn/platform.hpp"
 #include "dynn/runtime/model_profiler.hpp"
@@ -75,13 +77,31 @@ LatencyTable measure_table(OfaMbv3Supernet& net, const std::vector<int>& resolut
 int profile_model(const ModelProfileOptions& o) {
   SupernetOptions so;
   so.num_threads = o.threads;
-  auto net = o.weights.empty() ? OfaMbv3Supernet::random(o.width, 1, so) : OfaMbv3Supernet::load(o.weights, so);
-  const double w = net->arch().width_mult;
-  if (w <= 0) throw Error(ErrorCode::Unsupported, "profile: the checkpoint's widths match no standard width multiplier");
+  std::unique_ptr<DynamicModel> model;
+  if (o.weights.empty()) model = OfaMbv3Supernet::random(o.width, 1, so);
+  else model = load_model(o.weights, so);  // any family, detected from the keys
+  auto* mbv3 = dynamic_cast<OfaMbv3Supernet*>(model.get());
+  std::vector<std::pair<std::string, Subnet>> subnets;
+  if (mbv3) {
+    subnets = o.mbv3_subnets();
+  } else {
+    if (o.have_levels || !o.predictor.empty() || !o.lut_out.empty())
+      throw Error(ErrorCode::InvalidArgument, fmt::format("profile: --levels, --predictor and --lut-out are OFA MobileNetV3 data; "
+                                                          "{} is an {} checkpoint (use --config)", o.weights, model->family()));
+    for (size_t i = 0; i < o.configs.size(); ++i)
+      subnets.emplace_back(fmt::format("C{}", i), demo::parse_other_subnet(o.configs[i], model->family()));
+    if (subnets.empty()) throw Error(ErrorCode::InvalidArgument, "no sub-network given: use --config largest, smallest or JSON");
+  }
   ProfilerOptions po = o.profiler;
-  po.device_name = fmt::format("{}, {} threads (LibTorch, dynn fast engine)", cpu_name(), net->num_threads());
-  po.supernet = ofa_mbv3::supernet_name(w);
-  po.notes = o.weights.empty() ? fmt::format("random-initialised w{} supernet (latency only)", w) : "weights: " + o.weights;
+  po.device_name = fmt::format("{}, {} threads (LibTorch, dynn {} engine)", cpu_name(), model->num_threads(), model->engine());
+  if (mbv3) {
+    const double w = mbv3->arch().width_mult;
+    if (w <= 0) throw Error(ErrorCode::Unsupported, "profile: the checkpoint's widths match no standard width multiplier");
+    po.supernet = ofa_mbv3::supernet_name(w);
+  } else {
+    po.supernet = model->family();
+  }
+  po.notes = o.weights.empty() ? fmt::format("random-initialised w{} supernet (latency only)", o.width) : "weights: " + o.weights;
 
   // This machine as a platform: its energy counter (RAPL, INA3221) gives energy per point where
   // one is readable; the points set no knobs (the thread count is --threads).
@@ -93,7 +113,7 @@ int profile_model(const ModelProfileOptions& o) {
     h.accuracy = [&](const Subnet& s) { return pred->predict(s); };
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const Profile p = profile_model(*net, *platform, make_tasks(o.subnets, {{"", HardwareSetting{}}}, "cpu"), po, h);
+  const Profile p = profile_model(*model, *platform, make_tasks(subnets, {{"", HardwareSetting{}}}, "cpu"), po, h);
   const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print("{}\n{:<10} {:>10} {:>10} {:>10} {:>10}  {}\n", po.device_name, "id", "median ms", "p90 ms", "mJ", "MMACs", "sub-network");
   for (const auto& op : p.points)
@@ -104,7 +124,7 @@ int profile_model(const ModelProfileOptions& o) {
              po.repetitions);
   if (!o.lut_out.empty()) {
     const auto t1 = std::chrono::steady_clock::now();
-    const LatencyTable table = measure_table(*net, o.lut_resolutions, po);
+    const LatencyTable table = measure_table(*mbv3, o.lut_resolutions, po);
     table.save_dir(o.lut_out);
     fmt::print("wrote a look-up table ({} resolutions) to {} in {:.1f} s\n", table.resolutions().size(), o.lut_out,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());
