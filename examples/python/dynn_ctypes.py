@@ -23,7 +23,7 @@ OK, ERROR, EINVAL, ENOTFOUND, EBUFS, ENOMEM, EBACKEND, EUNSUPPORTED, EIO, EPARSE
     0, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11)
 KNOB_NAME, KNOB_UNIT, KNOB_DESCRIPTION, KNOB_ALLOWED, KNOB_UNWRITABLE_REASON, KNOB_UNAVAILABLE_REASON, KNOB_VALUE = range(7)
 SENSOR_NAME, SENSOR_UNIT, SENSOR_DESCRIPTION, SENSOR_UNAVAILABLE_REASON, SENSOR_LAST_ERROR = range(5)
-POINT_ID, POINT_DEVICE, POINT_HARDWARE = range(3)
+POINT_ID, POINT_DEVICE, POINT_HARDWARE, POINT_SUBNET, POINT_FAMILY = range(5)
 TELEMETRY_CSV, TELEMETRY_JSON, TELEMETRY_SVG = range(3)
 LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF = range(5)
 NUM_BLOCKS, NUM_STAGES = 20, 5
@@ -212,6 +212,8 @@ _SIGNATURES = {
     "dynn_model_set_threads": ([c_void_p, c_int], c_int),
     "dynn_model_get_threads": ([c_void_p, POINTER(c_int)], c_int),
     "dynn_manager_create": ([c_void_p, c_void_p, c_void_p, c_void_p, POINTER(ManagerParams), POINTER(c_void_p)], c_int),
+    "dynn_manager_create_model": ([c_void_p, c_void_p, c_void_p, c_void_p, POINTER(ManagerParams), POINTER(c_void_p)], c_int),
+    "dynn_profile_from_json": ([c_char_p, POINTER(c_void_p)], c_int),
     "dynn_manager_free": ([c_void_p], None),
     "dynn_manager_plan": ([c_void_p, POINTER(c_int32), POINTER(Subnet)], c_int),
     "dynn_manager_infer": ([c_void_p, POINTER(c_float), c_int64, c_int64, c_int64, c_int64, POINTER(c_float), c_size_t,
@@ -529,6 +531,12 @@ class Profile(_Handle):
         return cls(out)
 
     @classmethod
+    def from_json(cls, text):
+        out = c_void_p()
+        _call("dynn_profile_from_json", _b(text), byref(out))
+        return cls(out)
+
+    @classmethod
     def load_levels(cls, path, device="gpu"):
         out = c_void_p()
         _call("dynn_profile_load_levels", _b(path), _b(device), byref(out))
@@ -642,7 +650,8 @@ class Manager(_Handle):
     _free = "dynn_manager_free"
 
     def __init__(self, platform, profile, controller, supernet=None, target_latency_ms=0.0, target_accuracy=0.0,
-                 app_name="app", simulate=True, knobs=None, sensors=None):
+                 app_name="app", simulate=True, knobs=None, sensors=None, model=None):
+        """supernet: a Supernet (OFA MobileNetV3); model: a Model of any family (not both)."""
         p = lib().dynn_manager_default_params()
         p.app_name = _b(app_name)
         p.targets.latency_ms = target_latency_ms
@@ -651,8 +660,13 @@ class Manager(_Handle):
         p.knobs = _b(knobs)
         p.sensors = _b(sensors)
         out = c_void_p()
-        _call("dynn_manager_create", platform.ptr, profile.ptr, controller.ptr, supernet.ptr if supernet else None,
-              byref(p), byref(out))
+        if model is not None and supernet is not None:
+            raise ValueError("Manager: give a supernet or a model, not both")
+        if model is not None:
+            _call("dynn_manager_create_model", platform.ptr, profile.ptr, controller.ptr, model.ptr, byref(p), byref(out))
+        else:
+            _call("dynn_manager_create", platform.ptr, profile.ptr, controller.ptr, supernet.ptr if supernet else None,
+                  byref(p), byref(out))
         super().__init__(out)
         self._refs = (controller,)  # a Python controller's callbacks must outlive the manager
         self._input = None
@@ -695,6 +709,13 @@ class Manager(_Handle):
 
     def point_id(self, i):
         return _string("dynn_manager_point_string", self.ptr, i, POINT_ID)
+
+    def point_subnet(self, i):
+        """The point's sub-network as its family's JSON (any family)."""
+        return _string("dynn_manager_point_string", self.ptr, i, POINT_SUBNET)
+
+    def point_family(self, i):
+        return _string("dynn_manager_point_string", self.ptr, i, POINT_FAMILY)
 
     def summary(self):
         s = _sized(TelemetrySummary)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Both model families through the family-agnostic C handle from Python (standard library only):
 loads each shared fixture supernet (the family detected from its keys), runs every golden case
-and checks the logits against the OFA reference, then shows that a bad sub-network names its key.
+and checks the logits against the OFA reference, shows that a bad sub-network names its key, and
+runs the ResNet-50 model under the runtime manager on the simulated Xavier NX.
 
   DYNN_C_LIBRARY=build/capi/libdynn_c.so python3 examples/python/model_families.py [--shared DIR]
 """
@@ -29,6 +30,29 @@ def check(y, ref, classes):
     same = all(max(range(classes), key=lambda k: y[r * classes + k]) == max(range(classes), key=lambda k: ref[r * classes + k])
                for r in range(rows))
     return max_diff <= 5e-4 * max_ref and same, max_diff / max_ref
+
+
+def under_manager(m):
+    """Two ResNet-50 points (recorded reference latencies) under the pareto controller: a loose
+    target runs the large one, a tight one the small one; the manager switches the model itself."""
+    def point(pid, d, e, w, r, ms, acc):
+        return {"id": pid, "subnet": {"d": [d] * 5, "e": [e] * 18, "w": [w] * 6, "r": r}, "device": "cpu", "hardware": {},
+                "latency_ms": ms, "latency_p90_ms": ms, "accuracy": acc, "accuracy_source": "predicted", "macs": 0}
+    prof = {"format": "dynn-profile", "version": 1, "device_name": "sim", "supernet": "ofa_resnet50", "family": "ofa_resnet50",
+            "created": "", "points": [point("small", 0, 0.2, 0, 128, 5, 0.7), point("large", 2, 0.35, 2, 224, 20, 0.8)]}
+    failed = 0
+    with dynn.Platform.simulated("xavier-nx") as plat, dynn.Profile.from_json(json.dumps(prof)) as p, \
+            dynn.Controller.builtin("pareto") as ctl, dynn.Manager(plat, p, ctl, model=m, target_latency_ms=100) as mgr:
+        ran = []
+        for target in (100, 10):
+            mgr.set_targets(latency_ms=target)
+            res = mgr.infer()
+            ran.append(mgr.point_id(res.point))
+        ok = ran == ["large", "small"] and mgr.point_family(0) == "ofa_resnet50" and '"r":128' in m.subnet()
+        failed += not ok
+        print(f"ofa_resnet50 under the manager (simulated Xavier NX): ran {ran}, {mgr.point_subnet(1)[:40]}... "
+              f"{'ok' if ok else 'FAILED'}")
+    return failed
 
 
 def main():
@@ -60,6 +84,8 @@ def main():
                 failed += 1
             except dynn.DynnError as e:
                 print(f"{m.family}: bad sub-network refused as expected: {e}")
+            if m.family == "ofa_resnet50":
+                failed += under_manager(m)
     print("failed:", failed) if failed else print("all cases match the OFA reference")
     return 1 if failed else 0
 
