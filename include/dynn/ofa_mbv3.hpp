@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "dynn/bn_stats.hpp"
 #include "dynn/checkpoint.hpp"
 #include "dynn/model.hpp"
 
@@ -18,13 +19,6 @@ namespace dynn {
 namespace ofa {
 struct Weights;
 }
-
-// Per-BN running statistics of one sub-network, keyed by the static sub-network BN names that
-// OFA's get_active_subnet() and Dynamic-OFA use ("first_conv.bn", "blocks.3.mobile_inverted_conv.depth_conv.bn",
-// "final_expand_layer.bn", ...; compacted block numbering). Values are the active channels only.
-struct BnStats {
-  std::map<std::string, std::pair<std::vector<float>, std::vector<float>>> mean_var;
-};
 
 struct ArchInfo {
   double width_mult = 0;         // inferred from the tensor shapes (0 if not a standard multiplier)
@@ -105,7 +99,7 @@ class OfaMbv3Supernet final : public DynamicModel {
   // statistics and stores the batch-size-weighted means of per-batch means and biased variances as
   // this sub-network's BN stats. next(data, n) fills data with n images [n,3,r,r] (normalised)
   // and returns false when done.
-  using BatchSource = std::function<bool(std::vector<float>& data, int64_t& n)>;
+  using BatchSource = BnBatchSource;
   BnStats recalibrate_bn(const SubnetConfig& cfg, const BatchSource& next);
 
   struct Impl;

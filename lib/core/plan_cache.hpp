@@ -46,6 +46,17 @@ class PlanCache {
     m_lru.splice(m_lru.begin(), m_lru, it->second);
     return *it->second;
   }
+  // Drops key's plan from the cache (the current plan, and any held elsewhere, lives on until
+  // replaced); the next get_or_build builds it again, e.g. after its BN statistics changed.
+  void erase(const Key& key) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    auto it = m_index.find(key);
+    if (it == m_index.end()) return;
+    m_bytes -= (*it->second)->bytes;
+    m_lru.erase(it->second);
+    m_index.erase(it);
+  }
+
   bool contains(const Key& key) const {
     std::lock_guard<std::mutex> lock(m_mutex);
     return m_index.count(key) != 0;

@@ -6,6 +6,7 @@
 
 #include "dynn/device.hpp"
 #include "dynn/error.hpp"
+#include "dynn/parse.hpp"
 
 namespace dynn::torch_detail {
 
@@ -45,6 +46,72 @@ void check_finite_input(const float* x, size_t count) {
   throw Error(ErrorCode::InvalidArgument,
               fmt::format("infer: input holds {} non-finite value(s) (NaN or inf), the first at index {} ({})", bad, first,
                           x[first]));
+}
+
+BnTensors bn_tensors(const std::vector<std::pair<std::string, int>>& layout, const BnStats& stats, const std::string& subnet,
+                     const at::Device& device) {
+  BnTensors out;
+  for (const auto& [name, ch] : layout) {
+    auto it = stats.mean_var.find(name);
+    if (it == stats.mean_var.end())
+      throw Error(ErrorCode::InvalidArgument, fmt::format("BN statistics: missing '{}' for sub-network {}", name, subnet));
+    const auto& [mean, var] = it->second;
+    if (mean.size() != static_cast<size_t>(ch) || var.size() != static_cast<size_t>(ch))
+      throw Error(ErrorCode::InvalidArgument, fmt::format("BN statistics: '{}' has {} means and {} variances, the sub-network needs {}",
+                                                          name, mean.size(), var.size(), ch));
+    for (float v : var)
+      if (!(v >= 0.f) || !std::isfinite(v))
+        throw Error(ErrorCode::InvalidArgument, fmt::format("BN statistics: '{}' has a negative or non-finite variance", name));
+    for (float m : mean)
+      if (!std::isfinite(m)) throw Error(ErrorCode::InvalidArgument, fmt::format("BN statistics: '{}' has a non-finite mean", name));
+    at::Tensor m = at::from_blob(const_cast<float*>(mean.data()), {ch}, at::kFloat).clone().to(device);
+    at::Tensor v = at::from_blob(const_cast<float*>(var.data()), {ch}, at::kFloat).clone().to(device);
+    out.emplace_back(m, v);
+  }
+  if (stats.mean_var.size() != layout.size())
+    for (const auto& kv : stats.mean_var) {
+      bool known = false;
+      for (const auto& l : layout) known = known || l.first == kv.first;
+      if (!known)
+        throw Error(ErrorCode::InvalidArgument, fmt::format("BN statistics: '{}' is not a BN layer of sub-network {} ({} layers)",
+                                                            ellipsize(kv.first), subnet, layout.size()));
+    }
+  return out;
+}
+
+void BnAccumulator::add(const BnTensors& batch, int64_t n) {
+  if (batch.size() != m_layout.size())
+    throw Error(ErrorCode::Internal, fmt::format("BN calibration: {} layers measured, the layout has {}", batch.size(), m_layout.size()));
+  m_mean.resize(m_layout.size());
+  m_var.resize(m_layout.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const at::Tensor m = batch[i].first.to(at::kDouble) * static_cast<double>(n);
+    const at::Tensor v = batch[i].second.to(at::kDouble) * static_cast<double>(n);
+    m_mean[i] = m_mean[i].defined() ? m_mean[i] + m : m;
+    m_var[i] = m_var[i].defined() ? m_var[i] + v : v;
+  }
+  m_total += n;
+}
+
+BnStats BnAccumulator::result() const {
+  if (m_total == 0) throw Error(ErrorCode::InvalidArgument, "recalibrate_bn: the batch source gave no images");
+  BnStats out;
+  for (size_t i = 0; i < m_layout.size(); ++i) {
+    const at::Tensor m = (m_mean[i] / static_cast<double>(m_total)).to(at::kFloat).cpu().contiguous();
+    const at::Tensor v = (m_var[i] / static_cast<double>(m_total)).to(at::kFloat).cpu().contiguous();
+    out.mean_var[m_layout[i].first] = {std::vector<float>(m.data_ptr<float>(), m.data_ptr<float>() + m.numel()),
+                                       std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel())};
+  }
+  return out;
+}
+
+at::Tensor calibration_batch(std::vector<float>& data, int64_t n, int r, const at::Device& device) {
+  const size_t need = static_cast<size_t>(n) * 3 * static_cast<size_t>(r) * static_cast<size_t>(r);
+  if (n < 1 || data.size() != need)
+    throw Error(ErrorCode::InvalidArgument, fmt::format("recalibrate_bn: batch of {} images must hold {} floats ([n,3,{},{}]), got {}",
+                                                        n, need, r, r, data.size()));
+  check_finite_input(data.data(), data.size());
+  return at::from_blob(data.data(), {n, 3, r, r}, at::kFloat).to(device);
 }
 
 }  // namespace dynn::torch_detail

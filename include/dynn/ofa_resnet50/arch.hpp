@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dynn/checkpoint.hpp"
@@ -103,6 +104,13 @@ ActiveNet resolve(const Widths& widths, const Subnet& s);  // validates s
 // sub-network (convs, BN affine, classifier with bias).
 int64_t macs(const Widths& widths, const Subnet& s);
 int64_t parameters(const Widths& widths, const Subnet& s);
+
+// The BN layers of the static sub-network OFA's get_active_subnet() builds, in module order, with
+// their channel counts: "input_stem.0.bn", "input_stem.1.conv.bn" (when input_stem.1 runs),
+// "input_stem.{2|1}.bn", then per running block k (numbered 0.. over the blocks that run)
+// "blocks.k.conv1.bn", ".conv2.bn", ".conv3.bn" and, for the first block of a stage,
+// "blocks.k.downsample.bn". The names BnStats are keyed by.
+std::vector<std::pair<std::string, int>> bn_layout(const Widths& widths, const Subnet& s);
 
 // Reads the widths from a state dict in either key spelling (dynamic "conv.conv.weight" or static
 // "conv.weight"); throws Error(InvalidArgument) naming the key and shape that don't fit.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dynn/bn_stats.hpp"
 #include "dynn/checkpoint.hpp"
 #include "dynn/model.hpp"
 #include "dynn/ofa_resnet50/arch.hpp"
@@ -45,6 +46,18 @@ class OfaResNet50Supernet final : public DynamicModel {
   // Runs s (prepared if needed) without switching; safe concurrently with set_subnet and infer.
   void infer_subnet(const Subnet& s, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
                     size_t capacity);
+  // Per-sub-network BN statistics (as MobileNetV3's; names from ofa_resnet50::bn_layout), used
+  // instead of the supernet's shared running statistics whenever that sub-network runs, on every
+  // engine; the shared buffers are never modified. Errors name the layer that does not fit.
+  std::vector<std::pair<std::string, int>> bn_layout(const Subnet& s) const;
+  void set_bn_stats(const Subnet& s, const BnStats& stats);
+  bool has_bn_stats(const Subnet& s) const;
+  void clear_bn_stats(const Subnet& s);
+  // OFA's set_running_statistics on calibration batches (see BnBatchSource): runs s with batch
+  // statistics and keeps the batch-size-weighted means of the per-batch means and biased
+  // variances as s's BN statistics (also returned).
+  BnStats recalibrate_bn(const Subnet& s, const BnBatchSource& next);
+
   // The unfused float32 reference computation of s (OFA's arithmetic; for checks).
   void infer_reference(const Subnet& s, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
                        size_t capacity) const;

@@ -270,6 +270,21 @@ int64_t parameters(const Widths& widths, const Subnet& s) {
   return p + int64_t(n.features) * widths.num_classes + widths.num_classes;
 }
 
+std::vector<std::pair<std::string, int>> bn_layout(const Widths& widths, const Subnet& s) {
+  const ActiveNet n = resolve(widths, s);
+  std::vector<std::pair<std::string, int>> out{{"input_stem.0.bn", n.stem_mid}};
+  if (n.stem_residual) out.emplace_back("input_stem.1.conv.bn", n.stem_mid);
+  out.emplace_back(n.stem_residual ? "input_stem.2.bn" : "input_stem.1.bn", n.stem);
+  for (size_t k = 0; k < n.blocks.size(); ++k) {
+    const ActiveBlock& b = n.blocks[k];
+    out.emplace_back(fmt::format("blocks.{}.conv1.bn", k), b.mid);
+    out.emplace_back(fmt::format("blocks.{}.conv2.bn", k), b.mid);
+    out.emplace_back(fmt::format("blocks.{}.conv3.bn", k), b.cout);
+    if (b.downsample) out.emplace_back(fmt::format("blocks.{}.downsample.bn", k), b.cout);
+  }
+  return out;
+}
+
 std::string canonical_key(const std::string& key_as_written) {
   // A DataParallel checkpoint's "module." prefix is dropped.
   const std::string key = key_as_written.rfind("module.", 0) == 0 ? key_as_written.substr(7) : key_as_written;

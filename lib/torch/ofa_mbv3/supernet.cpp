@@ -306,27 +306,7 @@ std::vector<std::pair<std::string, int>> OfaMbv3Supernet::bn_layout(const Subnet
 }
 
 void OfaMbv3Supernet::set_bn_stats(const SubnetConfig& cfg, const BnStats& stats) {
-  const auto layout = bn_layout(cfg);
-  auto ov = std::make_shared<ofa::BnOverride>();
-  for (const auto& [name, ch] : layout) {
-    auto it = stats.mean_var.find(name);
-    if (it == stats.mean_var.end())
-      throw Error(ErrorCode::InvalidArgument, fmt::format("BN statistics: missing '{}' for sub-network {}", name, cfg.to_string()));
-    const auto& [mean, var] = it->second;
-    if (mean.size() != static_cast<size_t>(ch) || var.size() != static_cast<size_t>(ch))
-      throw Error(ErrorCode::InvalidArgument,
-                  fmt::format("BN statistics: '{}' has {} means and {} variances, the sub-network needs {}", name,
-                              mean.size(), var.size(), ch));
-    for (float v : var)
-      if (!(v >= 0.f) || !std::isfinite(v))
-        throw Error(ErrorCode::InvalidArgument, fmt::format("BN statistics: '{}' has a negative or non-finite variance", name));
-    at::Tensor m = at::from_blob(const_cast<float*>(mean.data()), {ch}, at::kFloat).clone().to(m_impl->dev);
-    at::Tensor v = at::from_blob(const_cast<float*>(var.data()), {ch}, at::kFloat).clone().to(m_impl->dev);
-    ov->emplace_back(m, v);
-  }
-  if (stats.mean_var.size() != layout.size())
-    throw Error(ErrorCode::InvalidArgument,
-                fmt::format("BN statistics: {} entries given, the sub-network has {} BN layers", stats.mean_var.size(), layout.size()));
+  auto ov = std::make_shared<ofa::BnOverride>(torch_detail::bn_tensors(bn_layout(cfg), stats, cfg.to_string(), m_impl->dev));
   const SubnetConfig canon = cfg.canonical(m_impl->space);
   bool was_current = false;
   {
@@ -355,37 +335,17 @@ void OfaMbv3Supernet::clear_bn_stats(const SubnetConfig& cfg) {
 BnStats OfaMbv3Supernet::recalibrate_bn(const SubnetConfig& cfg, const BatchSource& next) {
   cfg.validate(m_impl->space);
   if (!next) throw Error(ErrorCode::InvalidArgument, "recalibrate_bn: no batch source");
-  const auto layout = bn_layout(cfg);
-  std::vector<at::Tensor> sum_mean(layout.size()), sum_var(layout.size());
-  int64_t total = 0;
+  torch_detail::BnAccumulator acc(bn_layout(cfg));
   std::vector<float> data;
   int64_t n = 0;
   c10::NoGradGuard no_grad;
   while (next(data, n)) {
-    const size_t need = static_cast<size_t>(n) * 3 * static_cast<size_t>(cfg.r) * static_cast<size_t>(cfg.r);
-    if (n < 1 || data.size() != need)
-      throw Error(ErrorCode::InvalidArgument,
-                  fmt::format("recalibrate_bn: batch of {} images must hold {} floats ([n,3,{},{}]), got {}", n, need,
-                              cfg.r, cfg.r, data.size()));
-    at::Tensor x = at::from_blob(data.data(), {n, 3, cfg.r, cfg.r}, at::kFloat).to(m_impl->dev);
-    std::vector<std::pair<at::Tensor, at::Tensor>> batch_stats;
+    const at::Tensor x = torch_detail::calibration_batch(data, n, cfg.r, m_impl->dev);
+    torch_detail::BnTensors batch_stats;
     ofa::reference_forward(*m_impl->weights, cfg, x, nullptr, &batch_stats);
-    for (size_t i = 0; i < layout.size(); ++i) {
-      at::Tensor m = batch_stats[i].first.to(at::kDouble) * static_cast<double>(n);
-      at::Tensor v = batch_stats[i].second.to(at::kDouble) * static_cast<double>(n);
-      sum_mean[i] = sum_mean[i].defined() ? sum_mean[i] + m : m;
-      sum_var[i] = sum_var[i].defined() ? sum_var[i] + v : v;
-    }
-    total += n;
+    acc.add(batch_stats, n);
   }
-  if (total == 0) throw Error(ErrorCode::InvalidArgument, "recalibrate_bn: the batch source gave no images");
-  BnStats out;
-  for (size_t i = 0; i < layout.size(); ++i) {
-    at::Tensor m = (sum_mean[i] / static_cast<double>(total)).to(at::kFloat).cpu().contiguous();
-    at::Tensor v = (sum_var[i] / static_cast<double>(total)).to(at::kFloat).cpu().contiguous();
-    out.mean_var[layout[i].first] = {std::vector<float>(m.data_ptr<float>(), m.data_ptr<float>() + m.numel()),
-                                     std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel())};
-  }
+  BnStats out = acc.result();
   set_bn_stats(cfg, out);
   return out;
 }

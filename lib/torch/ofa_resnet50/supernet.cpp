@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -128,32 +129,74 @@ std::shared_ptr<Weights> weights_from_state_dict(const StateDict& sd) {
   return w;
 }
 
+// The conv+BN modules whose BN layers a sub-network runs, in rn::bn_layout's order (W: Weights or
+// const Weights).
+template <class W>
+auto bn_modules(W& w, const rn::ActiveNet& n) {
+  std::vector<decltype(&w.stem0)> out{&w.stem0};
+  if (n.stem_residual) out.push_back(&w.stem1);
+  out.push_back(&w.stem2);
+  for (const rn::ActiveBlock& b : n.blocks) {
+    auto& blk = w.blocks[static_cast<size_t>(b.block)];
+    out.push_back(&blk.conv1);
+    out.push_back(&blk.conv2);
+    out.push_back(&blk.conv3);
+    if (b.downsample) out.push_back(&blk.down);
+  }
+  return out;
+}
+
+// The supernet's weights with one sub-network's BN statistics in place of the shared running ones
+// (fresh mean/var tensors for the layers it runs; everything else shared).
+std::shared_ptr<const Weights> with_bn_stats(const Weights& w, const rn::ActiveNet& n, const torch_detail::BnTensors& stats) {
+  auto out = std::make_shared<Weights>(w);
+  const auto mods = bn_modules(*out, n);
+  for (size_t i = 0; i < mods.size(); ++i) {
+    Bn& bn = mods[i]->bn;
+    const int64_t c = stats[i].first.size(0);
+    bn.mean = bn.mean.clone();
+    bn.var = bn.var.clone();
+    bn.mean.slice(0, 0, c).copy_(stats[i].first);
+    bn.var.slice(0, 0, c).copy_(stats[i].second);
+  }
+  return out;
+}
+
 // --- the reference: OFA's dynamic modules on the active slices ---
 
-at::Tensor ref_conv_bn(const ConvBn& c, const at::Tensor& x, int64_t out, int64_t stride, bool relu) {
+// Calibration (OFA's set_running_statistics): each BN normalises with its batch's mean and biased
+// variance, which are recorded per module.
+using BnRecord = std::map<const ConvBn*, std::pair<at::Tensor, at::Tensor>>;
+
+at::Tensor ref_conv_bn(const ConvBn& c, const at::Tensor& x, int64_t out, int64_t stride, bool relu, BnRecord* calib = nullptr) {
   const int64_t in = x.size(1), k = c.w.size(2);
   at::Tensor y = at::conv2d(x, c.w.slice(0, 0, out).slice(1, 0, in).contiguous(), {}, stride, k / 2);
-  y = at::batch_norm(y, c.bn.weight.slice(0, 0, out), c.bn.bias.slice(0, 0, out), c.bn.mean.slice(0, 0, out),
-                     c.bn.var.slice(0, 0, out), false, 0.1, rn::kBnEps, true);
+  at::Tensor mean = c.bn.mean.slice(0, 0, out), var = c.bn.var.slice(0, 0, out);
+  if (calib) {
+    mean = y.mean({0, 2, 3});
+    var = (y - mean.view({1, -1, 1, 1})).pow(2).mean({0, 2, 3});
+    (*calib)[&c] = {mean, var};
+  }
+  y = at::batch_norm(y, c.bn.weight.slice(0, 0, out), c.bn.bias.slice(0, 0, out), mean, var, false, 0.1, rn::kBnEps, true);
   return relu ? at::relu(y) : y;
 }
 
-at::Tensor reference_forward(const Weights& w, const rn::Subnet& s, const at::Tensor& input) {
+at::Tensor reference_forward(const Weights& w, const rn::Subnet& s, const at::Tensor& input, BnRecord* calib = nullptr) {
   const rn::ActiveNet n = rn::resolve(w.widths, s);
-  at::Tensor x = ref_conv_bn(w.stem0, input, n.stem_mid, 2, true);
-  if (n.stem_residual) x = ref_conv_bn(w.stem1, x, n.stem_mid, 1, true) + x;
-  x = ref_conv_bn(w.stem2, x, n.stem, 1, true);
+  at::Tensor x = ref_conv_bn(w.stem0, input, n.stem_mid, 2, true, calib);
+  if (n.stem_residual) x = ref_conv_bn(w.stem1, x, n.stem_mid, 1, true, calib) + x;
+  x = ref_conv_bn(w.stem2, x, n.stem, 1, true, calib);
   x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
   for (const rn::ActiveBlock& b : n.blocks) {
     const Block& blk = w.blocks[static_cast<size_t>(b.block)];
     at::Tensor res = x;
     if (b.downsample) {
       if (b.stride > 1) res = at::avg_pool2d(res, {b.stride, b.stride}, {b.stride, b.stride}, {0, 0}, true);
-      res = ref_conv_bn(blk.down, res, b.cout, 1, false);
+      res = ref_conv_bn(blk.down, res, b.cout, 1, false, calib);
     }
-    at::Tensor h = ref_conv_bn(blk.conv1, x, b.mid, 1, true);
-    h = ref_conv_bn(blk.conv2, h, b.mid, b.stride, true);
-    h = ref_conv_bn(blk.conv3, h, b.cout, 1, false);
+    at::Tensor h = ref_conv_bn(blk.conv1, x, b.mid, 1, true, calib);
+    h = ref_conv_bn(blk.conv2, h, b.mid, b.stride, true, calib);
+    h = ref_conv_bn(blk.conv3, h, b.cout, 1, false, calib);
     x = at::relu(h + res);
   }
   x = x.mean(3, true).mean(2, true).flatten(1);
@@ -314,6 +357,9 @@ struct OfaResNet50Supernet::Impl {
   std::atomic<int> threads{0};
   detail::PlanCache<rn::Subnet, Plan> plans;
   cpu::Resources cpu_resources;
+  // Sub-networks with their own BN statistics: the weights their plans fold (set_bn_stats).
+  mutable std::mutex bn_mutex;
+  std::unordered_map<rn::Subnet, std::shared_ptr<const Weights>> bn_weights;  // canonical key
 
   explicit Impl(size_t budget) : plans(budget) {}
 
@@ -322,11 +368,19 @@ struct OfaResNet50Supernet::Impl {
     return n > 0 ? n : dynn::get_num_threads();
   }
 
+  // The weights a sub-network's plan folds: with its own BN statistics where it has them.
+  std::shared_ptr<const Weights> weights_for(const rn::Subnet& canonical) const {
+    std::lock_guard<std::mutex> lock(bn_mutex);
+    auto it = bn_weights.find(canonical);
+    return it != bn_weights.end() ? it->second : weights;
+  }
+
   std::shared_ptr<const Plan> plan_for(const rn::Subnet& s) {
     s.validate();
     const rn::Subnet key = s.canonical();
+    const std::shared_ptr<const Weights> w = weights_for(key);
     return plans.get_or_build(key, [&] {
-      auto p = make_plan(weights, key, engine);
+      auto p = make_plan(w, key, engine);
       if (p->xnn) {
         // Bound for batch 1 now, so the first inference after a switch only runs; the binding's
         // indirection buffers count towards the plan's bytes.
@@ -457,7 +511,7 @@ void OfaResNet50Supernet::infer_reference(const Subnet& s, const float* input, i
   p.key = s.canonical();
   p.net = rn::resolve(m_impl->weights->widths, s);
   p.engine = Engine::Reference;
-  p.weights = m_impl->weights;
+  p.weights = m_impl->weights_for(p.key);
   m_impl->run(p, input, n, c, h, w, logits, capacity);
 }
 
@@ -478,6 +532,59 @@ SubnetInfo OfaResNet50Supernet::subnet_info(const dynn::Subnet& subnet) const {
   i.parameters = static_cast<double>(rn::parameters(widths(), s));
   return i;
 }
+std::vector<std::pair<std::string, int>> OfaResNet50Supernet::bn_layout(const Subnet& s) const {
+  return rn::bn_layout(widths(), s);
+}
+
+void OfaResNet50Supernet::set_bn_stats(const Subnet& s, const BnStats& stats) {
+  const rn::ActiveNet n = rn::resolve(widths(), s);
+  const auto w = with_bn_stats(*m_impl->weights, n, torch_detail::bn_tensors(bn_layout(s), stats, s.to_string(), m_impl->dev));
+  const Subnet key = s.canonical();
+  {
+    std::lock_guard<std::mutex> lock(m_impl->bn_mutex);
+    m_impl->bn_weights[key] = w;
+  }
+  m_impl->plans.erase(key);
+  if (current() == key) set_subnet(key);  // prepared again with the new statistics
+}
+
+bool OfaResNet50Supernet::has_bn_stats(const Subnet& s) const {
+  std::lock_guard<std::mutex> lock(m_impl->bn_mutex);
+  return m_impl->bn_weights.count(s.canonical()) > 0;
+}
+
+void OfaResNet50Supernet::clear_bn_stats(const Subnet& s) {
+  const Subnet key = s.canonical();
+  {
+    std::lock_guard<std::mutex> lock(m_impl->bn_mutex);
+    if (!m_impl->bn_weights.erase(key)) return;
+  }
+  m_impl->plans.erase(key);
+  if (current() == key) set_subnet(key);
+}
+
+BnStats OfaResNet50Supernet::recalibrate_bn(const Subnet& s, const BnBatchSource& next) {
+  s.validate();
+  if (!next) throw Error(ErrorCode::InvalidArgument, "recalibrate_bn: no batch source");
+  const rn::ActiveNet n = rn::resolve(widths(), s);
+  torch_detail::BnAccumulator acc(bn_layout(s));
+  const auto mods = bn_modules(*m_impl->weights, n);
+  std::vector<float> data;
+  int64_t count = 0;
+  c10::NoGradGuard no_grad;
+  while (next(data, count)) {
+    const at::Tensor x = torch_detail::calibration_batch(data, count, s.r, m_impl->dev);
+    BnRecord record;
+    reference_forward(*m_impl->weights, s, x, &record);
+    torch_detail::BnTensors batch;
+    for (const ConvBn* m : mods) batch.push_back(record.at(m));
+    acc.add(batch, count);
+  }
+  BnStats out = acc.result();
+  set_bn_stats(s, out);
+  return out;
+}
+
 dynn::Subnet OfaResNet50Supernet::parse_subnet(const std::string& text) const { return Subnet::from_json(text); }
 void OfaResNet50Supernet::set_subnet(const dynn::Subnet& s) { set_subnet(s.as<Subnet>("OfaResNet50Supernet::set_subnet")); }
 dynn::Subnet OfaResNet50Supernet::current_subnet() const { return current(); }

@@ -215,3 +215,24 @@ TEST_CASE("ofa_resnet50 MACs and parameters by hand for the smallest full-size s
   }
   CHECK(macs(w, s) == stem + blocks + 1328 * 1000);
 }
+
+TEST_CASE("ofa_resnet50 BN layout: the static sub-network's BN names in module order", "[resnet50]") {
+  using namespace dynn::ofa_resnet50;
+  const Widths w = Widths::published();
+  const auto big = bn_layout(w, Subnet::largest(224));
+  REQUIRE(big.size() == 3 + 18 * 3 + 4);  // three stem convs, three per block, one shortcut per stage
+  CHECK(big[0] == std::make_pair(std::string("input_stem.0.bn"), 32));
+  CHECK(big[1] == std::make_pair(std::string("input_stem.1.conv.bn"), 32));
+  CHECK(big[2] == std::make_pair(std::string("input_stem.2.bn"), 64));
+  CHECK(big[3].first == "blocks.0.conv1.bn");
+  CHECK(big[6] == std::make_pair(std::string("blocks.0.downsample.bn"), 256));
+  CHECK(big.back() == std::make_pair(std::string("blocks.17.conv3.bn"), 2048));
+  const auto small = bn_layout(w, Subnet::smallest(128));
+  REQUIRE(small.size() == 2 + 10 * 3 + 4);  // input_stem.1 skipped; base depths 2+2+4+2
+  CHECK(small[1].first == "input_stem.1.bn");  // the last stem conv moves up, as in get_active_subnet
+  CHECK(small.back().first == "blocks.9.conv3.bn");
+  // Channel counts follow resolve(): the middle widths of the running blocks.
+  const ActiveNet n = resolve(w, Subnet::smallest(128));
+  CHECK(small[2].second == n.blocks[0].mid);
+  CHECK(small[5] == std::make_pair(std::string("blocks.0.downsample.bn"), n.blocks[0].cout));
+}

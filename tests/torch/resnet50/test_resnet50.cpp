@@ -177,6 +177,106 @@ TEST_CASE("ofa_resnet50 under the runtime manager on this machine: profiled, swi
   CHECK(m.telemetry().summary().switches >= 1);
 }
 
+TEST_CASE("ofa_resnet50 per-sub-network BN statistics: recalibrated as OFA does, used by every engine, errors by name",
+          "[resnet50][shared]") {
+  SupernetOptions o;
+  o.num_threads = 1;
+  auto fast = OfaResNet50Supernet::load(fixture("supernet.pth"), o);
+  o.engine = "reference";
+  auto ref = OfaResNet50Supernet::load(fixture("supernet.pth"), o);
+  const RnSubnet s = RnSubnet::from_json(dynn::test::load_fixture_cases("ofa_resnet50_narrow").at(3).subnet_json);
+  const int r = s.r;
+  const auto layout = fast->bn_layout(s);
+  REQUIRE(layout.front().first == "input_stem.0.bn");
+  at::manual_seed(11);
+  const at::Tensor probe = at::randn({1, 3, r, r});
+  auto logits = [&](OfaResNet50Supernet& net) {
+    std::vector<float> y(1000);
+    net.infer_subnet(s, probe.data_ptr<float>(), 1, 3, r, r, y.data(), y.size());
+    return y;
+  };
+  const std::vector<float> before = logits(*fast);
+
+  // Two calibration batches of different sizes.
+  std::vector<at::Tensor> batches{at::randn({3, 3, r, r}), at::randn({2, 3, r, r})};
+  size_t next = 0;
+  const BnStats stats = fast->recalibrate_bn(s, [&](std::vector<float>& data, int64_t& n) {
+    if (next == batches.size()) return false;
+    const at::Tensor& b = batches[next++];
+    n = b.size(0);
+    data.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
+    return true;
+  });
+  CHECK(fast->has_bn_stats(s));
+  REQUIRE(stats.mean_var.size() == layout.size());
+  for (const auto& [name, ch] : layout) {
+    REQUIRE(stats.mean_var.count(name));
+    CHECK(stats.mean_var.at(name).first.size() == static_cast<size_t>(ch));
+  }
+  // The first BN by hand: the stem conv's output statistics, weighted by batch size.
+  const StateDict sd = load_checkpoint(fixture("supernet.pth"));
+  const TensorData* wt = sd.find("input_stem.0.conv.conv.weight");
+  if (!wt) wt = &sd.at("input_stem.0.conv.weight");
+  const std::vector<float> wv = wt->to_float();
+  const at::Tensor w0 = at::from_blob(const_cast<float*>(wv.data()), wt->shape, at::kFloat);
+  const int64_t c0 = layout.front().second;
+  at::Tensor mean = at::zeros({c0}, at::kDouble), sq = at::zeros({c0}, at::kDouble);
+  for (const auto& b : batches) {
+    const at::Tensor y = at::conv2d(b, w0.slice(0, 0, c0), {}, 2, 1).to(at::kDouble);
+    const at::Tensor m = y.mean({0, 2, 3});
+    mean += m * static_cast<double>(b.size(0));
+    sq += (y - m.view({1, -1, 1, 1})).pow(2).mean({0, 2, 3}) * static_cast<double>(b.size(0));
+  }
+  mean /= 5.0;
+  sq /= 5.0;
+  const auto& [m0, v0] = stats.mean_var.at("input_stem.0.bn");
+  for (int64_t c = 0; c < c0; ++c) {
+    CHECK(m0[static_cast<size_t>(c)] == Approx(mean[c].item<double>()).margin(1e-5));
+    CHECK(v0[static_cast<size_t>(c)] == Approx(sq[c].item<double>()).epsilon(1e-4));
+  }
+
+  // The fast engine (statistics folded into its plan) and the reference engine agree on them.
+  const std::vector<float> after = logits(*fast);
+  ref->set_bn_stats(s, stats);
+  check_logits(after, logits(*ref), 1000, "fast vs reference with the recalibrated statistics");
+  float changed = 0;
+  for (size_t i = 0; i < after.size(); ++i) changed = std::max(changed, std::abs(after[i] - before[i]));
+  CHECK(changed > 1e-3f);
+  // The current sub-network picks them up at once; clearing puts the shared statistics back.
+  fast->set_subnet(s);
+  ref->clear_bn_stats(s);
+  CHECK_FALSE(ref->has_bn_stats(s));
+  check_logits(logits(*ref), before, 1000, "reference after clear_bn_stats vs fast before");
+  fast->clear_bn_stats(s);
+  const std::vector<float> cleared = logits(*fast);
+  CHECK(cleared == before);
+
+  // Errors name the layer.
+  BnStats bad = stats;
+  bad.mean_var.erase("input_stem.0.bn");
+  CHECK_THAT(error_of([&] { fast->set_bn_stats(s, bad); }, ErrorCode::InvalidArgument), Catch::Contains("missing 'input_stem.0.bn'"));
+  bad = stats;
+  bad.mean_var["blocks.99.conv1.bn"] = stats.mean_var.at("input_stem.0.bn");
+  CHECK_THAT(error_of([&] { fast->set_bn_stats(s, bad); }, ErrorCode::InvalidArgument), Catch::Contains("'blocks.99.conv1.bn' is not a BN layer"));
+  bad = stats;
+  bad.mean_var.at(layout[4].first).second.pop_back();
+  CHECK_THAT(error_of([&] { fast->set_bn_stats(s, bad); }, ErrorCode::InvalidArgument), Catch::Contains(layout[4].first));
+  bad = stats;
+  bad.mean_var.at(layout[2].first).second[0] = -1;
+  CHECK_THAT(error_of([&] { fast->set_bn_stats(s, bad); }, ErrorCode::InvalidArgument), Catch::Contains("negative"));
+  CHECK_FALSE(fast->has_bn_stats(s));
+  CHECK_THAT(error_of([&] { fast->recalibrate_bn(s, [](std::vector<float>&, int64_t&) { return false; }); }, ErrorCode::InvalidArgument),
+             Catch::Contains("no images"));
+  CHECK_THAT(error_of([&] {
+               fast->recalibrate_bn(s, [&](std::vector<float>& d, int64_t& n) {
+                 n = 2;
+                 d.assign(7, 0.f);
+                 return true;
+               });
+             }, ErrorCode::InvalidArgument),
+             Catch::Contains("must hold"));
+}
+
 TEST_CASE("ofa_resnet50 widths come from the shapes: a layout no fixture has", "[resnet50]") {
   ofa_resnet50::Widths w;
   w.stem = 24;
