@@ -34,7 +34,7 @@ model:
                      w1.2 OFA MobileNetV3 supernet
   --bn-stats FILE    Dynamic-OFA per-level BN statistics (nets_6_bn_stats.pt), used for the levels
   --calib DIR        re-calibrate BN statistics of every sub-network on these images first
-                     (OFA's set_running_statistics; same folder forms as --images; MobileNetV3)
+                     (OFA's set_running_statistics; same folder forms as --images)
   --calib-gt FILE    ground truth when --calib is a flat folder (labels are not used)
   --calib-images N   calibration images (default 2000, OFA's number), --calib-batch B (default 16)
 run:
@@ -86,10 +86,10 @@ int main(int argc, char** argv) {
     dynn::StateDict sd;
     const std::string family = demo::checkpoint_family(a.get("weights"), &sd);
     const bool mbv3 = family == dynn::SubnetConfig::kFamily;
-    for (const char* f : {"bn-stats", "levels", "calib"})
+    for (const char* f : {"bn-stats", "levels"})
       if (!mbv3 && a.has(f))
         throw dynn::Error(dynn::ErrorCode::InvalidArgument,
-                          fmt::format("--{} works on OFA MobileNetV3 (Dynamic-OFA data, BN recalibration); this checkpoint is {}", f, family));
+                          fmt::format("--{} is Dynamic-OFA data for OFA MobileNetV3; this checkpoint is {}", f, family));
     auto levels = demo::load_levels(a.get("levels"));
     std::vector<Row> rows;
     std::vector<std::string> specs = a.all("subnet");
@@ -110,8 +110,7 @@ int main(int argc, char** argv) {
     std::cerr << "supernet: " << model.description << "\n";
     std::cerr << fmt::format("images: {} ({} classes) from {}\n", ds.size(), ds.classes.size(), a.get("images"));
     if (a.has("bn-stats")) demo::apply_level_bn_stats(*model.net, levels.set, a.get("bn-stats"));
-    if (model.net)
-      for (auto& r : rows) r.level_bn = model.net->has_bn_stats(r.subnet.as<dynn::SubnetConfig>("--bn-stats"));
+    for (auto& r : rows) r.level_bn = net.has_bn_stats(r.subnet);
 
     if (a.has("calib")) {
       auto cds = open_dataset(a.get("calib"), a.get("calib-gt")).subset(static_cast<size_t>(a.integer("calib-images", 2000, 1, 1 << 30)));
@@ -120,7 +119,7 @@ int main(int argc, char** argv) {
         dynn::ImageLoader cl(cds, dynn::EvalTransform(r.subnet.resolution()));
         demo::Progress bar("calibrate " + r.name, cds.size(), progress);
         std::vector<int> labels;
-        model.net->recalibrate_bn(r.subnet.as<dynn::SubnetConfig>("--calib"), [&](std::vector<float>& data, int64_t& n) {
+        net.recalibrate_bn(r.subnet, [&](std::vector<float>& data, int64_t& n) {
           bool more = cl.next(data, labels, n, cb);
           bar.update(cl.position());
           return more;

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "dynn/bn_stats.hpp"
 #include "dynn/subnet.hpp"
 
 namespace dynn {
@@ -101,6 +102,15 @@ class DynamicModel {
   virtual const std::string& engine() const = 0;
 
   virtual ModelMemory memory() const = 0;
+
+  // Per-sub-network BN statistics (docs/supernet.md), where the family's supernet has them (both
+  // OFA families do); the defaults say Unsupported, naming the model's family.
+  // recalibrate_bn: OFA's set_running_statistics over calibration batches; the result is kept as
+  // the sub-network's statistics and returned.
+  virtual BnStats recalibrate_bn(const Subnet& subnet, const BnBatchSource& next);
+  virtual void set_bn_stats(const Subnet& subnet, const BnStats& stats);
+  virtual bool has_bn_stats(const Subnet& subnet) const;
+  virtual void clear_bn_stats(const Subnet& subnet);
 };
 
 }  // namespace dynn

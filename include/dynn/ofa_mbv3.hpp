@@ -92,6 +92,9 @@ class OfaMbv3Supernet final : public DynamicModel {
   void set_bn_stats(const SubnetConfig& cfg, const BnStats& stats);
   bool has_bn_stats(const SubnetConfig& cfg) const;
   void clear_bn_stats(const SubnetConfig& cfg);
+  void set_bn_stats(const Subnet& subnet, const BnStats& stats) override;
+  bool has_bn_stats(const Subnet& subnet) const override;
+  void clear_bn_stats(const Subnet& subnet) override;
   // Static BN names and channel counts of a sub-network, in module order.
   std::vector<std::pair<std::string, int>> bn_layout(const SubnetConfig& cfg) const;
 
@@ -101,6 +104,7 @@ class OfaMbv3Supernet final : public DynamicModel {
   // and returns false when done.
   using BatchSource = BnBatchSource;
   BnStats recalibrate_bn(const SubnetConfig& cfg, const BatchSource& next);
+  BnStats recalibrate_bn(const Subnet& subnet, const BnBatchSource& next) override;
 
   struct Impl;
   Impl& impl() { return *m_impl; }

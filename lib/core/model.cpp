@@ -29,4 +29,16 @@ SubnetInfo DynamicModel::subnet_info(const Subnet& subnet) const {
   return i;
 }
 
+namespace {
+[[noreturn]] void no_bn(const DynamicModel& m, const char* what) {
+  throw Error(ErrorCode::Unsupported, fmt::format("{}: this {} model ({} engine) has no per-sub-network BN statistics", what,
+                                                  m.family(), m.engine()));
+}
+}  // namespace
+
+BnStats DynamicModel::recalibrate_bn(const Subnet&, const BnBatchSource&) { no_bn(*this, "recalibrate_bn"); }
+void DynamicModel::set_bn_stats(const Subnet&, const BnStats&) { no_bn(*this, "set_bn_stats"); }
+bool DynamicModel::has_bn_stats(const Subnet&) const { return false; }
+void DynamicModel::clear_bn_stats(const Subnet&) {}
+
 }  // namespace dynn

@@ -53,6 +53,10 @@ class OfaResNet50Supernet final : public DynamicModel {
   void set_bn_stats(const Subnet& s, const BnStats& stats);
   bool has_bn_stats(const Subnet& s) const;
   void clear_bn_stats(const Subnet& s);
+  void set_bn_stats(const dynn::Subnet& s, const BnStats& stats) override;
+  bool has_bn_stats(const dynn::Subnet& s) const override;
+  void clear_bn_stats(const dynn::Subnet& s) override;
+  BnStats recalibrate_bn(const dynn::Subnet& s, const BnBatchSource& next) override;
   // OFA's set_running_statistics on calibration batches (see BnBatchSource): runs s with batch
   // statistics and keeps the batch-size-weighted means of the per-batch means and biased
   // variances as s's BN statistics (also returned).

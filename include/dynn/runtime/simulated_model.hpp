@@ -65,6 +65,11 @@ class SimulatedModel final : public DynamicModel {
   std::string device() const override { return m_device; }
   const std::string& engine() const override;
   ModelMemory memory() const override;
+  // BN statistics are the inner model's (Unsupported without one).
+  BnStats recalibrate_bn(const Subnet& subnet, const BnBatchSource& next) override;
+  void set_bn_stats(const Subnet& subnet, const BnStats& stats) override;
+  bool has_bn_stats(const Subnet& subnet) const override;
+  void clear_bn_stats(const Subnet& subnet) override;
 
   // Reference latency of a sub-network on a device (replaces an earlier one); ms > 0.
   void set_reference(const Subnet& subnet, const std::string& device, double ms);

@@ -142,4 +142,16 @@ const std::string& SimulatedModel::engine() const {
 
 ModelMemory SimulatedModel::memory() const { return m_inner ? m_inner->memory() : ModelMemory{}; }
 
+BnStats SimulatedModel::recalibrate_bn(const Subnet& s, const BnBatchSource& next) {
+  return m_inner ? m_inner->recalibrate_bn(s, next) : DynamicModel::recalibrate_bn(s, next);
+}
+void SimulatedModel::set_bn_stats(const Subnet& s, const BnStats& stats) {
+  if (m_inner) m_inner->set_bn_stats(s, stats);
+  else DynamicModel::set_bn_stats(s, stats);
+}
+bool SimulatedModel::has_bn_stats(const Subnet& s) const { return m_inner && m_inner->has_bn_stats(s); }
+void SimulatedModel::clear_bn_stats(const Subnet& s) {
+  if (m_inner) m_inner->clear_bn_stats(s);
+}
+
 }  // namespace dynn

@@ -350,6 +350,13 @@ BnStats OfaMbv3Supernet::recalibrate_bn(const SubnetConfig& cfg, const BatchSour
   return out;
 }
 
+void OfaMbv3Supernet::set_bn_stats(const Subnet& s, const BnStats& stats) { set_bn_stats(s.as<SubnetConfig>("set_bn_stats"), stats); }
+bool OfaMbv3Supernet::has_bn_stats(const Subnet& s) const { return has_bn_stats(s.as<SubnetConfig>("has_bn_stats")); }
+void OfaMbv3Supernet::clear_bn_stats(const Subnet& s) { clear_bn_stats(s.as<SubnetConfig>("clear_bn_stats")); }
+BnStats OfaMbv3Supernet::recalibrate_bn(const Subnet& s, const BnBatchSource& next) {
+  return recalibrate_bn(s.as<SubnetConfig>("recalibrate_bn"), next);
+}
+
 std::map<int, BnStats> load_dynamic_ofa_bn_stats(const std::string& path) {
   const StateDict sd = load_checkpoint(path);
   std::map<int, BnStats> out;

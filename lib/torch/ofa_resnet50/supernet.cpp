@@ -585,6 +585,13 @@ BnStats OfaResNet50Supernet::recalibrate_bn(const Subnet& s, const BnBatchSource
   return out;
 }
 
+void OfaResNet50Supernet::set_bn_stats(const dynn::Subnet& s, const BnStats& stats) { set_bn_stats(s.as<Subnet>("set_bn_stats"), stats); }
+bool OfaResNet50Supernet::has_bn_stats(const dynn::Subnet& s) const { return has_bn_stats(s.as<Subnet>("has_bn_stats")); }
+void OfaResNet50Supernet::clear_bn_stats(const dynn::Subnet& s) { clear_bn_stats(s.as<Subnet>("clear_bn_stats")); }
+BnStats OfaResNet50Supernet::recalibrate_bn(const dynn::Subnet& s, const BnBatchSource& next) {
+  return recalibrate_bn(s.as<Subnet>("recalibrate_bn"), next);
+}
+
 dynn::Subnet OfaResNet50Supernet::parse_subnet(const std::string& text) const { return Subnet::from_json(text); }
 void OfaResNet50Supernet::set_subnet(const dynn::Subnet& s) { set_subnet(s.as<Subnet>("OfaResNet50Supernet::set_subnet")); }
 dynn::Subnet OfaResNet50Supernet::current_subnet() const { return current(); }

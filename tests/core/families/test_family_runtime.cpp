@@ -62,6 +62,11 @@ TEST_CASE("simulated model: a family without a latency table is timed from its M
   CHECK_THROWS_AS(SimulatedModel(sim, nullptr, bad), Error);
   bad.macs_per_ms = {{"npu", 1e8}};
   CHECK_THROWS_AS(SimulatedModel(sim, nullptr, bad), Error);
+  // A stand-in has no BN statistics: said by name, not ignored.
+  CHECK_THAT(error_of([&] { m.recalibrate_bn(small, [](std::vector<float>&, int64_t&) { return false; }); }, ErrorCode::Unsupported),
+             Catch::Contains("this ofa_resnet50 model (simulated engine) has no per-sub-network BN statistics"));
+  CHECK_THROWS_AS(m.set_bn_stats(small, BnStats{}), Error);
+  CHECK_FALSE(m.has_bn_stats(small));
   bad = so;
   bad.family = "nope";
   CHECK_THAT(error_of([&] { SimulatedModel(sim, nullptr, bad); }, ErrorCode::InvalidArgument), Catch::Contains("unknown model family 'nope'"));
