@@ -47,20 +47,24 @@ and generated images; accuracies are then the published Dynamic-OFA figures of e
 options:
   --platform P       real (default: this machine; knobs: threads, affinity) or sim:xavier-nx
                      (simulated Jetson Xavier NX: GPU DVFS, energy, virtual time)
-  --weights FILE     OFA MobileNetV3 checkpoint (ofa_mbv3_d234_e346_k357_w1.2); default random w1.2
+  --weights FILE     OFA checkpoint of either family, detected: OFA MobileNetV3
+                     (ofa_mbv3_d234_e346_k357_w1.2; default a random w1.2) or OFA ResNet-50 (its
+                     levels are then the family's ladder of six sub-networks; no published accuracy)
   --images PATH      images to classify: an ImageNet folder (class sub-folders), a flat folder
                      (with --gt FILE for labels) or files; default: generated images
   --gt FILE          ground truth of a flat --images folder (see dynn-eval --help)
   --levels FILE      Dynamic-OFA levels JSON (default: ../shared nets_7, its CPU levels, on real;
                      nets_6, its GPU levels, on sim; else an embedded copy of nets_6)
   --bn-stats FILE    per-level BN statistics (default with --weights: the ../shared <levels>_bn_stats.pt)
-  --controller NAME  pareto (default on real), energy (default on sim), feedback, dynamic-ofa, ...
+  --controller NAME  pareto (default on real, and for levels without published accuracy), energy
+                     (default on sim), feedback, dynamic-ofa, ...
   --controller-params JSON   parameters of the controller
   --steps N          inferences (default 1200 real, 600 sim)
   --targets A,B,C,D  latency targets (ms) of the four phases (default: from a calibration run)
   --no-interference  skip the competing load / interference event
   --threads N        most intra-op threads (real; default all CPUs)
   --accuracy-floor F sim: accuracy target (fraction, default 0.77) for the energy controller
+                     (none by default for levels without published accuracy)
   --no-compute       sim: do not run the network on this CPU (simulated timing only; faster)
   --out DIR          where trace.csv, trace.svg and summary.json go (default dynn-demo-out)
   --seed N           random supernet and generated images (default 2024)
@@ -181,17 +185,51 @@ struct Phase {
   size_t begin = 0, end = 0;  // steps
 };
 
+// The demo's levels, of either family: Dynamic-OFA's published levels (OFA MobileNetV3: top-1 and
+// the recorded Jetson GPU latency), else the family's ladder, whose accuracy is not known: its
+// accuracy field is then a rank (bigger = more accurate), so the controllers prefer larger
+// sub-networks, and it is reported as such, never as a figure.
+struct DemoLevel {
+  int level = 0;
+  dynn::Subnet subnet;
+  double accuracy = 0;  // published top-1, or the rank proxy
+  double gpu_ms = 0;    // recorded Jetson Xavier NX GPU latency (0: none; the simulator uses MACs)
+};
+struct DemoLevels {
+  std::vector<DemoLevel> items;
+  std::string origin;
+  bool published = false;
+  dynn::LevelSet dofa;  // the Dynamic-OFA file the levels came from (published)
+};
+
+DemoLevels demo_levels(const std::string& family, const std::string& path, const std::string& set) {
+  DemoLevels d;
+  if (family == dynn::SubnetConfig::kFamily) {
+    const demo::Levels l = demo::load_levels(path, set);
+    for (const auto& x : l.set.levels) d.items.push_back({x.level, x.subnet, x.top1_percent / 100, x.latency_ms});
+    d.origin = l.origin;
+    d.published = true;
+    d.dofa = l.set;
+    return d;
+  }
+  const auto ladder = dynn::subnet_family(family).ladder();
+  for (size_t i = 0; i < ladder.size(); ++i)
+    d.items.push_back({static_cast<int>(i), ladder[i], static_cast<double>(i + 1) / static_cast<double>(ladder.size() + 1), 0});
+  d.origin = fmt::format("the {} ladder (dynn::SubnetFamily::ladder)", family);
+  return d;
+}
+
 // The calibrated profile as the demo's operating points: each carries its level and the level's
-// published top-1; fastest_per_level gets the fastest point of each level (for the targets).
-std::vector<dynn::OperatingPoint> calibrated_points(const dynn::Profile& profile, const dynn::LevelSet& levels,
+// accuracy; fastest_per_level gets the fastest point of each level (for the targets).
+std::vector<dynn::OperatingPoint> calibrated_points(const dynn::Profile& profile, const DemoLevels& levels,
                                                    std::vector<double>& fastest_per_level) {
   std::vector<dynn::OperatingPoint> points;
   for (dynn::OperatingPoint p : profile.points) {
-    const auto it = std::find_if(levels.levels.begin(), levels.levels.end(), [&](const dynn::Level& l) { return l.subnet == p.subnet; });
-    if (it == levels.levels.end()) throw dynn::Error(dynn::ErrorCode::Internal, fmt::format("calibrated point '{}' matches no level", p.id));
-    const size_t li = static_cast<size_t>(it - levels.levels.begin());
-    p.accuracy = it->top1_percent / 100;
-    p.accuracy_source = dynn::AccuracySource::Published;
+    const auto it = std::find_if(levels.items.begin(), levels.items.end(), [&](const DemoLevel& l) { return l.subnet == p.subnet; });
+    if (it == levels.items.end()) throw dynn::Error(dynn::ErrorCode::Internal, fmt::format("calibrated point '{}' matches no level", p.id));
+    const size_t li = static_cast<size_t>(it - levels.items.begin());
+    p.accuracy = it->accuracy;
+    p.accuracy_source = levels.published ? dynn::AccuracySource::Published : dynn::AccuracySource::Unknown;
     p.level = it->level;
     fastest_per_level[li] = std::min(fastest_per_level[li], p.latency_ms);
     points.push_back(std::move(p));
@@ -258,7 +296,16 @@ int main(int argc, char** argv) {
       }
       if (targets.size() != 4) throw dynn::Error(dynn::ErrorCode::InvalidArgument, "--targets needs four values (ms), one per phase");
     }
-    const std::string cname = a.get("controller", sim ? "energy" : "pareto");
+    dynn::StateDict sd;
+    const std::string family = demo::checkpoint_family(a.get("weights"), &sd);
+    const bool mbv3 = family == dynn::SubnetConfig::kFamily;
+    for (const char* f : {"levels", "bn-stats"})
+      if (!mbv3 && a.has(f))
+        throw dynn::Error(dynn::ErrorCode::InvalidArgument,
+                          fmt::format("--{} is Dynamic-OFA data for OFA MobileNetV3; this checkpoint is {}", f, family));
+    // On the simulator the energy controller trades energy against published accuracies; levels
+    // with only a size rank get pareto (the largest that meets the target).
+    const std::string cname = a.get("controller", sim && mbv3 ? "energy" : "pareto");
     // A CPU shared with other processes jitters by tens of percent; pareto's default margin (3x the
     // jitter) would then keep it far below the target, so the demo uses 1.5x unless told otherwise.
     const std::string cparams = a.get("controller-params", cname == "pareto" && !sim ? R"({"jitter_k": 1.5})" : "{}");
@@ -268,14 +315,15 @@ int main(int argc, char** argv) {
 
     // ---- model, levels, images
     const std::string level_set = sim ? "nets_6" : "nets_7";  // Dynamic-OFA's GPU / CPU levels
-    auto levels = demo::load_levels(a.get("levels"), level_set);
+    const DemoLevels levels = demo_levels(family, a.get("levels"), level_set);
     demo::Model model;
-    if (compute) model = demo::make_model(a.get("weights"), max_threads, seed, false, "dynn-demo");
+    if (compute) model = demo::make_model(a.get("weights"), max_threads, seed, true, "dynn-demo", a.has("weights") ? &sd : nullptr);
+    dynn::DynamicModel* net_any = compute ? &model.dynamic() : nullptr;
     std::string bn_path = a.get("bn-stats");
     if (bn_path.empty() && !model.random && model.net && std::fabs(model.net->arch().width_mult - 1.2) < 1e-6)
       bn_path = demo::shared_file("data/dynamic_ofa/" + (a.has("levels") || levels.origin.rfind("embedded", 0) == 0 ? std::string("nets_6") : level_set) +
                                   "_bn_stats.pt");
-    if (!bn_path.empty() && model.net) demo::apply_level_bn_stats(*model.net, levels.set, bn_path);
+    if (!bn_path.empty() && model.net) demo::apply_level_bn_stats(*model.net, levels.dofa, bn_path);
 
     std::vector<Encoded> generated;
     std::unique_ptr<dynn::ImageDataset> dataset;
@@ -291,20 +339,24 @@ int main(int argc, char** argv) {
     } else {
       generated = generate_images(count, seed, !quiet);
     }
-    const bool labelled = dataset && dataset->labelled() && !model.random && model.net && model.net->num_classes() == 1000;
+    const bool labelled = dataset && dataset->labelled() && !model.random && net_any && net_any->num_classes() == 1000;
 
     std::cout << "dynn-demo\n";
     std::cout << "  platform:  " << (sim ? "simulated Jetson Xavier NX (virtual time; GPU DVFS, energy)" : "this machine (real time; knobs threads, affinity)")
               << "\n";
-    std::cout << "  model:     " << (model.net ? model.description : std::string("not run (--no-compute)")) << "\n";
+    std::cout << "  model:     " << (net_any ? model.description : std::string("not run (--no-compute)")) << "\n";
     if (!bn_path.empty() && model.net) std::cout << "  BN stats:  " << bn_path << " (per level)\n";
     std::cout << "  images:    "
               << (dataset ? fmt::format("{} from {}{}", dataset->size(), a.get("images"), labelled ? " (labelled: top-1 measured)" : "")
                           : fmt::format("{} generated synthetic JPEGs (seed {}), decoded and transformed every step", generated.size(), seed))
               << "\n";
-    std::cout << "  levels:    " << levels.set.levels.size() << " Dynamic-OFA levels from " << levels.origin << "\n";
-    std::cout << "  accuracy:  published ImageNet top-1 of each level (Dynamic-OFA's levels file, measured by its authors\n"
-                 "             with the released w1.2 weights), quoted, not measured by this run\n";
+    std::cout << "  levels:    " << levels.items.size() << (levels.published ? " Dynamic-OFA levels from " : " levels: ") << levels.origin << "\n";
+    if (levels.published)
+      std::cout << "  accuracy:  published ImageNet top-1 of each level (Dynamic-OFA's levels file, measured by its authors\n"
+                   "             with the released w1.2 weights), quoted, not measured by this run\n";
+    else
+      std::cout << "  accuracy:  not known for these " << family << " sub-networks (no published levels or predictor): the\n"
+                   "             controllers rank them by size (bigger = preferred); no accuracy is reported\n";
 
     // ---- platform and operating points
     std::shared_ptr<dynn::Platform> platform;
@@ -315,7 +367,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<CpuLoad> load;
     dynn::CallbackKnob* threads_knob = nullptr;
     dynn::CallbackKnob* affinity_knob = nullptr;
-    std::vector<double> fastest_per_level(levels.set.levels.size(), INFINITY);
+    std::vector<double> fastest_per_level(levels.items.size(), INFINITY);
 
     if (sim) {
       auto s = std::make_shared<dynn::SimulatedPlatform>(dynn::SimBoard::xavier_nx());
@@ -325,11 +377,23 @@ int main(int argc, char** argv) {
       // time of the level (Dynamic-OFA's recorded GPU latency at the reference clocks, scaled by
       // DVFS and interference). The network still runs on this CPU for real predictions.
       std::shared_ptr<dynn::DynamicModel> net;
-      if (model.net) net = std::shared_ptr<dynn::DynamicModel>(model.net.get(), [](dynn::DynamicModel*) {});
+      if (net_any) net = std::shared_ptr<dynn::DynamicModel>(net_any, [](dynn::DynamicModel*) {});
       dynn::SimulatedModel::Options so;
       so.device = "gpu";
-      auto sm = std::make_shared<dynn::SimulatedModel>(*simp, net, std::move(so));
-      for (const auto& l : levels.set.levels) sm->set_reference(l.subnet, "gpu", l.latency_ms);
+      so.family = family;
+      if (!levels.published) {
+        // No recorded latency: the simulator times the sub-networks from their MACs, at the MAC
+        // rate of the board's MobileNetV3 tables (docs/simulator.md) where ../shared has them.
+        const std::string cpu_lut = demo::shared_file("data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu");
+        const std::string gpu_lut = demo::shared_file("data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu");
+        if (cpu_lut.empty() || gpu_lut.empty())
+          throw dynn::Error(dynn::ErrorCode::NotFound, "the simulated board needs Dynamic-OFA's Xavier NX latency tables (../shared/data/dynamic_ofa) "
+                                                       "to time a family without recorded levels");
+        dynn::load_latency_tables(*simp, cpu_lut, gpu_lut);
+      }
+      auto sm = std::make_shared<dynn::SimulatedModel>(*simp, net, so);
+      for (const auto& l : levels.items)
+        if (l.gpu_ms > 0) sm->set_reference(l.subnet, "gpu", l.gpu_ms);
       runner = sm;
       // Points: level x GPU clock (the three top OPPs and one mid one), device GPU.
       auto hz = platform->knob("gpu.freq").values();
@@ -339,25 +403,23 @@ int main(int argc, char** argv) {
       knobs = {"gpu.freq", "device"};
       // Calibration times a net-less twin (same recorded latencies): the simulator's answer does
       // not depend on running the network on this CPU.
-      dynn::SimulatedModel::Options twin_options;
-      twin_options.device = "gpu";
-      dynn::SimulatedModel twin(*simp, nullptr, twin_options);
-      for (const auto& l : levels.set.levels) twin.set_reference(l.subnet, "gpu", l.latency_ms);
+      dynn::SimulatedModel twin(*simp, nullptr, so);
+      for (const auto& l : levels.items)  // the run's reference latencies (from MACs: the model's own)
+        twin.set_reference(l.subnet, "gpu", sm->reference_ms(l.subnet, "gpu"));
       std::vector<dynn::ProfileTask> tasks;
-      for (size_t li = 0; li < levels.set.levels.size(); ++li)
+      for (const auto& l : levels.items)
         for (int64_t f : clocks)
-          tasks.push_back({fmt::format("L{}@{}MHz", levels.set.levels[li].level, f / 1000000), levels.set.levels[li].subnet, "gpu",
-                           {{"gpu.freq", f}, {"device", 0}}});
+          tasks.push_back({fmt::format("L{}@{}MHz", l.level, f / 1000000), l.subnet, "gpu", {{"gpu.freq", f}, {"device", 0}}});
       std::cout << "calibrating " << tasks.size() << " operating points on the simulator ...\n";
       dynn::ProfilerOptions po;
       po.warmup = 0;
       po.repetitions = 3;
       po.outlier_k = 0;
-      points = calibrated_points(dynn::profile_model(twin, *platform, tasks, po), levels.set, fastest_per_level);
+      points = calibrated_points(dynn::profile_model(twin, *platform, tasks, po), levels, fastest_per_level);
       simp->advance(5);  // settle before the run
     } else {
       platform = std::shared_ptr<dynn::Platform>(dynn::Platform::detect());
-      runner = std::shared_ptr<dynn::DynamicModel>(model.net.get(), [](dynn::DynamicModel*) {});
+      runner = std::shared_ptr<dynn::DynamicModel>(net_any, [](dynn::DynamicModel*) {});
       // Thread counts: 1 and all (and half on bigger machines); affinity: the first t allowed CPUs.
       uint64_t allowed = static_cast<uint64_t>(platform->knob("affinity").max_value().value_or(1));
       std::vector<int> cpus;
@@ -368,7 +430,7 @@ int main(int argc, char** argv) {
       if (tcounts[0] > 1) tcounts.push_back(1);
       threads_knob = dynamic_cast<dynn::CallbackKnob*>(&platform->knob("threads"));
       affinity_knob = dynamic_cast<dynn::CallbackKnob*>(&platform->knob("affinity"));
-      dynn::OfaMbv3Supernet* net = model.net.get();
+      dynn::DynamicModel* net = net_any;
       if (threads_knob) threads_knob->bind([net] { return static_cast<int64_t>(net->num_threads()); }, [net](int64_t v) { net->set_num_threads(static_cast<int>(v)); });
       auto current_mask = std::make_shared<int64_t>(static_cast<int64_t>(allowed));
       if (affinity_knob)
@@ -378,12 +440,12 @@ int main(int argc, char** argv) {
         });
       knobs = {"threads", "affinity"};
       net->prepare([&] {
-        std::vector<dynn::SubnetConfig> v;
-        for (const auto& l : levels.set.levels) v.push_back(l.subnet);
+        std::vector<dynn::Subnet> v;
+        for (const auto& l : levels.items) v.push_back(l.subnet);
         return v;
       }());
       std::vector<dynn::ProfileTask> tasks;
-      for (const auto& l : levels.set.levels)
+      for (const auto& l : levels.items)
         for (int t : tcounts) {
           uint64_t mask = 0;
           for (int k = 0; k < t; ++k) mask |= uint64_t{1} << cpus[static_cast<size_t>(k)];
@@ -397,7 +459,7 @@ int main(int argc, char** argv) {
       po.outlier_k = 0;
       dynn::ModelProfilerHooks hooks;
       hooks.on_progress = [&](const dynn::ProfilerProgress& pr) { bar.update(pr.done, pr.current); };
-      points = calibrated_points(dynn::profile_model(*net, *platform, tasks, po, hooks), levels.set, fastest_per_level);
+      points = calibrated_points(dynn::profile_model(*net, *platform, tasks, po, hooks), levels, fastest_per_level);
       bar.finish();
       load = std::make_unique<CpuLoad>(allowed);
     }
@@ -428,15 +490,17 @@ int main(int argc, char** argv) {
     app.targets.latency_ms = phases[0].target_ms;
     // On the simulator the energy controller minimises energy; an accuracy floor keeps it from
     // settling on the smallest level whenever that is cheapest (it drops the floor when infeasible).
-    if (sim) app.targets.accuracy = accuracy_floor;
+    // Without published accuracies the levels only have a rank, which a floor cannot be set in.
+    if (sim && (levels.published || a.has("accuracy-floor"))) app.targets.accuracy = accuracy_floor;
     dynn::ManagerOptions mo;
     mo.telemetry_reserve = steps;
     auto manager = std::make_unique<dynn::RuntimeManager>(platform, std::move(app), mo);
     {
-      demo::Table pt{{"operating point", "latency ms", "p90 ms", "energy mJ", "top-1 (published)"}, {}};
+      demo::Table pt{{"operating point", "latency ms", "p90 ms", "energy mJ", levels.published ? "top-1 (published)" : "MMACs"}, {}};
       for (const auto& p : points)
         pt.rows.push_back({p.id, fmt::format("{:.2f}", p.latency_ms), fmt::format("{:.2f}", p.latency_p90_ms),
-                           p.energy_mj ? fmt::format("{:.0f}", *p.energy_mj) : "n/a", demo::pct(p.accuracy, 2)});
+                           p.energy_mj ? fmt::format("{:.0f}", *p.energy_mj) : "n/a",
+                           levels.published ? demo::pct(p.accuracy, 2) : fmt::format("{:.0f}", p.macs / 1e6)});
       std::cout << pt.str();
     }
     std::cout << fmt::format("controller '{}' {} over {} operating points; {} steps in 4 phases, targets {} ms\n\n", cname, cparams, points.size(), steps,
@@ -518,7 +582,7 @@ int main(int argc, char** argv) {
     fs::create_directories(out);
     tel.write_csv((out / "trace.csv").string());
     tel.write_svg((out / "trace.svg").string(),
-                  fmt::format("dynn-demo: {} on {}, controller {}", model.random || !model.net ? "random w1.2 supernet" : "OFA supernet",
+                  fmt::format("dynn-demo: {} on {}, controller {}", !net_any ? "simulated supernet" : model.random ? "random w1.2 supernet" : family + " supernet",
                               sim ? "simulated Xavier NX" : "this machine", cname));
     demo::Table t{{"phase", "steps", "target ms", "on target", "mean ms", "p99 ms", "mean acc*", "energy mJ", "switches"}, {}};
     if (labelled) t.header.push_back("measured top-1");
@@ -527,7 +591,8 @@ int main(int argc, char** argv) {
     auto add_row = [&](const std::string& name, size_t b, size_t e, double target, int ph) {
       auto s = tel.summary(b, e);
       std::vector<std::string> row{name, std::to_string(s.count), target > 0 ? fmt::format("{:.1f}", target) : "-", demo::pct(s.within_target),
-                                   fmt_ms(s.mean_latency_ms), fmt_ms(s.p99_latency_ms), demo::pct(s.mean_accuracy, 2),
+                                   fmt_ms(s.mean_latency_ms), fmt_ms(s.p99_latency_ms),
+                                   levels.published ? demo::pct(s.mean_accuracy, 2) : std::string("-"),
                                    std::isfinite(s.mean_energy_mj) ? fmt::format("{:.0f}", s.mean_energy_mj) : "n/a", std::to_string(s.switches)};
       size_t c = 0, j = 0;
       for (int k = 0; k < 4; ++k)
@@ -535,14 +600,18 @@ int main(int argc, char** argv) {
       if (labelled) row.push_back(j ? demo::pct(static_cast<double>(c) / static_cast<double>(j)) : "-");
       t.rows.push_back(row);
       js["phases"].push_back({{"phase", name}, {"steps", s.count}, {"target_ms", target}, {"within_target", s.within_target},
-                              {"mean_latency_ms", s.mean_latency_ms}, {"p99_latency_ms", s.p99_latency_ms}, {"mean_accuracy", s.mean_accuracy},
+                              {"mean_latency_ms", s.mean_latency_ms}, {"p99_latency_ms", s.p99_latency_ms},
+                              {"mean_accuracy", levels.published ? nlohmann::json(s.mean_accuracy) : nlohmann::json()},
                               {"mean_energy_mj", std::isfinite(s.mean_energy_mj) ? nlohmann::json(s.mean_energy_mj) : nlohmann::json()},
                               {"switches", s.switches}});
     };
     for (size_t i = 0; i < phases.size(); ++i) add_row(phases[i].name, phases[i].begin, phases[i].end, phases[i].target_ms, static_cast<int>(i));
     add_row("whole run", 0, steps, 0, -1);
     std::cout << "\n" << t.str();
-    std::cout << "* mean accuracy: published ImageNet top-1 of the level each inference ran on (Dynamic-OFA, " << levels.origin << ")\n";
+    if (levels.published)
+      std::cout << "* mean accuracy: published ImageNet top-1 of the level each inference ran on (Dynamic-OFA, " << levels.origin << ")\n";
+    else
+      std::cout << "* mean accuracy: not known for " << family << " sub-networks here (the controllers ranked the levels by size)\n";
     if (!sim) std::cout << "  energy: n/a unless the machine has a readable energy counter (RAPL, INA3221)\n";
     if (sim) std::cout << "  energy: simulated whole-module energy per inference (docs/simulator.md)\n";
     if (model.random) std::cout << "  the network ran with random weights: its predictions are not meaningful (use --weights and --images)\n";

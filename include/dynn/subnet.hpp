@@ -100,6 +100,9 @@ struct SubnetFamily {
   std::function<Subnet(const std::string& json)> parse;
   std::function<Subnet(int r)> largest, smallest;
   std::function<double(const Subnet&)> published_macs, published_parameters;
+  // A ladder of sub-networks from small to large, rising in MACs, for demos and benchmarks where no
+  // searched levels exist (ofa_mbv3 has Dynamic-OFA's published levels, docs/profiles.md).
+  std::function<std::vector<Subnet>()> ladder;
 };
 // Built in: ofa_mbv3 and ofa_resnet50. Registering a name again replaces it.
 void register_subnet_family(SubnetFamily family);

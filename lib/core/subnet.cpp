@@ -29,6 +29,10 @@ SubnetFamily ofa_mbv3_family() {
   f.published_macs = [](const Subnet& s) {
     return static_cast<double>(ofa_mbv3::Arch(kMbv3PublishedWidth).macs(s.as<SubnetConfig>("ofa_mbv3 MACs")));
   };
+  f.ladder = [] {  // uniform kernel / expand / depth, rising resolution
+    return std::vector<Subnet>{SubnetConfig::uniform(3, 3, 2, 160), SubnetConfig::uniform(3, 4, 2, 176), SubnetConfig::uniform(5, 4, 3, 192),
+                               SubnetConfig::uniform(5, 6, 3, 208), SubnetConfig::uniform(7, 6, 4, 208), SubnetConfig::uniform(7, 6, 4, 224)};
+  };
   f.published_parameters = [](const Subnet& s) {
     return static_cast<double>(ofa_mbv3::Arch(kMbv3PublishedWidth).parameters(s.as<SubnetConfig>("ofa_mbv3 parameters")));
   };
@@ -50,6 +54,18 @@ SubnetFamily ofa_resnet50_family() {
   f.published_parameters = [](const Subnet& s) {
     return static_cast<double>(
         ofa_resnet50::parameters(Widths::published(), s.as<ofa_resnet50::Subnet>("ofa_resnet50 parameters")));
+  };
+  f.ladder = [] {  // depth, expand ratio, width and resolution rising together
+    auto uniform = [](int d, double e, int w, int r) {
+      ofa_resnet50::Subnet s;
+      s.d.fill(d);
+      s.e.fill(e);
+      s.w.fill(w);
+      s.r = r;
+      return Subnet(s);
+    };
+    return std::vector<Subnet>{uniform(0, 0.2, 0, 128), uniform(0, 0.25, 0, 160), uniform(1, 0.25, 1, 160),
+                               uniform(1, 0.25, 1, 192), uniform(2, 0.35, 2, 192), uniform(2, 0.35, 2, 224)};
   };
   return f;
 }

@@ -93,6 +93,13 @@ TEST_CASE("the family table: largest, smallest and the published layouts' sizes"
   CHECK(r.published_macs(r.largest(224)) > 5 * r.published_macs(r.smallest(224)));
   const SubnetFamily& m = subnet_family("ofa_mbv3");
   CHECK(m.published_macs(m.largest(224)) > m.published_macs(m.smallest(224)));
+  for (const char* name : {"ofa_mbv3", "ofa_resnet50"}) {  // the ladders rise in MACs
+    const SubnetFamily& f = subnet_family(name);
+    const auto ladder = f.ladder();
+    REQUIRE(ladder.size() >= 4);
+    for (size_t i = 1; i < ladder.size(); ++i) CHECK(f.published_macs(ladder[i]) > f.published_macs(ladder[i - 1]));
+    CHECK(ladder.back() == f.largest(224));
+  }
   CHECK_THROWS_AS(subnet_family("nope"), Error);
   CHECK_THROWS_AS(r.published_macs(m.largest(224)), Error);  // another family's sub-network
   SubnetFamily nameless;
