@@ -35,4 +35,17 @@ size_t Resources::idle_workspace_bytes() const {
   return m_idle_bytes;
 }
 
+void Resources::bind_for_first_run(Graph& graph, int n) const {
+  Lease ws(*this);
+  graph.bind(ws.get(), *pool_for_calling_thread(n), 1);
+}
+
+void Resources::run(Graph& graph, std::mutex& graph_mutex, int n, const float* input_nchw, int64_t batch, float* output,
+                    std::vector<double>* layer_seconds) const {
+  Lease ws(*this);
+  const auto pool = pool_for_calling_thread(n);
+  std::lock_guard<std::mutex> lock(graph_mutex);
+  graph.run(ws.get(), *pool, input_nchw, batch, output, layer_seconds);
+}
+
 }  // namespace dynn::cpu

@@ -34,6 +34,15 @@ class Resources {
 
   size_t idle_workspace_bytes() const;  // activation memory held between inferences
 
+  // A prepared graph bound for batch 1 on a pool of n threads, so the first inference after a
+  // switch only runs (the binding's buffers then count in graph.bytes()).
+  void bind_for_first_run(Graph& graph, int n) const;
+  // One inference of a prepared graph on a pool of n threads and a leased workspace. A graph's
+  // operators hold their last binding, so `graph_mutex` (one per graph) keeps it to one
+  // inference at a time.
+  void run(Graph& graph, std::mutex& graph_mutex, int n, const float* input_nchw, int64_t batch, float* output,
+           std::vector<double>* layer_seconds = nullptr) const;
+
  private:
   mutable std::mutex m_mutex;
   mutable std::vector<std::shared_ptr<ThreadPool>> m_pools;  // newest last

@@ -1,12 +1,16 @@
 #include "torch/model_common.hpp"
 
+#include <c10/core/GradMode.h>
+
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 
 #include "dynn/device.hpp"
 #include "dynn/error.hpp"
 #include "dynn/parse.hpp"
+#include "dynn/threads.hpp"
 
 namespace dynn::torch_detail {
 
@@ -112,6 +116,20 @@ at::Tensor calibration_batch(std::vector<float>& data, int64_t n, int r, const a
                                                         n, need, r, r, data.size()));
   check_finite_input(data.data(), data.size());
   return at::from_blob(data.data(), {n, 3, r, r}, at::kFloat).to(device);
+}
+
+void run_aten(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, const at::Device& device, int threads, float* logits,
+              size_t count, const std::function<at::Tensor(const at::Tensor&)>& forward) {
+  if (threads > 0 && dynn::get_num_threads() != threads) dynn::set_num_threads(threads);
+  at::Tensor x = at::from_blob(const_cast<float*>(input), {n, c, h, w}, at::kFloat);
+  if (!device.is_cpu()) x = x.to(device);
+  at::Tensor y;
+  {
+    c10::NoGradGuard no_grad;
+    y = forward(x);
+  }
+  y = y.to(at::kCPU).contiguous();
+  std::memcpy(logits, y.data_ptr<float>(), count * sizeof(float));
 }
 
 }  // namespace dynn::torch_detail

@@ -14,7 +14,6 @@
 #include "torch/model_common.hpp"
 
 using dynn::torch_detail::check_engine;
-using dynn::torch_detail::check_finite_input;
 using dynn::torch_detail::parse_device;
 
 namespace dynn {
@@ -64,8 +63,7 @@ std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const Subn
   if (p->xnn) {
     // Bind for batch 1 now, so the first inference after a switch only runs; the binding's
     // indirection buffers count towards the plan's bytes.
-    cpu::Resources::Lease ws(cpu_resources);
-    p->xnn->bind(ws.get(), *cpu_resources.pool_for_calling_thread(effective_threads()), 1);
+    cpu_resources.bind_for_first_run(*p->xnn, effective_threads());
     p->bytes = p->xnn->bytes();
   }
   std::lock_guard<std::mutex> lock(mutex);
@@ -204,38 +202,12 @@ void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h,
 
 void OfaMbv3Supernet::Impl::run(const Prepared& p, const float* input, int64_t n, int64_t c, int64_t h, int64_t w,
                                 float* logits, size_t capacity, std::vector<double>* layer_seconds) const {
-  if (!input || !logits) throw Error(ErrorCode::InvalidArgument, "infer: input and logits must not be null");
-  if (n < 1 || n > 4096) throw Error(ErrorCode::InvalidArgument, fmt::format("infer: batch size {} outside 1..4096", n));
-  if (c != 3) throw Error(ErrorCode::InvalidArgument, fmt::format("infer: input has {} channels, the supernet needs 3", c));
-  if (h != p.cfg.r || w != p.cfg.r)
-    throw Error(ErrorCode::InvalidArgument,
-                fmt::format("infer: input is {}x{} but sub-network {} runs at resolution {}x{}", h, w, p.cfg.to_string(),
-                            p.cfg.r, p.cfg.r));
-  const size_t classes = static_cast<size_t>(cpu_weights->arch.num_classes);
-  const size_t need = static_cast<size_t>(n) * classes;
-  if (capacity < need)
-    throw Error(ErrorCode::BufferTooSmall, fmt::format("infer: logits buffer holds {} floats, {} needed", capacity, need));
+  const size_t need = torch_detail::check_infer_args(input, n, c, h, w, logits, capacity, p.cfg.r, cpu_weights->arch.num_classes,
+                                                     [&] { return p.cfg.to_string(); });
   if (layer_seconds && !dev.is_cpu()) throw Error(ErrorCode::Unsupported, "per-layer timing is implemented for the CPU only");
-  check_finite_input(input, static_cast<size_t>(n * c * h * w));
-  if (p.xnn) {
-    cpu::Resources::Lease ws(cpu_resources);
-    auto pool = cpu_resources.pool_for_calling_thread(effective_threads());
-    // A graph's operators hold their last binding: one inference per sub-network at a time.
-    std::lock_guard<std::mutex> lock(p.run_mutex);
-    p.xnn->run(ws.get(), *pool, input, n, logits, layer_seconds);
-    return;
-  }
-  const int want = threads.load(std::memory_order_relaxed);
-  if (want > 0 && dynn::get_num_threads() != want) dynn::set_num_threads(want);
-  at::Tensor x = at::from_blob(const_cast<float*>(input), {n, c, h, w}, at::kFloat);
-  if (!dev.is_cpu()) x = x.to(dev);
-  at::Tensor y;
-  {
-    c10::NoGradGuard no_grad;
-    y = ofa::prepared_forward(p, x, layer_seconds);
-  }
-  y = y.to(at::kCPU).contiguous();
-  std::memcpy(logits, y.data_ptr<float>(), need * sizeof(float));
+  if (p.xnn) return cpu_resources.run(*p.xnn, p.run_mutex, effective_threads(), input, n, logits, layer_seconds);
+  torch_detail::run_aten(input, n, c, h, w, dev, threads.load(std::memory_order_relaxed), logits, need,
+                         [&](const at::Tensor& x) { return ofa::prepared_forward(p, x, layer_seconds); });
 }
 
 void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,

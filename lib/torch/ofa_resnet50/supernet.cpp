@@ -24,7 +24,6 @@
 
 namespace dynn {
 namespace rn = ofa_resnet50;
-using torch_detail::check_finite_input;
 
 namespace {
 
@@ -384,8 +383,7 @@ struct OfaResNet50Supernet::Impl {
       if (p->xnn) {
         // Bound for batch 1 now, so the first inference after a switch only runs; the binding's
         // indirection buffers count towards the plan's bytes.
-        cpu::Resources::Lease ws(cpu_resources);
-        p->xnn->bind(ws.get(), *cpu_resources.pool_for_calling_thread(effective_threads()), 1);
+        cpu_resources.bind_for_first_run(*p->xnn, effective_threads());
         p->bytes = p->xnn->bytes();
       }
       return p;
@@ -394,34 +392,11 @@ struct OfaResNet50Supernet::Impl {
 
   void run(const Plan& p, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
            size_t capacity) const {
-    if (!input || !logits) throw Error(ErrorCode::InvalidArgument, "infer: input and logits must not be null");
-    if (n < 1 || n > 4096) throw Error(ErrorCode::InvalidArgument, fmt::format("infer: batch size {} outside 1..4096", n));
-    if (c != 3) throw Error(ErrorCode::InvalidArgument, fmt::format("infer: input has {} channels, the supernet needs 3", c));
-    if (h != p.key.r || w != p.key.r)
-      throw Error(ErrorCode::InvalidArgument, fmt::format("infer: input is {}x{} but sub-network {} runs at resolution {}x{}",
-                                                          h, w, p.key.to_json(), p.key.r, p.key.r));
-    const size_t need = static_cast<size_t>(n) * static_cast<size_t>(cpu_weights->widths.num_classes);
-    if (capacity < need)
-      throw Error(ErrorCode::BufferTooSmall, fmt::format("infer: logits buffer holds {} floats, {} needed", capacity, need));
-    check_finite_input(input, static_cast<size_t>(n * c * h * w));
-    if (p.xnn) {
-      cpu::Resources::Lease ws(cpu_resources);
-      auto pool = cpu_resources.pool_for_calling_thread(effective_threads());
-      std::lock_guard<std::mutex> lock(p.run_mutex);
-      p.xnn->run(ws.get(), *pool, input, n, logits);
-      return;
-    }
-    const int want = threads.load(std::memory_order_relaxed);
-    if (want > 0 && dynn::get_num_threads() != want) dynn::set_num_threads(want);
-    at::Tensor x = at::from_blob(const_cast<float*>(input), {n, c, h, w}, at::kFloat);
-    if (!dev.is_cpu()) x = x.to(dev);
-    at::Tensor y;
-    {
-      c10::NoGradGuard no_grad;
-      y = plan_forward(p, x);
-    }
-    y = y.to(at::kCPU).contiguous();
-    std::memcpy(logits, y.data_ptr<float>(), need * sizeof(float));
+    const size_t need = torch_detail::check_infer_args(input, n, c, h, w, logits, capacity, p.key.r, cpu_weights->widths.num_classes,
+                                                       [&] { return p.key.to_json(); });
+    if (p.xnn) return cpu_resources.run(*p.xnn, p.run_mutex, effective_threads(), input, n, logits);
+    torch_detail::run_aten(input, n, c, h, w, dev, threads.load(std::memory_order_relaxed), logits, need,
+                           [&](const at::Tensor& x) { return plan_forward(p, x); });
   }
 };
 
