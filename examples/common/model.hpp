@@ -148,6 +148,15 @@ inline dynn::Subnet parse_other_subnet(const std::string& spec, const std::strin
                                 "OFA MobileNetV3 sub-networks)", spec, family));
 }
 
+// --levels and --bn-stats are Dynamic-OFA data for OFA MobileNetV3: refused by name for another family.
+inline void check_dynamic_ofa_options(const Args& a, const std::string& family) {
+  if (family == dynn::SubnetConfig::kFamily) return;
+  for (const char* f : {"levels", "bn-stats"})
+    if (a.has(f))
+      throw dynn::Error(dynn::ErrorCode::InvalidArgument,
+                        fmt::format("--{} is Dynamic-OFA data for OFA MobileNetV3; this checkpoint is {}", f, family));
+}
+
 // A sub-network spec of any family: OFA MobileNetV3 as parse_subnet (levels too), another family
 // as parse_other_subnet.
 inline dynn::Subnet parse_any_subnet(const std::string& spec, const std::string& family, const dynn::LevelSet& levels,

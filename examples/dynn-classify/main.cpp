@@ -57,10 +57,8 @@ int main(int argc, char** argv) {
     dynn::SubnetConfig cfg;
     dynn::Subnet other_subnet;
     demo::Levels levels;
-    if (family != "ofa_mbv3") {
-      if (a.has("bn-stats") || a.has("levels"))
-        throw dynn::Error(dynn::ErrorCode::InvalidArgument,
-                          fmt::format("--levels and --bn-stats are Dynamic-OFA MobileNetV3 data; this checkpoint is {}", family));
+    demo::check_dynamic_ofa_options(a, family);
+    if (family != dynn::SubnetConfig::kFamily) {
       other_subnet = demo::parse_other_subnet(a.get("subnet", "largest"), family);
     } else {
       levels = demo::load_levels(a.get("levels"));

@@ -299,10 +299,7 @@ int main(int argc, char** argv) {
     dynn::StateDict sd;
     const std::string family = demo::checkpoint_family(a.get("weights"), &sd);
     const bool mbv3 = family == dynn::SubnetConfig::kFamily;
-    for (const char* f : {"levels", "bn-stats"})
-      if (!mbv3 && a.has(f))
-        throw dynn::Error(dynn::ErrorCode::InvalidArgument,
-                          fmt::format("--{} is Dynamic-OFA data for OFA MobileNetV3; this checkpoint is {}", f, family));
+    demo::check_dynamic_ofa_options(a, family);
     // On the simulator the energy controller trades energy against published accuracies; levels
     // with only a size rank get pareto (the largest that meets the target).
     const std::string cname = a.get("controller", sim && mbv3 ? "energy" : "pareto");

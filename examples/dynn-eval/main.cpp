@@ -86,10 +86,7 @@ int main(int argc, char** argv) {
     dynn::StateDict sd;
     const std::string family = demo::checkpoint_family(a.get("weights"), &sd);
     const bool mbv3 = family == dynn::SubnetConfig::kFamily;
-    for (const char* f : {"bn-stats", "levels"})
-      if (!mbv3 && a.has(f))
-        throw dynn::Error(dynn::ErrorCode::InvalidArgument,
-                          fmt::format("--{} is Dynamic-OFA data for OFA MobileNetV3; this checkpoint is {}", f, family));
+    demo::check_dynamic_ofa_options(a, family);
     auto levels = demo::load_levels(a.get("levels"));
     std::vector<Row> rows;
     std::vector<std::string> specs = a.all("subnet");
