@@ -104,7 +104,8 @@ struct SubnetFamily {
   // searched levels exist (ofa_mbv3 has Dynamic-OFA's published levels, docs/profiles.md).
   std::function<std::vector<Subnet>()> ladder;
 };
-// Built in: ofa_mbv3 and ofa_resnet50. Registering a name again replaces it.
+// Built in: ofa_mbv3 and ofa_resnet50. Registering a name again replaces it; register before other
+// threads read the table (a replaced entry must not be in use).
 void register_subnet_family(SubnetFamily family);
 // InvalidArgument naming the known families when `name` is not one.
 const SubnetFamily& subnet_family(const std::string& name);
