@@ -111,6 +111,11 @@ class DynamicModel {
   virtual void set_bn_stats(const Subnet& subnet, const BnStats& stats);
   virtual bool has_bn_stats(const Subnet& subnet) const;
   virtual void clear_bn_stats(const Subnet& subnet);
+
+ protected:
+  // InvalidArgument "<who>: this model is <family>, the sub-network is <other>" unless subnet is of
+  // this model's family (a string compare: cheap enough for every switch).
+  void check_family(const Subnet& subnet, const char* who) const;
 };
 
 }  // namespace dynn

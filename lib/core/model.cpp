@@ -15,10 +15,14 @@ void check_thread_count(int n, const std::string& who) {
 
 namespace dynn {
 
-SubnetInfo DynamicModel::subnet_info(const Subnet& subnet) const {
+void DynamicModel::check_family(const Subnet& subnet, const char* who) const {
   if (subnet.family() != family())
     throw Error(ErrorCode::InvalidArgument,
-                fmt::format("subnet_info: this model is {}, the sub-network is {}", family(), subnet.empty() ? "empty" : subnet.family()));
+                fmt::format("{}: this model is {}, the sub-network is {}", who, family(), subnet.empty() ? "empty" : subnet.family()));
+}
+
+SubnetInfo DynamicModel::subnet_info(const Subnet& subnet) const {
+  check_family(subnet, "subnet_info");
   const SubnetFamily& f = subnet_family(family());
   SubnetInfo i;
   i.family = family();

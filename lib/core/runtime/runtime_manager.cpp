@@ -458,13 +458,13 @@ CallbackModel::CallbackModel(Run run, std::string family, int num_classes)
 }
 
 void CallbackModel::set_subnet(const Subnet& subnet) {
-  (void)subnet_info(subnet);  // checks the family
+  check_family(subnet, "CallbackModel::set_subnet");
   m_subnet = subnet;
   ++m_switches;
 }
 
 void CallbackModel::prepare(const std::vector<Subnet>& subnets) {
-  for (const auto& s : subnets) (void)subnet_info(s);
+  for (const auto& s : subnets) check_family(s, "CallbackModel::prepare");
 }
 
 const std::string& CallbackModel::engine() const {

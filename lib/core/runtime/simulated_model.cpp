@@ -61,7 +61,7 @@ SubnetInfo SimulatedModel::subnet_info(const Subnet& subnet) const {
 
 void SimulatedModel::set_subnet(const Subnet& subnet) {
   if (m_inner) m_inner->set_subnet(subnet);
-  else (void)subnet_info(subnet);  // checks the family (the value was validated when it was made)
+  else check_family(subnet, "simulated model: set_subnet");  // (the value was validated when it was made)
   m_subnet = subnet;
   m_current_ms = -1;
 }
@@ -69,7 +69,7 @@ void SimulatedModel::set_subnet(const Subnet& subnet) {
 void SimulatedModel::prepare(const std::vector<Subnet>& subnets) {
   if (m_inner) m_inner->prepare(subnets);
   else
-    for (const auto& s : subnets) (void)subnet_info(s);
+    for (const auto& s : subnets) check_family(s, "simulated model: prepare");
 }
 
 void SimulatedModel::set_reference(const Subnet& subnet, const std::string& device, double ms) {
