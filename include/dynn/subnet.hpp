@@ -103,6 +103,11 @@ struct SubnetFamily {
   // A ladder of sub-networks from small to large, rising in MACs, for demos and benchmarks where no
   // searched levels exist (ofa_mbv3 has Dynamic-OFA's published levels, docs/profiles.md).
   std::function<std::vector<Subnet>()> ladder;
+  // The one-step reductions of a sub-network: each lowers one elastic dimension of one running
+  // block or stage, or the resolution, by one step of the family's space (resolution: to the next
+  // size the supernet was trained at). Empty at the family's smallest. What the runtime's search
+  // below the profiled points walks (shrink_subnet); a family without it is not searched there.
+  std::function<std::vector<Subnet>(const Subnet&)> smaller;
 };
 // Built in: ofa_mbv3 and ofa_resnet50. Registering a name again replaces it; register before other
 // threads read the table (a replaced entry must not be in use).
@@ -110,6 +115,21 @@ void register_subnet_family(SubnetFamily family);
 // InvalidArgument naming the known families when `name` is not one.
 const SubnetFamily& subnet_family(const std::string& name);
 std::vector<std::string> subnet_family_names();
+
+// A smaller sub-network, found by walking the family's one-step reductions from `from` until the
+// cost `macs` is at most `macs_fraction` of `from`'s. Each step takes the reduction that loses the
+// least `accuracy` per MAC removed where an accuracy estimate is given, else the one that removes
+// the fewest MACs (so the network keeps as much of itself as the fraction allows). Deterministic.
+struct ShrinkResult {
+  Subnet subnet;        // `from` itself when nothing is smaller
+  double macs = 0;      // its cost
+  bool reached = false; // false: the family's reductions ran out above the fraction
+  int steps = 0;        // reductions taken
+};
+// InvalidArgument when `from` is empty, its family has no `smaller` rule, the fraction is not in
+// (0, 1] or `macs` is not given.
+ShrinkResult shrink_subnet(const Subnet& from, double macs_fraction, const std::function<double(const Subnet&)>& macs,
+                           const std::function<double(const Subnet&)>& accuracy = {});
 
 }  // namespace dynn
 

@@ -1,5 +1,6 @@
 #include "dynn/subnet.hpp"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -17,6 +18,7 @@ namespace {
 
 // The published OFA MobileNetV3 supernet the simulator and the Dynamic-OFA data describe.
 constexpr double kMbv3PublishedWidth = 1.2;
+constexpr int kResNetSmallestTrained = 128;
 
 SubnetFamily ofa_mbv3_family() {
   SubnetFamily f;
@@ -35,6 +37,40 @@ SubnetFamily ofa_mbv3_family() {
   };
   f.published_parameters = [](const Subnet& s) {
     return static_cast<double>(ofa_mbv3::Arch(kMbv3PublishedWidth).parameters(s.as<SubnetConfig>("ofa_mbv3 parameters")));
+  };
+  f.smaller = [](const Subnet& s) {
+    const SearchSpace space = SearchSpace::ofa_mbv3();
+    const SubnetConfig& c = s.as<SubnetConfig>("ofa_mbv3 reductions");
+    std::vector<Subnet> out;
+    auto lower = [](const std::vector<int>& values, int v) {  // the next allowed value below v, or v
+      int best = v;
+      for (int x : values)
+        if (x < v) best = x;
+      return best;
+    };
+    for (int b = 0; b < space.num_blocks(); ++b) {
+      if (!c.block_active(b, space)) continue;
+      for (auto field : {&SubnetConfig::ks, &SubnetConfig::e}) {
+        const auto& values = field == &SubnetConfig::ks ? space.ks_values : space.e_values;
+        const int v = (c.*field)[static_cast<size_t>(b)], lo = lower(values, v);
+        if (lo == v) continue;
+        SubnetConfig n = c;
+        (n.*field)[static_cast<size_t>(b)] = lo;
+        out.emplace_back(n);
+      }
+    }
+    for (size_t st = 0; st < c.d.size(); ++st)
+      if (const int lo = lower(space.d_values, c.d[st]); lo != c.d[st]) {
+        SubnetConfig n = c;
+        n.d[st] = lo;
+        out.emplace_back(n);
+      }
+    if (const int lo = lower(space.trained_resolutions, c.r); lo != c.r) {
+      SubnetConfig n = c;
+      n.r = lo;
+      out.emplace_back(n);
+    }
+    return out;
   };
   return f;
 }
@@ -66,6 +102,50 @@ SubnetFamily ofa_resnet50_family() {
     };
     return std::vector<Subnet>{uniform(0, 0.2, 0, 128), uniform(0, 0.25, 0, 160), uniform(1, 0.25, 1, 160),
                                uniform(1, 0.25, 1, 192), uniform(2, 0.35, 2, 192), uniform(2, 0.35, 2, 224)};
+  };
+  f.smaller = [](const Subnet& s) {
+    using ofa_resnet50::kExpandRatios;
+    const ofa_resnet50::Subnet& c = s.as<ofa_resnet50::Subnet>("ofa_resnet50 reductions").canonical();
+    std::vector<Subnet> out;
+    auto add = [&](ofa_resnet50::Subnet n) {
+      n = n.canonical();
+      if (n != c) out.emplace_back(n);
+    };
+    if (c.d[0] > 0) {  // input_stem.1 runs only at d[0] == 2: the one step is to skip it
+      ofa_resnet50::Subnet n = c;
+      n.d[0] = 0;
+      add(n);
+    }
+    for (size_t i = 1; i < c.d.size(); ++i)
+      if (c.d[i] > 0) {
+        ofa_resnet50::Subnet n = c;
+        --n.d[i];
+        add(n);
+      }
+    for (int b = 0; b < ofa_resnet50::kNumBlocks; ++b) {
+      if (!c.block_active(b)) continue;
+      const double e = c.e[static_cast<size_t>(b)];
+      for (size_t k = kExpandRatios.size(); k-- > 1;)
+        if (kExpandRatios[k] == e) {
+          ofa_resnet50::Subnet n = c;
+          n.e[static_cast<size_t>(b)] = kExpandRatios[k - 1];
+          add(n);
+        }
+    }
+    for (size_t i = 0; i < c.w.size(); ++i)
+      if (c.w[i] > 0) {
+        ofa_resnet50::Subnet n = c;
+        --n.w[i];
+        add(n);
+      }
+    // OFA trained its ResNets at 128, 160, 192 and 224: a step goes to the next of those below r
+    // (sizes above 224 step down in 32s towards them).
+    if (c.r > kResNetSmallestTrained) {
+      ofa_resnet50::Subnet n = c;
+      n.r = std::max(kResNetSmallestTrained, kResNetSmallestTrained + (c.r - kResNetSmallestTrained - 1) / 32 * 32);
+      add(n);
+    }
+    return out;
   };
   return f;
 }
@@ -110,6 +190,40 @@ const SubnetFamily& subnet_family(const std::string& name) {
   }
   throw Error(ErrorCode::InvalidArgument,
               fmt::format("unknown model family '{}' (known: {})", ellipsize(name), fmt::join(subnet_family_names(), ", ")));
+}
+
+ShrinkResult shrink_subnet(const Subnet& from, double macs_fraction, const std::function<double(const Subnet&)>& macs,
+                           const std::function<double(const Subnet&)>& accuracy) {
+  if (from.empty()) throw Error(ErrorCode::InvalidArgument, "shrink_subnet: no sub-network given");
+  if (!(macs_fraction > 0 && macs_fraction <= 1))
+    throw Error(ErrorCode::InvalidArgument, fmt::format("shrink_subnet: MACs fraction {} is not in (0, 1]", macs_fraction));
+  if (!macs) throw Error(ErrorCode::InvalidArgument, "shrink_subnet: no MACs function given");
+  const SubnetFamily& fam = subnet_family(from.family());
+  if (!fam.smaller)
+    throw Error(ErrorCode::InvalidArgument, fmt::format("shrink_subnet: family '{}' has no reduction rule (SubnetFamily::smaller)", fam.name));
+  ShrinkResult r{from, macs(from), false, 0};
+  const double goal = macs_fraction * r.macs;
+  double acc = accuracy ? accuracy(from) : 0;
+  while (r.macs > goal) {
+    const std::vector<Subnet> next = fam.smaller(r.subnet);
+    int best = -1;
+    double best_macs = 0, best_acc = 0, best_score = 0;
+    for (size_t i = 0; i < next.size(); ++i) {
+      const double m = macs(next[i]);
+      if (!(m < r.macs)) continue;  // a reduction that saves nothing is no step
+      const double a = accuracy ? accuracy(next[i]) : 0;
+      // Least accuracy lost per MAC removed; without an estimate, the fewest MACs removed.
+      const double score = accuracy ? (acc - a) / (r.macs - m) : r.macs - m;
+      if (best < 0 || score < best_score) best = static_cast<int>(i), best_macs = m, best_acc = a, best_score = score;
+    }
+    if (best < 0) return r;
+    r.subnet = next[static_cast<size_t>(best)];
+    r.macs = best_macs;
+    acc = best_acc;
+    ++r.steps;
+  }
+  r.reached = true;
+  return r;
 }
 
 Subnet Subnet::parse(const std::string& family, const std::string& json) { return subnet_family(family).parse(json); }

@@ -150,3 +150,67 @@ TEST_CASE("Profile JSON keeps the family; points of another family are refused b
   unknown.replace(unknown.find("ofa_resnet50\""), 12, "ofa_nothing_");
   CHECK_THAT(error_of([&] { (void)Profile::from_json(unknown); }, ErrorCode::Parse), Catch::Contains("unknown model family"));
 }
+
+TEST_CASE("the family's one-step reductions: each smaller, none at the smallest", "[families][search]") {
+  for (const std::string name : {"ofa_mbv3", "ofa_resnet50"}) {
+    INFO(name);
+    const SubnetFamily& fam = subnet_family(name);
+    REQUIRE(fam.smaller);
+    const Subnet big = fam.largest(224);
+    const std::vector<Subnet> next = fam.smaller(big);
+    CHECK(next.size() > 10);
+    std::unordered_set<Subnet> distinct(next.begin(), next.end());
+    CHECK(distinct.size() == next.size());
+    for (const Subnet& s : next) {
+      CHECK(s.family() == name);
+      CHECK(s != big);
+      CHECK(fam.published_macs(s) < fam.published_macs(big));
+    }
+    CHECK(fam.smaller(fam.smallest(128)).empty());
+    // Resolution steps go to the sizes the supernet was trained at.
+    const auto res = [&](const Subnet& from) {
+      std::vector<int> rs;
+      for (const Subnet& s : fam.smaller(from))
+        if (s.resolution() != from.resolution()) rs.push_back(s.resolution());
+      return rs;
+    };
+    CHECK(res(fam.largest(224)) == std::vector<int>{name == "ofa_mbv3" ? 220 : 192});
+    CHECK(res(fam.smallest(129)) == std::vector<int>{128});
+  }
+}
+
+TEST_CASE("shrink_subnet: walks the reductions down to the MACs fraction", "[families][search]") {
+  const SubnetFamily& fam = subnet_family("ofa_mbv3");
+  const Subnet from = SubnetConfig::uniform(5, 4, 3, 176);
+  const double m0 = fam.published_macs(from);
+  const ShrinkResult half = shrink_subnet(from, 0.5, fam.published_macs);
+  CHECK(half.reached);
+  CHECK(half.macs <= 0.5 * m0);
+  CHECK(half.macs == fam.published_macs(half.subnet));
+  CHECK(half.steps > 1);
+  // The fewest MACs removed per step: the walk stops at the first sub-network under the fraction,
+  // so it is not far below it.
+  CHECK(half.macs > 0.4 * m0);
+  CHECK(shrink_subnet(from, 0.5, fam.published_macs).subnet == half.subnet);  // deterministic
+  CHECK(shrink_subnet(from, 1.0, fam.published_macs).subnet == from);
+  // With an accuracy estimate the walk keeps what the estimate values: here the resolution.
+  const auto by_resolution = [](const Subnet& s) { return static_cast<double>(s.resolution()); };
+  const ShrinkResult keep_r = shrink_subnet(from, 0.6, fam.published_macs, by_resolution);
+  CHECK(keep_r.reached);
+  CHECK(keep_r.subnet.resolution() == 176);
+  // Below the smallest: as far as the reductions go, and says so.
+  const ShrinkResult floor = shrink_subnet(SubnetConfig::smallest(132), 0.1, fam.published_macs);
+  CHECK_FALSE(floor.reached);
+  CHECK(floor.subnet == Subnet(SubnetConfig::smallest(128)));
+  CHECK(shrink_subnet(SubnetConfig::smallest(128), 0.5, fam.published_macs).steps == 0);
+  // ResNet-50 the same way.
+  const SubnetFamily& rf = subnet_family("ofa_resnet50");
+  const ShrinkResult rs = shrink_subnet(rf.largest(224), 0.3, rf.published_macs);
+  CHECK(rs.reached);
+  CHECK(rs.macs <= 0.3 * rf.published_macs(rf.largest(224)));
+  // Misuse is named.
+  CHECK_THAT(error_of([&] { shrink_subnet(from, 0, fam.published_macs); }), Catch::Contains("fraction 0"));
+  CHECK_THAT(error_of([&] { shrink_subnet(from, 1.5, fam.published_macs); }), Catch::Contains("not in (0, 1]"));
+  CHECK_THAT(error_of([&] { shrink_subnet(Subnet(), 0.5, fam.published_macs); }), Catch::Contains("no sub-network"));
+  CHECK_THAT(error_of([&] { shrink_subnet(from, 0.5, {}); }), Catch::Contains("no MACs function"));
+}
