@@ -91,6 +91,10 @@ struct Decision {
   // passes the previous decision back in, so a controller that keeps writing the same keys does
   // not allocate.
   HardwareSetting hardware;
+  // Set by a controller when no point is predicted to meet the latency target even after its own
+  // exploration (pareto, energy): the manager's search may then add smaller sub-networks
+  // (AppOptions::search). Controllers that never set it are never given new points that way.
+  bool starved = false;
 };
 
 class Controller {
@@ -102,6 +106,10 @@ class Controller {
   // InvalidArgument when the controller cannot work with them (no points, a parameter naming a
   // knob or point that is absent), with a message naming it.
   virtual void bind(const ControlContext& context) = 0;
+  // The points grew: `context` holds the old points at their indices and new ones after them (the
+  // manager's search), or an old point's latency was re-measured. The default binds again, which
+  // forgets what was learned; pareto keeps its corrections and measurements.
+  virtual void update_points(const ControlContext& context) { bind(context); }
   // One decision; must be cheap (no allocation in steady state, no I/O).
   virtual void step(const Observation& obs, Decision& out) = 0;
   // Forget what was learned online (correction factors, histories).

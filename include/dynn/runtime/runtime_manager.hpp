@@ -43,6 +43,42 @@ class KnobArbiter;
 class ModelKnobBinding;
 }
 
+// The search below the profiled points (owned-model mode; a family with reductions,
+// SubnetFamily::smaller). When the controller reports Decision::starved for `patience` steps in a
+// row, the manager shrinks the smallest sub-network among the app's points (shrink_subnet over the
+// model's own MACs) to safety * target / best latency measured in those steps of its MACs (at most
+// max_fraction), prepares it (on a background thread unless `background` is false: inference goes
+// on meanwhile) and adds it as new points, one per hardware setting and device of the existing
+// points, each timed from the point it derives from by MACs. Once a new point has run
+// calibrate_runs times, its latency is set from those runs relative to its source point's latest
+// runs (online profiling under the same conditions). The controller learns of each change through
+// Controller::update_points. The cost is bounded: at most max_subnets sub-networks in an app's
+// life, one search at a time, none once the family's reductions run out.
+struct SubnetSearchOptions {
+  bool enabled = false;
+  int patience = 3;
+  int max_subnets = 4;
+  double safety = 0.8;
+  double max_fraction = 0.8;  // each search removes at least 20 % of the MACs
+  int calibrate_runs = 3;
+  bool background = true;     // false: within the step that asks (deterministic: tests, the simulator)
+  // Accuracy of a sub-network (top-1, 0..1), e.g. an AccuracyPredictor; it also guides
+  // shrink_subnet. Without one a new point's accuracy is not known: it is ranked just below its
+  // source's (accuracy - 1e-4), so controllers keep preferring the profiled points.
+  std::function<double(const Subnet&)> accuracy;
+};
+
+// What the search did so far (RuntimeManager::search_status).
+struct SearchStatus {
+  int searches = 0;          // started
+  int subnets_added = 0;     // sub-networks found and prepared
+  int points_added = 0;      // operating points added for them
+  int points_profiled = 0;   // new points whose latency was set from their own runs
+  bool running = false;      // a search is building a sub-network now
+  bool exhausted = false;    // no further search: max_subnets reached, nothing smaller, or an error
+  std::string last;          // what the last search did, in words ("" before the first)
+};
+
 struct AppOptions {
   std::string name = "app";
   std::shared_ptr<DynamicModel> model;     // any family; null: advise-only (decide/report)
@@ -56,6 +92,7 @@ struct AppOptions {
   std::vector<std::string> sensors;
   bool prepare_all = true;  // model->prepare() every sub-network of the points up front
   int min_cores = 1;        // core division between CPU apps: never fewer
+  SubnetSearchOptions search;
 };
 
 struct ManagerOptions {
@@ -118,6 +155,8 @@ class RuntimeManager {
   const Observation& observation(int app = 0) const;
 
   Platform& platform() { return *m_platform; }
+  // The search below the profiled points (AppOptions::search); all zero when it is off.
+  SearchStatus search_status(int app = 0) const;
   // CPU mask currently given to an app by the core division (0: no division in force).
   uint64_t core_mask(int app = 0) const;
 
@@ -129,6 +168,8 @@ class RuntimeManager {
   void begin_step(App& a);  // observe, decide, apply
   StepResult end_step(App& a, double start_s, double latency_ms, double energy_mj, double e0_j);
   void apply(App& a);
+  void resolve_point(App& a, size_t index);  // knob indices and placement of a point (throws naming it)
+  std::string foreign_owner(const Knob* k) const;  // the manager whose model a callback knob drives, if not ours
   void rebalance();
   double read_energy_j();  // caller holds m_mutex
   double energy_now();     // takes m_mutex

@@ -84,6 +84,7 @@ class EnergyController : public Controller {
         }
       }
     }
+    out.starved = pick < 0 && t.has_latency();
     if (pick < 0) {  // nothing meets the latency: the fastest as corrected now
       double best = INFINITY;
       for (size_t p = 0; p < m_lat.size(); ++p) {

@@ -42,6 +42,21 @@ class ParetoController : public Controller {
   explicit ParetoController(ParetoOptions o) : m_o(std::move(o)) {}
   std::string name() const override { return "pareto"; }
   void bind(const ControlContext& ctx) override {
+    setup(ctx);
+    reset();
+  }
+  // New points (or re-measured ones): the learned corrections and the exploration's measurements
+  // belong to devices and hardware settings, which keep their indices (first appearance), so they
+  // carry over; new devices and settings start unlearned.
+  void update_points(const ControlContext& ctx) override {
+    const std::vector<double> g = m_corr.g, var = m_corr.var;
+    const std::vector<Own> own = m_own;
+    setup(ctx);
+    for (size_t d = 0; d < std::min(g.size(), m_corr.g.size()); ++d) m_corr.g[d] = g[d], m_corr.var[d] = var[d];
+    m_own.assign(m_num_groups, Own{});
+    std::copy(own.begin(), own.begin() + static_cast<std::ptrdiff_t>(std::min(own.size(), m_own.size())), m_own.begin());
+  }
+  void setup(const ControlContext& ctx) {
     require_points(ctx, "pareto");
     m_scale.bind(ctx, m_o.freq_knob, m_o.compute_fraction, "pareto");
     // Most accurate first; among equals the fastest.
@@ -71,7 +86,7 @@ class ParetoController : public Controller {
       if (it == groups.end()) groups.push_back(key);
     }
     m_num_groups = groups.size();
-    reset();
+    m_own.resize(m_num_groups);
   }
   void reset() override {
     m_corr.reset();
@@ -83,6 +98,7 @@ class ParetoController : public Controller {
     m_explored = 0;
     m_up_candidate = -1;
     m_up_count = 0;
+    m_all_probed = m_probe_is_retry = false;
     m_last_target = Targets{};
   }
   void step(const Observation& obs, Decision& out) override {
@@ -123,7 +139,10 @@ class ParetoController : public Controller {
     }
     // Explore only when even the fastest point is predicted to miss the target itself (not only
     // the margin): then staying costs a miss every step and a probe can only help.
-    if (chosen < 0 && m_o.explore && t.has_latency() && best_fast > t.latency_ms) chosen = explore(obs, allowed, floor_ok);
+    const bool hopeless = chosen < 0 && t.has_latency() && best_fast > t.latency_ms;
+    if (hopeless && m_o.explore) chosen = explore(obs, allowed, floor_ok);
+    // Starved: even the fastest point misses, and exploring has no hardware setting left to try.
+    out.starved = hopeless && (chosen < 0 || m_probe_is_retry) && (!m_o.explore || m_all_probed);
     if (chosen < 0) chosen = (m_o.accuracy_first && fastest_floor >= 0) ? fastest_floor : fastest;
     if (chosen < 0) chosen = m_order.front();  // every point is over the power cap
     // Dwell before a step up: a more accurate point must be predicted to fit for up_dwell steps in a
@@ -149,6 +168,7 @@ class ParetoController : public Controller {
     return nlohmann::json{{"correction", DeviceCorrection::per_device(m_corr.g)},
                           {"jitter", DeviceCorrection::per_device(jitter)},
                           {"explored", m_explored},
+                          {"all_probed", m_all_probed},
                           {"exploring", exploring()}}
         .dump();
   }
@@ -182,6 +202,7 @@ class ParetoController : public Controller {
   // spike that made a group look slow is measured again).
   template <class Allowed, class FloorOk>
   int explore(const Observation& obs, const Allowed& allowed, const FloorOk& floor_ok) {
+    m_probe_is_retry = false;
     if (!exploring()) {
       ++m_episode;
       m_episode_start = m_step;
@@ -191,13 +212,15 @@ class ParetoController : public Controller {
       if (allowed(p) && own_valid(p) && (floor_ok(p) || !m_o.accuracy_first) &&
           m_lat[p] * m_scale.factor(p, obs) * own(p).ratio <= m_budget[m_corr.device(p)])
         return p;
-    if (m_step - m_last_explore < m_o.explore_every) return -1;
     int pick = -1;
     for (int p : m_order) {
       if (!allowed(p) || own_valid(p) || (m_o.accuracy_first && !floor_ok(p))) continue;
       if (pick < 0 || m_lat[p] * m_scale.factor(p, obs) < m_lat[pick] * m_scale.factor(pick, obs)) pick = p;
     }
+    m_all_probed = pick < 0;
+    if (m_step - m_last_explore < m_o.explore_every) return -1;
     if (pick < 0) {
+      m_probe_is_retry = true;
       for (int p : m_order) {
         if (!allowed(p) || (m_o.accuracy_first && !floor_ok(p)) || p == obs.current_point) continue;
         const int64_t age = m_step - own(p).step, best_age = pick < 0 ? -1 : m_step - own(pick).step;
@@ -228,6 +251,8 @@ class ParetoController : public Controller {
   int64_t m_explored = 0;             // probes so far
   double m_last_ratio = NAN;          // measured / profiled latency of the last inference
   int m_up_candidate = -1, m_up_count = 0;  // the step up being held back, and for how many steps
+  bool m_all_probed = false;      // every hardware setting measured in this exploration
+  bool m_probe_is_retry = false;  // this step's probe re-measures a setting (nothing new to learn)
   Targets m_last_target;
 };
 

@@ -12,6 +12,7 @@
 #include "core/runtime/core_division.hpp"
 #include "core/runtime/knob_arbiter.hpp"
 #include "core/runtime/model_knobs.hpp"
+#include "core/runtime/subnet_search.hpp"
 #include "dynn/device.hpp"
 #include "dynn/error.hpp"
 #include "dynn/log.hpp"
@@ -54,6 +55,7 @@ struct RuntimeManager::App {
   double slack_sum = 0;
   int slack_n = 0;
   double decide_us = 0;
+  std::unique_ptr<runtime_detail::SubnetSearch> search;  // null: no search below the points
 };
 
 RuntimeManager::RuntimeManager(std::shared_ptr<Platform> platform, ManagerOptions options)
@@ -131,10 +133,7 @@ int RuntimeManager::add_app(AppOptions o) {
   a->min_cores = std::max(1, o.min_cores);
   a->ctx.points = std::move(o.points);
   // Knobs. A callback knob bound by another manager drives that manager's model: never ours.
-  auto foreign = [this](const Knob* k) -> std::string {
-    auto* cb = dynamic_cast<const CallbackKnob*>(k);
-    return cb && cb->bound() && cb->bound_by() != 0 && cb->bound_by() != m_claimant ? cb->bound_by_name() : std::string();
-  };
+  auto foreign = [this](const Knob* k) { return foreign_owner(k); };
   std::vector<std::string> knob_names = o.knobs;
   if (knob_names.empty()) {
     for (Knob* k : m_platform->knobs())
@@ -160,30 +159,16 @@ int RuntimeManager::add_app(AppOptions o) {
     a->sensors.push_back(s);
   }
   // Point hardware settings resolved to knob indices; unknown knobs are an error now, not mid-run.
-  for (size_t i = 0; i < a->ctx.points.size(); ++i) {
-    const auto& p = a->ctx.points[i];
-    p.validate(fmt::format("RuntimeManager: app '{}': point '{}' (index {})", a->name, p.id, i));
-    if (a->model && p.subnet.family() != a->model->family())
-      throw Error(ErrorCode::InvalidArgument,
-                  fmt::format("RuntimeManager: app '{}': point '{}' (index {}) holds {} sub-network, the model is {}", a->name, p.id, i,
-                              p.subnet.empty() ? std::string("no") : "an " + p.subnet.family(), a->model->family()));
-    std::vector<std::pair<int, int64_t>> hw;
-    for (const auto& kv : p.hardware) {
-      auto it = a->knob_index.find(kv.first);
-      if (it == a->knob_index.end()) {
-        const Knob* k = m_platform->find_knob(kv.first);
-        const std::string other = k ? foreign(k) : std::string();
-        throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': point '{}' (index {}) sets knob '{}', which is not "
-                                                            "among the app's knobs{}",
-                                                            a->name, p.id, i, kv.first,
-                                                            other.empty() ? "" : " (it drives the model of " + other + ")"));
-      }
-      a->knobs[static_cast<size_t>(it->second)]->check(kv.second);
-      hw.emplace_back(it->second, kv.second);
-    }
-    a->point_hw.push_back(std::move(hw));
-    a->point_on_cpu.push_back(Device::parse(p.device).is_cpu() ? 1 : 0);
-    if (a->point_on_cpu.back()) a->uses_cpu = true;
+  for (size_t i = 0; i < a->ctx.points.size(); ++i) resolve_point(*a, i);
+  if (o.search.enabled) {
+    // Room for every point a search may add, so references to points stay valid.
+    std::vector<std::pair<HardwareSetting, std::string>> groups;
+    for (const auto& p : a->ctx.points)
+      if (std::find(groups.begin(), groups.end(), std::make_pair(p.hardware, p.device)) == groups.end()) groups.emplace_back(p.hardware, p.device);
+    const size_t room = a->ctx.points.size() + groups.size() * static_cast<size_t>(std::max(0, o.search.max_subnets));
+    a->search = std::make_unique<runtime_detail::SubnetSearch>(std::move(o.search), a->model, a->ctx.points,
+                                                               fmt::format("RuntimeManager: app '{}'", a->name));
+    a->ctx.points.reserve(room);
   }
   // Current knob values, read once; afterwards the manager tracks what it applied.
   a->applied.resize(a->knobs.size());
@@ -216,6 +201,42 @@ int RuntimeManager::add_app(AppOptions o) {
   m_apps.push_back(std::move(a));
   m_last_rebalance = -1e300;  // divide the cores again at the next step
   return static_cast<int>(m_apps.size() - 1);
+}
+
+std::string RuntimeManager::foreign_owner(const Knob* k) const {
+  auto* cb = dynamic_cast<const CallbackKnob*>(k);
+  return cb && cb->bound() && cb->bound_by() != 0 && cb->bound_by() != m_claimant ? cb->bound_by_name() : std::string();
+}
+
+void RuntimeManager::resolve_point(App& a, size_t i) {
+  const auto& p = a.ctx.points[i];
+  p.validate(fmt::format("RuntimeManager: app '{}': point '{}' (index {})", a.name, p.id, i));
+  if (a.model && p.subnet.family() != a.model->family())
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("RuntimeManager: app '{}': point '{}' (index {}) holds {} sub-network, the model is {}", a.name, p.id, i,
+                            p.subnet.empty() ? std::string("no") : "an " + p.subnet.family(), a.model->family()));
+  std::vector<std::pair<int, int64_t>> hw;
+  for (const auto& kv : p.hardware) {
+    auto it = a.knob_index.find(kv.first);
+    if (it == a.knob_index.end()) {
+      const Knob* k = m_platform->find_knob(kv.first);
+      const std::string other = k ? foreign_owner(k) : std::string();
+      throw Error(ErrorCode::InvalidArgument, fmt::format("RuntimeManager: app '{}': point '{}' (index {}) sets knob '{}', which is not "
+                                                          "among the app's knobs{}",
+                                                          a.name, p.id, i, kv.first,
+                                                          other.empty() ? "" : " (it drives the model of " + other + ")"));
+    }
+    a.knobs[static_cast<size_t>(it->second)]->check(kv.second);
+    hw.emplace_back(it->second, kv.second);
+  }
+  a.point_hw.push_back(std::move(hw));
+  a.point_on_cpu.push_back(Device::parse(p.device).is_cpu() ? 1 : 0);
+  if (a.point_on_cpu.back()) a.uses_cpu = true;
+}
+
+SearchStatus RuntimeManager::search_status(int id) const {
+  const App& a = app(id);
+  return a.search ? a.search->status() : SearchStatus{};
 }
 
 const std::string& RuntimeManager::app_name(int id) const { return app(id).name; }
@@ -341,8 +362,22 @@ void RuntimeManager::begin_step(App& a) {
     auto v = a.sensors[i]->try_read();
     a.obs.sensor_values[i] = v ? *v : NAN;
   }
+  a.decision.starved = false;
   a.controller->step(a.obs, a.decision);
   apply(a);
+  // Points found by the search join from the next step (this one's decision stands).
+  if (a.search) {
+    const size_t before = a.ctx.points.size();
+    if (a.search->after_decision(a.decision, a.obs, a.ctx.points)) {
+      std::vector<std::string> ids = a.telemetry.point_ids();
+      for (size_t i = before; i < a.ctx.points.size(); ++i) {
+        resolve_point(a, i);
+        ids.push_back(a.ctx.points[i].id);
+      }
+      a.telemetry.set_point_ids(std::move(ids));
+      a.controller->update_points(a.ctx);
+    }
+  }
   a.decide_us = steady_us() - t0;
 }
 
@@ -370,6 +405,8 @@ StepResult RuntimeManager::end_step(App& a, double start_s, double latency_ms, d
   a.obs.last_energy_mj = energy_mj;
   a.obs.last_power_w = power;
   a.obs.last_point = a.decision.point;
+  if (a.search && a.search->after_measurement(a.decision.point, latency_ms, a.obs.step, a.ctx.points))
+    a.controller->update_points(a.ctx);
   if (a.targets.has_latency()) {
     a.slack_sum += latency_ms / a.targets.latency_ms;
     ++a.slack_n;

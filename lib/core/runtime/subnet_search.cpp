@@ -1,0 +1,213 @@
+#include "core/runtime/subnet_search.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+#include "dynn/log.hpp"
+
+namespace dynn::runtime_detail {
+
+namespace {
+// A source point's runs older than this many steps say nothing about the conditions a new point
+// runs under now: its online profile waits for fresher ones.
+constexpr uint64_t kFreshSteps = 100;
+constexpr int kSourceRuns = 3;  // runs of the source point the new point's runs are compared with
+
+[[noreturn]] void bad(const std::string& who, const std::string& what) {
+  throw Error(ErrorCode::InvalidArgument, fmt::format("{}: search: {}", who, what));
+}
+}  // namespace
+
+double SubnetSearch::Runs::median(int n) const {
+  n = std::min({n, count, static_cast<int>(ms.size())});
+  if (n <= 0) return std::numeric_limits<double>::quiet_NaN();
+  std::array<double, 8> v{};
+  for (int i = 0; i < n; ++i) v[static_cast<size_t>(i)] = ms[static_cast<size_t>((count - 1 - i) % static_cast<int>(ms.size()))];
+  std::sort(v.begin(), v.begin() + n);
+  return n % 2 ? v[static_cast<size_t>(n / 2)] : 0.5 * (v[static_cast<size_t>(n / 2 - 1)] + v[static_cast<size_t>(n / 2)]);
+}
+
+SubnetSearch::SubnetSearch(SubnetSearchOptions options, std::shared_ptr<DynamicModel> model, const std::vector<OperatingPoint>& points,
+                           std::string who)
+    : m_o(std::move(options)), m_model(std::move(model)), m_who(std::move(who)) {
+  if (!m_model) bad(m_who, "needs the app's model (owned-model mode): it prepares the sub-networks it finds");
+  if (m_o.patience < 1) bad(m_who, fmt::format("patience {} must be >= 1", m_o.patience));
+  if (m_o.max_subnets < 1) bad(m_who, fmt::format("max_subnets {} must be >= 1", m_o.max_subnets));
+  if (m_o.calibrate_runs < 1 || m_o.calibrate_runs > 8) bad(m_who, fmt::format("calibrate_runs {} must be in 1..8", m_o.calibrate_runs));
+  if (!(m_o.safety > 0 && m_o.safety <= 1)) bad(m_who, fmt::format("safety {} must be in (0, 1]", m_o.safety));
+  if (!(m_o.max_fraction > 0 && m_o.max_fraction < 1)) bad(m_who, fmt::format("max_fraction {} must be in (0, 1)", m_o.max_fraction));
+  const std::string family = m_model->family();
+  if (!subnet_family(family).smaller) bad(m_who, fmt::format("family '{}' has no reductions (SubnetFamily::smaller)", family));
+  for (const auto& p : points) {
+    m_macs.push_back(macs_of(p.subnet));
+    m_source.push_back(-1);
+    m_profiled.push_back(1);
+    m_runs.emplace_back();
+  }
+}
+
+SubnetSearch::~SubnetSearch() {
+  if (m_worker.joinable()) m_worker.join();
+}
+
+double SubnetSearch::macs_of(const Subnet& s) const { return m_model->subnet_info(s).macs; }
+
+SearchStatus SubnetSearch::status() const {
+  SearchStatus s = m_status;
+  s.running = m_running;
+  return s;
+}
+
+bool SubnetSearch::after_decision(const Decision& decision, const Observation& obs, std::vector<OperatingPoint>& points) {
+  if (m_running) {
+    if (!m_done) return false;
+    const size_t before = points.size();
+    finish(points);
+    return points.size() > before;
+  }
+  if (m_status.exhausted) return false;
+  if (!decision.starved || !obs.targets.has_latency()) {
+    m_starved = 0;
+    m_starved_best = std::numeric_limits<double>::infinity();
+    return false;
+  }
+  if (m_starved++ == 0) m_starved_best = std::numeric_limits<double>::infinity();
+  if (std::isfinite(obs.last_latency_ms) && obs.last_latency_ms > 0) m_starved_best = std::min(m_starved_best, obs.last_latency_ms);
+  if (m_starved < m_o.patience || !std::isfinite(m_starved_best)) return false;
+  // The MACs to keep: what the best measured latency says the target leaves, with a safety factor
+  // (latency falls more slowly than MACs on small networks), and at least a fixed step down.
+  const double fraction = std::clamp(m_o.safety * obs.targets.latency_ms / m_starved_best, 0.01, m_o.max_fraction);
+  m_starved = 0;
+  start(points, fraction);
+  if (m_o.background) return false;
+  const size_t before = points.size();
+  finish(points);
+  return points.size() > before;
+}
+
+void SubnetSearch::start(const std::vector<OperatingPoint>& points, double fraction) {
+  size_t from = 0;
+  for (size_t i = 1; i < points.size(); ++i)
+    if (m_macs[i] < m_macs[from]) from = i;
+  m_from = points[from].subnet;
+  ++m_status.searches;
+  m_done = false;
+  m_running = true;
+  // The worker reads only what is set above and the model (thread-safe: prepare runs beside
+  // inference); it writes the result fields, then m_done.
+  auto work = [this, fraction] {
+    try {
+      const ShrinkResult r = shrink_subnet(m_from, fraction, [this](const Subnet& s) { return macs_of(s); }, m_o.accuracy);
+      if (r.subnet != m_from) m_model->prepare({r.subnet});
+      m_found = r.subnet;
+      m_found_macs = r.macs;
+      m_reached = r.reached;
+    } catch (const std::exception& e) {
+      m_error = e.what();
+    }
+    m_done = true;
+  };
+  if (m_o.background) {
+    m_worker = std::thread(work);
+  } else {
+    work();
+  }
+}
+
+void SubnetSearch::finish(std::vector<OperatingPoint>& points) {
+  if (m_worker.joinable()) m_worker.join();
+  m_running = false;
+  m_done = false;
+  if (!m_error.empty()) {
+    m_status.exhausted = true;
+    m_status.last = "search failed, no further search: " + m_error;
+    log(LogLevel::Warn, m_who + ": " + m_status.last);
+    return;
+  }
+  const bool known = std::any_of(points.begin(), points.end(), [&](const OperatingPoint& p) { return p.subnet == m_found; });
+  if (m_found == m_from || known) {
+    m_status.exhausted = true;
+    m_status.last = fmt::format("nothing smaller than {} in the family's space: no further search", m_from.to_string());
+    log(LogLevel::Info, m_who + ": " + m_status.last);
+    return;
+  }
+  // One new point per hardware setting and device, derived from that group's smallest point.
+  const size_t n = points.size();
+  std::vector<size_t> sources;
+  for (size_t i = 0; i < n; ++i) {
+    auto same = [&](size_t j) { return points[j].hardware == points[i].hardware && points[j].device == points[i].device; };
+    auto it = std::find_if(sources.begin(), sources.end(), same);
+    if (it == sources.end()) {
+      sources.push_back(i);
+    } else if (m_macs[i] < m_macs[*it] || (m_macs[i] == m_macs[*it] && points[i].latency_ms < points[*it].latency_ms)) {
+      *it = i;
+    }
+  }
+  const int k = ++m_status.subnets_added;
+  const double accuracy = m_o.accuracy ? m_o.accuracy(m_found) : std::numeric_limits<double>::quiet_NaN();
+  for (size_t src : sources) {
+    OperatingPoint p = points[src];
+    const double scale = m_macs[src] > 0 ? m_found_macs / m_macs[src] : 1.0;
+    p.id = fmt::format("search{}@{}", k, points[src].id);
+    p.subnet = m_found;
+    p.macs = m_found_macs;
+    p.latency_ms *= scale;
+    p.latency_p90_ms *= scale;
+    if (p.energy_mj) *p.energy_mj *= scale;
+    if (std::isfinite(accuracy)) {
+      p.accuracy = std::clamp(accuracy, 0.0, 1.0);
+      p.accuracy_source = AccuracySource::Predicted;
+    } else {
+      p.accuracy = std::max(0.0, points[src].accuracy - 1e-4);
+      p.accuracy_source = AccuracySource::Unknown;
+    }
+    p.level = -1;
+    points.push_back(std::move(p));
+    m_macs.push_back(m_found_macs);
+    m_source.push_back(static_cast<int>(src));
+    m_profiled.push_back(0);
+    m_runs.emplace_back();
+  }
+  m_status.points_added += static_cast<int>(sources.size());
+  m_status.last = fmt::format("added {} ({:.0f} % of the MACs of {}) as {} point{}", m_found.to_string(),
+                              100.0 * m_found_macs / std::max(1.0, macs_of(m_from)), m_from.to_string(), sources.size(),
+                              sources.size() == 1 ? "" : "s");
+  if (!m_reached) {
+    m_status.exhausted = true;
+    m_status.last += "; the family's reductions ran out: no further search";
+  } else if (m_status.subnets_added >= m_o.max_subnets) {
+    m_status.exhausted = true;
+    m_status.last += fmt::format("; max_subnets ({}) reached: no further search", m_o.max_subnets);
+  }
+  log(LogLevel::Info, m_who + ": " + m_status.last);
+}
+
+bool SubnetSearch::after_measurement(int point, double latency_ms, uint64_t step, std::vector<OperatingPoint>& points) {
+  if (point < 0 || static_cast<size_t>(point) >= m_runs.size() || !std::isfinite(latency_ms)) return false;
+  Runs& r = m_runs[static_cast<size_t>(point)];
+  r.ms[static_cast<size_t>(r.count % static_cast<int>(r.ms.size()))] = latency_ms;
+  ++r.count;
+  r.last_step = step;
+  const int src = m_source[static_cast<size_t>(point)];
+  if (src < 0 || m_profiled[static_cast<size_t>(point)] || r.count < m_o.calibrate_runs) return false;
+  const Runs& s = m_runs[static_cast<size_t>(src)];
+  if (s.count == 0 || step - s.last_step > kFreshSteps) return false;
+  // Both measured under the conditions of now: their ratio times the source's profiled latency is
+  // what a profile of the new point would have said.
+  const double ratio = r.median(m_o.calibrate_runs) / s.median(kSourceRuns);
+  if (!std::isfinite(ratio) || ratio <= 0) return false;
+  OperatingPoint& p = points[static_cast<size_t>(point)];
+  const OperatingPoint& sp = points[static_cast<size_t>(src)];
+  p.latency_ms = sp.latency_ms * ratio;
+  p.latency_p90_ms = sp.latency_p90_ms * ratio;
+  m_profiled[static_cast<size_t>(point)] = 1;
+  ++m_status.points_profiled;
+  return true;
+}
+
+}  // namespace dynn::runtime_detail

@@ -1,0 +1,69 @@
+// The runtime manager's search below the profiled points (SubnetSearchOptions in
+// runtime_manager.hpp): when to search, which sub-network to build, the background prepare, the
+// new points and their online profiling. The manager keeps the bookkeeping of the points it adds
+// (knob indices, telemetry ids) and tells the controller.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dynn/runtime/runtime_manager.hpp"
+
+namespace dynn::runtime_detail {
+
+class SubnetSearch {
+ public:
+  // InvalidArgument naming `who` when the options are out of range, there is no model, or the
+  // model's family has no reductions. `points` are the app's points at the start.
+  SubnetSearch(SubnetSearchOptions options, std::shared_ptr<DynamicModel> model, const std::vector<OperatingPoint>& points,
+               std::string who);
+  ~SubnetSearch();  // waits for a search in progress
+  SubnetSearch(const SubnetSearch&) = delete;
+  SubnetSearch& operator=(const SubnetSearch&) = delete;
+
+  // After the controller's decision: counts the starved steps and their best latency, starts a
+  // search after `patience` of them, and appends the points of a finished one to `points`.
+  // Returns true when `points` grew.
+  bool after_decision(const Decision& decision, const Observation& obs, std::vector<OperatingPoint>& points);
+  // After a measured inference of `point` at manager step `step`. Returns true when a new point's
+  // latency was set from its runs (online profiling).
+  bool after_measurement(int point, double latency_ms, uint64_t step, std::vector<OperatingPoint>& points);
+
+  SearchStatus status() const;
+
+ private:
+  struct Runs {  // the latest measurements of a point
+    std::array<double, 8> ms{};
+    int count = 0;         // in all (the ring holds the last 8)
+    uint64_t last_step = 0;
+    double median(int n) const;  // of the last min(n, count, 8)
+  };
+  void start(const std::vector<OperatingPoint>& points, double fraction);
+  void finish(std::vector<OperatingPoint>& points);
+  double macs_of(const Subnet& s) const;
+
+  SubnetSearchOptions m_o;
+  std::shared_ptr<DynamicModel> m_model;
+  std::string m_who;
+  std::vector<double> m_macs;     // per point
+  std::vector<int> m_source;      // per point: the point it was derived from, -1 for profiled ones
+  std::vector<char> m_profiled;   // per point: latency from a profile or from its own runs
+  std::vector<Runs> m_runs;       // per point
+  int m_starved = 0;
+  double m_starved_best = 0;
+  SearchStatus m_status;
+  // A search in progress: the worker writes m_found* and then m_done.
+  std::thread m_worker;
+  std::atomic<bool> m_running{false}, m_done{false};
+  Subnet m_from, m_found;
+  double m_found_macs = 0;
+  bool m_reached = false;
+  std::string m_error;
+};
+
+}  // namespace dynn::runtime_detail

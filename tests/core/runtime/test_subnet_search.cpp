@@ -1,0 +1,224 @@
+// The manager's search below the profiled points: a slowdown that no profiled point escapes is met
+// by building smaller sub-networks, preparing them and profiling them online, in virtual time.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "dynn/platform/knob.hpp"
+#include "runtime_fixtures.hpp"
+#include "test_support.hpp"
+
+using namespace dynn;
+using dynn::test::error_of;
+
+namespace {
+
+// Latency of a sub-network in this world: a fixed 1 ms plus its MACs relative to L0's over 5 ms
+// (at 2 threads; 1.6x at 1 thread), times the slowdown. The fixed part makes small networks
+// slower than their MACs say, so a MACs estimate of a new point is optimistic until it is measured.
+struct World {
+  std::shared_ptr<VirtualClock> clock = std::make_shared<VirtualClock>();
+  std::shared_ptr<Platform> platform = std::make_shared<Platform>("search", clock);
+  double slowdown = 1;
+  double l0_macs = 0;
+  std::shared_ptr<CallbackModel> model;
+  std::unique_ptr<RuntimeManager> manager;
+
+  double ms(const Subnet& s, int threads) const {
+    const double macs = subnet_family(s.family()).published_macs(s);
+    return (1.0 + 5.0 * macs / l0_macs) * (threads == 2 ? 1.0 : 1.6) * slowdown;
+  }
+
+  // target_ms 0: 1.1 x L1's latency at 2 threads, so L1/t2 is the point to run before any slowdown.
+  explicit World(SubnetSearchOptions search, const std::string& controller = "pareto", double target_ms = 0) {
+    platform->add_knob(std::make_unique<CallbackKnob>(KnobSpec{"threads", "threads", "", KnobType::Numeric, {}, 1, 2, {}}, 2));
+    const std::vector<Subnet> subs{SubnetConfig::uniform(5, 4, 3, 176), SubnetConfig::uniform(5, 6, 3, 192), SubnetConfig::uniform(7, 6, 4, 224)};
+    l0_macs = subnet_family("ofa_mbv3").published_macs(subs[0]);
+    model = std::make_shared<CallbackModel>([this](const Subnet& s, const std::string&, int threads) { clock->sleep(ms(s, threads) / 1000.0); });
+    std::vector<OperatingPoint> pts;
+    for (int t : {2, 1})
+      for (size_t i = 0; i < subs.size(); ++i) {
+        OperatingPoint p;
+        p.id = fmt::format("L{}/t{}", i, t);
+        p.subnet = subs[i];
+        p.device = "cpu";
+        p.hardware = {{"threads", t}};
+        p.latency_ms = ms(subs[i], t);
+        p.accuracy = 0.74 + 0.01 * static_cast<double>(i);
+        p.level = static_cast<int>(i);
+        pts.push_back(p);
+      }
+    AppOptions a;
+    a.model = model;
+    a.points = pts;
+    a.knobs = {"threads"};
+    a.controller = make_controller(controller);
+    a.targets.latency_ms = target_ms > 0 ? target_ms : 1.1 * ms(subs[1], 2);
+    a.search = std::move(search);
+    manager = std::make_unique<RuntimeManager>(platform, std::move(a));
+  }
+  StepResult step() {
+    const OperatingPoint& p = manager->plan();
+    const auto r = static_cast<size_t>(p.subnet.resolution());
+    std::vector<float> x(3 * r * r), y(1000);
+    return manager->infer(x.data(), 1, 3, p.subnet.resolution(), p.subnet.resolution(), y.data(), y.size());
+  }
+  const OperatingPoint& current() { return manager->point(manager->decision().point); }
+};
+
+SubnetSearchOptions sync_search() {
+  SubnetSearchOptions o;
+  o.enabled = true;
+  o.background = false;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("search: a slowdown no profiled point escapes is met with smaller sub-networks", "[runtime][search]") {
+  World w(sync_search());
+  for (int i = 0; i < 30; ++i) w.step();
+  CHECK(w.current().id == "L1/t2");
+  CHECK(w.manager->search_status().searches == 0);
+  const size_t profiled = w.manager->context().points.size();
+  w.slowdown = 3;  // every profiled point now misses: L0/t2 takes 18 ms
+  int misses = 0, until_back = -1;
+  for (int i = 0; i < 300; ++i) {
+    const bool met = w.step().met;
+    misses += !met;
+    if (met && until_back < 0) until_back = i;
+  }
+  const SearchStatus st = w.manager->search_status();
+  INFO("misses " << misses << ", back on target after " << until_back << " steps; " << st.last);
+  CHECK(st.searches >= 1);
+  CHECK(st.subnets_added >= 1);
+  CHECK(st.subnets_added <= 4);
+  CHECK(st.points_added == 2 * st.subnets_added);  // one per thread count
+  CHECK(st.points_profiled >= 1);                  // the point it runs on was timed by its own runs
+  CHECK_FALSE(st.running);
+  const auto& pts = w.manager->context().points;
+  REQUIRE(pts.size() == profiled + static_cast<size_t>(st.points_added));
+  CHECK(w.current().id.rfind("search", 0) == 0);
+  CHECK(w.current().accuracy_source == AccuracySource::Unknown);
+  CHECK(w.current().accuracy < 0.74);              // ranked below every profiled point
+  CHECK(w.manager->telemetry().point_ids().size() == pts.size());
+  // Back on target within a bounded number of steps, and steady there.
+  CHECK(until_back >= 0);
+  CHECK(until_back <= 12);  // measured: 5 (the first slow step, the probe of t1, patience 3)
+  CHECK(misses <= 12);
+  CHECK(w.manager->telemetry().summary(w.manager->telemetry().size() - 150).within_target >= 0.97);
+  // Online profiling: a found point's latency now says what its runs said (1 ms fixed part and all).
+  for (size_t i = profiled; i < pts.size(); ++i) {
+    INFO(pts[i].id);
+    const double truth = w.ms(pts[i].subnet, static_cast<int>(pts[i].hardware.at("threads")));  // at slowdown 3
+    if (pts[i].id == w.current().id) CHECK(pts[i].latency_ms == Approx(truth / 3).epsilon(0.02));
+  }
+  // The slowdown goes: the profiled points come back.
+  w.slowdown = 1;
+  for (int i = 0; i < 400; ++i) w.step();
+  CHECK(w.current().id == "L1/t2");
+}
+
+TEST_CASE("search runs on a background thread while inference goes on", "[runtime][search]") {
+  SubnetSearchOptions o;
+  o.enabled = true;  // background by default
+  World w(o);
+  for (int i = 0; i < 30; ++i) w.step();
+  w.slowdown = 3;
+  int steps = 0;
+  // Inference here takes no real time; give the worker the time a real inference would take.
+  auto step = [&] {
+    w.step();
+    if (w.manager->search_status().running) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  };
+  while (w.manager->search_status().points_added == 0 && steps < 2000) step(), ++steps;
+  INFO(steps << " steps until the first search's points arrived");
+  CHECK(w.manager->search_status().points_added >= 2);
+  for (int i = 0; i < 300; ++i) step();
+  CHECK(w.manager->telemetry().summary(w.manager->telemetry().size() - 100).within_target >= 0.97);
+}
+
+TEST_CASE("search: bounded by max_subnets and by the family's smallest", "[runtime][search]") {
+  SubnetSearchOptions o = sync_search();
+  o.max_subnets = 1;
+  World w(o);
+  for (int i = 0; i < 30; ++i) w.step();
+  w.slowdown = 3;
+  for (int i = 0; i < 200; ++i) w.step();
+  SearchStatus st = w.manager->search_status();
+  CHECK(st.searches == 1);
+  CHECK(st.subnets_added == 1);
+  CHECK(st.exhausted);
+  CHECK_THAT(st.last, Catch::Contains("max_subnets (1) reached"));
+
+  World floor(sync_search(), "pareto", 1.0);  // no sub-network meets 1 ms (the fixed part alone)
+  for (int i = 0; i < 400; ++i) floor.step();
+  st = floor.manager->search_status();
+  CHECK(st.exhausted);
+  CHECK(st.subnets_added <= 4);
+  CHECK(floor.manager->context().points.size() == 6 + static_cast<size_t>(st.points_added));
+  // Whatever stopped it, the app runs on the fastest sub-network it has.
+  CHECK(floor.current().macs > 0);
+}
+
+TEST_CASE("search: controllers that never say starved get no new points", "[runtime][search]") {
+  World w(sync_search(), "dynamic-ofa");
+  for (int i = 0; i < 30; ++i) w.step();
+  w.slowdown = 3;
+  for (int i = 0; i < 200; ++i) w.step();
+  CHECK(w.manager->search_status().searches == 0);
+  CHECK(w.manager->context().points.size() == 6);
+}
+
+TEST_CASE("search: misuse is named", "[runtime][search]") {
+  auto platform = std::make_shared<Platform>("search", std::make_shared<VirtualClock>());
+  AppOptions a;
+  a.points = test::level_points({5, 6}, {0.7, 0.71}, "cpu");
+  a.controller = make_controller("pareto");
+  a.search.enabled = true;
+  RuntimeManager m(platform);
+  CHECK_THAT(error_of([&] { m.add_app(std::move(a)); }), Catch::Contains("needs the app's model"));
+  auto bad = [&](auto set) {
+    AppOptions b;
+    b.name = "b";
+    b.points = test::level_points({5, 6}, {0.7, 0.71}, "cpu");
+    b.controller = make_controller("pareto");
+    b.model = std::make_shared<CallbackModel>([](const Subnet&, const std::string&, int) {});
+    b.search.enabled = true;
+    set(b.search);
+    return error_of([&] { m.add_app(std::move(b)); });
+  };
+  CHECK_THAT(bad([](SubnetSearchOptions& o) { o.patience = 0; }), Catch::Contains("patience 0"));
+  CHECK_THAT(bad([](SubnetSearchOptions& o) { o.max_subnets = 0; }), Catch::Contains("max_subnets 0"));
+  CHECK_THAT(bad([](SubnetSearchOptions& o) { o.safety = 0; }), Catch::Contains("safety 0"));
+  CHECK_THAT(bad([](SubnetSearchOptions& o) { o.max_fraction = 1; }), Catch::Contains("max_fraction 1"));
+  CHECK_THAT(bad([](SubnetSearchOptions& o) { o.calibrate_runs = 9; }), Catch::Contains("calibrate_runs 9"));
+  CHECK(m.num_apps() == 0);
+}
+
+TEST_CASE("pareto: update_points keeps what it learned and predicts new points with it", "[runtime][search]") {
+  auto pts = test::level_points({10, 20}, {0.7, 0.8}, "cpu");
+  auto ctl = make_controller("pareto");
+  test::Driver d(*ctl, test::context_of(pts), Targets{30, 0, 0, 0});
+  d.first();
+  for (int i = 0; i < 5; ++i) d.next(2 * pts[static_cast<size_t>(d.d.point)].latency_ms);  // everything twice as slow
+  const double g = nlohmann::json::parse(ctl->state_json())["correction"].get<double>();
+  CHECK(g == Approx(2.0).epsilon(0.05));
+  CHECK(d.d.point == 0);  // 20 ms * 2 misses 30 ms; 10 * 2 fits
+  auto more = pts;
+  OperatingPoint p = pts[0];
+  p.id = "new";
+  p.subnet = SubnetConfig::uniform(3, 3, 2, 200);
+  p.latency_ms = 13;  // 26 ms predicted with the learned correction: fits 30 ms and its margin
+  p.accuracy = 0.75;
+  more.push_back(p);
+  ctl->update_points(test::context_of(more));
+  CHECK(nlohmann::json::parse(ctl->state_json())["correction"].get<double>() == Approx(g));
+  int got = d.d.point;
+  for (int i = 0; i < 10 && got != 2; ++i) got = d.next(2 * more[static_cast<size_t>(got)].latency_ms);
+  CHECK(got == 2);  // the new point: more accurate than L0, and it fits (after the step-up dwell)
+}
