@@ -181,6 +181,7 @@ void check_unshared(const dynn_controller* c, const char* fn) {
 struct dynn_manager {
   std::shared_ptr<dynn::Platform> platform;
   std::shared_ptr<dynn::DynamicModel> model;
+  bool simulated = false;                     // the model is timed by the simulator (virtual time)
   std::unique_ptr<dynn::RuntimeManager> mgr;  // last: goes first (restores knobs while the rest lives)
 };
 
@@ -308,6 +309,7 @@ dynn_status create_manager(const char* fn, dynn_platform* platform, const dynn_p
       so.device = a.points.front().device;
       so.family = a.points.front().subnet.family();
       h->model = std::make_shared<dynn::SimulatedModel>(*platform->sim, inner, std::move(so));
+      h->simulated = true;
     } else {
       h->model = inner;  // NULL: advisory
     }
@@ -412,6 +414,39 @@ DYNN_API dynn_status dynn_manager_set_controller(dynn_manager* manager, dynn_con
     DYNN_CHECK_ARG(controller, "dynn_manager_set_controller: controller is NULL");
     check_unshared(controller, "dynn_manager_set_controller");
     manager->mgr->set_controller(std::make_unique<SharedController>(controller->controller));
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_manager_set_search(dynn_manager* manager, int32_t enabled, int32_t max_subnets) {
+  return guard([&] {
+    DYNN_CHECK_ARG(manager, "dynn_manager_set_search: manager is NULL");
+    DYNN_CHECK_ARG(max_subnets >= 1, fmt::format("dynn_manager_set_search: max_subnets {} must be >= 1", max_subnets));
+    dynn::SubnetSearchOptions o;
+    o.enabled = enabled != 0;
+    o.max_subnets = max_subnets;
+    // In simulate mode the search runs within the step, so a run in virtual time is repeatable.
+    o.background = !manager->simulated;
+    manager->mgr->set_search(std::move(o));
+    return DYNN_OK;
+  });
+}
+
+DYNN_API dynn_status dynn_manager_search_status(const dynn_manager* manager, dynn_search_status* out) {
+  return guard([&] {
+    DYNN_CHECK_ARG(manager, "dynn_manager_search_status: manager is NULL");
+    DYNN_CHECK_ARG(out, "dynn_manager_search_status: out is NULL");
+    const dynn::SearchStatus st = manager->mgr->search_status();
+    dynn_search_status c;
+    std::memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    c.searches = st.searches;
+    c.subnets_added = st.subnets_added;
+    c.points_added = st.points_added;
+    c.points_profiled = st.points_profiled;
+    c.running = st.running ? 1 : 0;
+    c.exhausted = st.exhausted ? 1 : 0;
+    write_struct(out, c, "dynn_search_status");
     return DYNN_OK;
   });
 }

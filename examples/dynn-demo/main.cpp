@@ -24,6 +24,7 @@
 #include "dynn/image.hpp"
 #include "dynn/platform.hpp"
 #include "dynn/platform/simulated.hpp"
+#include "dynn/profile/accuracy_predictor.hpp"
 #include "dynn/profile/profiler.hpp"
 #include "dynn/runtime.hpp"
 
@@ -38,7 +39,9 @@ sub-network (a Dynamic-OFA level) and the hardware knobs at every inference to m
 target. The run has four phases: a relaxed target, a tight one, a medium one under interference
 (a competing CPU load the demo starts, or the simulator's GPU co-runner), and the medium one
 without it. Under interference the levels that met the target no longer do: the manager has to
-move to smaller levels and other thread counts to stay on target.
+move to smaller levels and other thread counts to stay on target, and where even the smallest
+level misses, to sub-networks smaller than the levels, which it builds, prepares in the
+background and profiles while it runs (the manager's search, docs/runtime.md).
 It prints a live status line and a final table, and writes the trace (CSV) and a plot (SVG).
 
 With no arguments it runs on this machine with a deterministic random-initialised w1.2 supernet
@@ -62,6 +65,7 @@ options:
   --steps N          inferences (default 1200 real, 600 sim)
   --targets A,B,C,D  latency targets (ms) of the four phases (default: from a calibration run)
   --no-interference  skip the competing load / interference event
+  --no-search        only the levels: no sub-networks below them (the manager's search)
   --threads N        most intra-op threads (real; default all CPUs)
   --accuracy-floor F sim: accuracy target (fraction, default 0.77) for the energy controller
                      (none by default for levels without published accuracy)
@@ -246,7 +250,7 @@ int main(int argc, char** argv) {
     demo::Args a(argc, argv,
                  {"platform", "weights", "images", "gt", "levels", "bn-stats", "controller", "controller-params", "steps", "targets", "threads",
                   "out", "seed", "write-images", "count", "accuracy-floor"},
-                 {"help", "no-interference", "no-compute", "quiet"});
+                 {"help", "no-interference", "no-compute", "quiet", "no-search"});
     if (a.has("help")) {
       std::cout << kUsage;
       return 0;
@@ -489,6 +493,17 @@ int main(int argc, char** argv) {
     // settling on the smallest level whenever that is cheapest (it drops the floor when infeasible).
     // Without published accuracies the levels only have a rank, which a floor cannot be set in.
     if (sim && (levels.published || a.has("accuracy-floor"))) app.targets.accuracy = accuracy_floor;
+    // Below the smallest level: the manager's search (in the step that asks on the simulator, so a
+    // run in virtual time stays deterministic). OFA's accuracy predictor, where ../shared has it,
+    // picks which parts of a network to remove (it knows only OFA MobileNetV3).
+    app.search.enabled = !a.has("no-search");
+    app.search.background = !sim;
+    std::string predictor_path;
+    if (mbv3 && app.search.enabled) predictor_path = demo::shared_file("data/dynamic_ofa/acc_predictor.pth");
+    if (!predictor_path.empty()) {
+      auto predictor = std::make_shared<dynn::AccuracyPredictor>(dynn::AccuracyPredictor::load(predictor_path));
+      app.search.accuracy = [predictor](const dynn::Subnet& s) { return predictor->predict(s); };
+    }
     dynn::ManagerOptions mo;
     mo.telemetry_reserve = steps;
     auto manager = std::make_unique<dynn::RuntimeManager>(platform, std::move(app), mo);
@@ -559,7 +574,7 @@ int main(int argc, char** argv) {
         last_draw = now;
         auto s = manager->telemetry().summary(phases[phase].begin);
         std::string line = fmt::format("[{}/4 {:<22}] step {:>4}/{}  target {:>6.1f} ms | {:<14} {:>7.1f} ms {} | on target {:>5.1f}% | acc {:.2f}%",
-                                       phase + 1, phases[phase].name, step + 1, steps, phases[phase].target_ms, points[static_cast<size_t>(res.point)].id,
+                                       phase + 1, phases[phase].name, step + 1, steps, phases[phase].target_ms, manager->point(res.point).id,
                                        res.latency_ms, res.met ? "ok  " : "MISS", 100 * s.within_target, 100 * s.mean_accuracy);
         if (sim) line += fmt::format(" | {:.0f} mJ", res.energy_mj);
         if (tty)
@@ -581,16 +596,25 @@ int main(int argc, char** argv) {
     tel.write_svg((out / "trace.svg").string(),
                   fmt::format("dynn-demo: {} on {}, controller {}", !net_any ? "simulated supernet" : model.random ? "random w1.2 supernet" : family + " supernet",
                               sim ? "simulated Xavier NX" : "this machine", cname));
-    demo::Table t{{"phase", "steps", "target ms", "on target", "mean ms", "p99 ms", "mean acc*", "energy mJ", "switches"}, {}};
+    demo::Table t{{"phase", "steps", "target ms", "on target", "mean ms", "p99 ms", "mean acc*", "energy mJ", "switches", "mostly on"}, {}};
     if (labelled) t.header.push_back("measured top-1");
     nlohmann::json js{{"platform", platform_name}, {"controller", cname}, {"steps", steps}, {"model", model.description},
                       {"levels_origin", levels.origin}, {"loop_seconds", loop_s}, {"phases", nlohmann::json::array()}};
+    // What the controller did in a phase: the point it ran on most, and for what share of the steps.
+    auto mostly_on = [&](size_t b, size_t e) {
+      std::map<int, size_t> n;
+      for (size_t i = b; i < std::min(e, tel.size()); ++i) ++n[tel.rows()[i].point];
+      const auto top = std::max_element(n.begin(), n.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+      return top == n.end() ? std::string("-")
+                            : fmt::format("{} ({:.0f}%)", manager->point(top->first).id, 100.0 * static_cast<double>(top->second) / static_cast<double>(e - b));
+    };
     auto add_row = [&](const std::string& name, size_t b, size_t e, double target, int ph) {
       auto s = tel.summary(b, e);
       std::vector<std::string> row{name, std::to_string(s.count), target > 0 ? fmt::format("{:.1f}", target) : "-", demo::pct(s.within_target),
                                    fmt_ms(s.mean_latency_ms), fmt_ms(s.p99_latency_ms),
                                    levels.published ? demo::pct(s.mean_accuracy, 2) : std::string("-"),
-                                   std::isfinite(s.mean_energy_mj) ? fmt::format("{:.0f}", s.mean_energy_mj) : "n/a", std::to_string(s.switches)};
+                                   std::isfinite(s.mean_energy_mj) ? fmt::format("{:.0f}", s.mean_energy_mj) : "n/a", std::to_string(s.switches),
+                                   mostly_on(b, e)};
       size_t c = 0, j = 0;
       for (int k = 0; k < 4; ++k)
         if (ph < 0 || ph == k) c += correct[static_cast<size_t>(k)], j += judged[static_cast<size_t>(k)];
@@ -600,13 +624,29 @@ int main(int argc, char** argv) {
                               {"mean_latency_ms", s.mean_latency_ms}, {"p99_latency_ms", s.p99_latency_ms},
                               {"mean_accuracy", levels.published ? nlohmann::json(s.mean_accuracy) : nlohmann::json()},
                               {"mean_energy_mj", std::isfinite(s.mean_energy_mj) ? nlohmann::json(s.mean_energy_mj) : nlohmann::json()},
-                              {"switches", s.switches}});
+                              {"switches", s.switches}, {"mostly_on", mostly_on(b, e)}});
     };
     for (size_t i = 0; i < phases.size(); ++i) add_row(phases[i].name, phases[i].begin, phases[i].end, phases[i].target_ms, static_cast<int>(i));
     add_row("whole run", 0, steps, 0, -1);
     std::cout << "\n" << t.str();
+    const dynn::SearchStatus search = manager->search_status();
+    if (search.searches > 0) {
+      std::cout << fmt::format("search below the levels: {} search{}, {} sub-network{} added as {} points ({} profiled online); last: {}\n",
+                               search.searches, search.searches == 1 ? "" : "es", search.subnets_added, search.subnets_added == 1 ? "" : "s",
+                               search.points_added, search.points_profiled, search.last);
+      for (size_t i = points.size(); i < manager->context().points.size(); ++i) {
+        const auto& p = manager->point(static_cast<int>(i));
+        std::cout << fmt::format("  {:<18} {:>7.2f} ms  {:>5.0f} MMACs  {}\n", p.id, p.latency_ms, p.macs / 1e6, p.subnet.to_string());
+      }
+    } else {
+      std::cout << (a.has("no-search") ? "search below the levels: off (--no-search)\n" : "search below the levels: none started (the controller never reported that no point can meet the target)\n");
+    }
+    js["search"] = {{"searches", search.searches}, {"subnets_added", search.subnets_added}, {"points_added", search.points_added},
+                    {"points_profiled", search.points_profiled}, {"last", search.last}};
     if (levels.published)
-      std::cout << "* mean accuracy: published ImageNet top-1 of the level each inference ran on (Dynamic-OFA, " << levels.origin << ")\n";
+      std::cout << "* mean accuracy: published ImageNet top-1 of the level each inference ran on (Dynamic-OFA, " << levels.origin << ")"
+                << (search.points_added ? ";\n  a sub-network the search found counts just below the level it came from (or as OFA's predictor says, if lower)" : "")
+                << "\n";
     else
       std::cout << "* mean accuracy: not known for " << family << " sub-networks here (the controllers ranked the levels by size)\n";
     if (!sim) std::cout << "  energy: n/a unless the machine has a readable energy counter (RAPL, INA3221)\n";

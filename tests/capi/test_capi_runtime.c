@@ -542,6 +542,67 @@ done:
   dynn_platform_free(plat);
 }
 
+/* The search below the profile's points: a target under every Dynamic-OFA GPU level on the
+ * simulated Xavier NX; the manager builds smaller sub-networks (timed by the latency tables) and
+ * gets back on target. */
+static void search_below_levels(void) {
+  const char* shared = shared_dir();
+  char path[1024], cpu[1024], gpu[1024];
+  dynn_sim_params sp = dynn_sim_default_params();
+  dynn_platform* plat = NULL;
+  dynn_profile* prof = NULL;
+  dynn_controller* ctl = NULL;
+  dynn_manager* m = NULL;
+  dynn_manager_params mp = dynn_manager_default_params();
+  dynn_search_status st;
+  dynn_step_result r;
+  dynn_subnet sn;
+  int32_t point = 0;
+  size_t n = 0;
+  int i, met_late = 0;
+
+  if (shared_missing("search part")) return;
+  snprintf(path, sizeof path, "%s/data/dynamic_ofa/nets_6_levels.json", shared);
+  snprintf(cpu, sizeof cpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu", shared);
+  snprintf(gpu, sizeof gpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu", shared);
+  EXPECT_OK(dynn_profile_load_levels(path, "gpu", &prof));
+  if (!prof) return;
+  sp.cpu_lut_dir = cpu;
+  sp.gpu_lut_dir = gpu;
+  EXPECT_OK(dynn_platform_create_simulated("xavier-nx", &sp, &plat));
+  EXPECT_OK(dynn_controller_create("pareto", NULL, &ctl));
+  mp.targets.latency_ms = 30; /* the fastest level takes 41 ms */
+  mp.knobs = "gpu.freq";
+  EXPECT_OK(dynn_manager_create(plat, prof, ctl, NULL, &mp, &m));
+  if (!m) goto done;
+  EXPECT_ERR(dynn_manager_set_search(NULL, 1, 4), DYNN_EINVAL);
+  EXPECT_ERR(dynn_manager_set_search(m, 1, 0), DYNN_EINVAL);
+  EXPECT_OK(dynn_manager_set_search(m, 1, 4));
+  EXPECT_ERR(dynn_manager_search_status(m, NULL), DYNN_EINVAL);
+  EXPECT_ERR(dynn_manager_search_status(NULL, &st), DYNN_EINVAL);
+  for (i = 0; i < 300; ++i) {
+    EXPECT_OK(dynn_manager_plan(m, &point, &sn));
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    EXPECT_OK(dynn_manager_infer(m, g_in, 1, 3, sn.r, sn.r, g_logits, 1000, &r));
+    if (i >= 200) met_late += r.met;
+  }
+  memset(&st, 0, sizeof st);
+  st.struct_size = sizeof st;
+  EXPECT_OK(dynn_manager_search_status(m, &st));
+  EXPECT_OK(dynn_manager_num_points(m, &n));
+  printf("search below the levels: %d searches, %d sub-networks, %d points (%d profiled online); %d of the last 100 steps on target\n",
+         st.searches, st.subnets_added, st.points_added, st.points_profiled, met_late);
+  EXPECT(st.searches >= 1 && st.subnets_added >= 1 && st.subnets_added <= 4);
+  EXPECT(n == 6 + (size_t)st.points_added);
+  EXPECT(met_late >= 95);
+  dynn_manager_free(m);
+done:
+  dynn_controller_free(ctl);
+  dynn_profile_free(prof);
+  dynn_platform_free(plat);
+}
+
 int main(void) {
   misuse();
   toy_loop();
@@ -549,5 +610,6 @@ int main(void) {
   rejected_bind();
   supernet_on_simulator();
   dynamic_ofa();
+  search_below_levels();
   return test_result();
 }

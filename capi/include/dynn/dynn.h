@@ -673,7 +673,24 @@ DYNN_API DYNN_NODISCARD dynn_status dynn_manager_set_targets(dynn_manager* manag
 DYNN_API DYNN_NODISCARD dynn_status dynn_manager_get_targets(const dynn_manager* manager, dynn_targets* out);
 /* Replaces the controller (bound to the manager's points first; the old one is released). */
 DYNN_API DYNN_NODISCARD dynn_status dynn_manager_set_controller(dynn_manager* manager, dynn_controller* controller);
-/* The manager's points (a copy of the profile's). */
+/* The search below the profile's points (docs/runtime.md): when the controller finds no point
+ * fast enough, the manager builds smaller sub-networks than the profile's, prepares them (in the
+ * background; within the step on a simulated platform in simulate mode) and adds them as points.
+ * Needs a model (DYNN_EINVAL in advisory mode). enabled 0 turns it off; max_subnets (>= 1) bounds
+ * the sub-networks it adds. Call before the first step: it replaces the manager's search state. */
+DYNN_API DYNN_NODISCARD dynn_status dynn_manager_set_search(dynn_manager* manager, int32_t enabled, int32_t max_subnets);
+/* What the search did so far. */
+typedef struct dynn_search_status {
+  size_t struct_size;
+  int32_t searches;        /* started */
+  int32_t subnets_added;   /* sub-networks found and prepared */
+  int32_t points_added;    /* points added for them (dynn_manager_num_points grows by this) */
+  int32_t points_profiled; /* new points whose latency was set from their own runs */
+  int32_t running;         /* 1: a search is building a sub-network now */
+  int32_t exhausted;       /* 1: no further search (the bound reached, nothing smaller, or an error) */
+} dynn_search_status;
+DYNN_API DYNN_NODISCARD dynn_status dynn_manager_search_status(const dynn_manager* manager, dynn_search_status* out);
+/* The manager's points: a copy of the profile's, then those the search added. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_manager_num_points(const dynn_manager* manager, size_t* out);
 DYNN_API DYNN_NODISCARD dynn_status dynn_manager_get_point(const dynn_manager* manager, size_t index, dynn_operating_point* out);
 DYNN_API DYNN_NODISCARD dynn_status dynn_manager_point_string(const dynn_manager* manager, size_t index, int which, char* buf,

@@ -45,13 +45,17 @@ class ModelKnobBinding;
 
 // The search below the profiled points (owned-model mode; a family with reductions,
 // SubnetFamily::smaller). When the controller reports Decision::starved for `patience` steps in a
-// row, the manager shrinks the smallest sub-network among the app's points (shrink_subnet over the
-// model's own MACs) to safety * target / best latency measured in those steps of its MACs (at most
-// max_fraction), prepares it (on a background thread unless `background` is false: inference goes
-// on meanwhile) and adds it as new points, one per hardware setting and device of the existing
-// points, each timed from the point it derives from by MACs. Once a new point has run
-// calibrate_runs times, its latency is set from those runs relative to its source point's latest
-// runs (online profiling under the same conditions). The controller learns of each change through
+// row, each measured over the target, the manager shrinks the smallest sub-network among the
+// app's points (shrink_subnet over the model's own MACs) to safety * target / best latency
+// measured in those steps of its MACs (at most max_fraction), prepares it (on a background thread
+// unless `background` is false: inference goes on meanwhile) and adds it as new points, one per
+// hardware setting and device of the existing points, each timed from the point it derives from by MACs. Once a new point has run
+// calibrate_runs times, its latency is set from the fastest of those runs, divided by measured /
+// profiled latency (fastest runs again) of a point with a profiled latency that ran at most 20
+// steps before them (of the same hardware setting and device, else of the same device), and kept
+// between its source's time per MAC and its source's time: online profiling under the conditions
+// of its runs (a slowdown divides out). Runs beside a search in progress do not count; without a
+// recent reference it waits. The controller learns of each change through
 // Controller::update_points. The cost is bounded: at most max_subnets sub-networks in an app's
 // life, one search at a time, none once the family's reductions run out.
 struct SubnetSearchOptions {
@@ -62,9 +66,10 @@ struct SubnetSearchOptions {
   double max_fraction = 0.8;  // each search removes at least 20 % of the MACs
   int calibrate_runs = 3;
   bool background = true;     // false: within the step that asks (deterministic: tests, the simulator)
-  // Accuracy of a sub-network (top-1, 0..1), e.g. an AccuracyPredictor; it also guides
-  // shrink_subnet. Without one a new point's accuracy is not known: it is ranked just below its
-  // source's (accuracy - 1e-4), so controllers keep preferring the profiled points.
+  // Accuracy of a sub-network (top-1, 0..1), e.g. an AccuracyPredictor: it guides shrink_subnet
+  // and is the new point's accuracy, capped just below its source's (accuracy - 1e-4: a source with
+  // parts removed, so controllers keep preferring the profiled points). Without one the new point's
+  // accuracy is not known and it gets that cap.
   std::function<double(const Subnet&)> accuracy;
 };
 
@@ -157,6 +162,9 @@ class RuntimeManager {
   Platform& platform() { return *m_platform; }
   // The search below the profiled points (AppOptions::search); all zero when it is off.
   SearchStatus search_status(int app = 0) const;
+  // Replaces an app's search (waits for one in progress; what it found stays among the points).
+  // Same checks as add_app. Call it between steps, not while the app steps on another thread.
+  void set_search(SubnetSearchOptions search, int app = 0);
   // CPU mask currently given to an app by the core division (0: no division in force).
   uint64_t core_mask(int app = 0) const;
 
@@ -168,7 +176,8 @@ class RuntimeManager {
   void begin_step(App& a);  // observe, decide, apply
   StepResult end_step(App& a, double start_s, double latency_ms, double energy_mj, double e0_j);
   void apply(App& a);
-  void resolve_point(App& a, size_t index);  // knob indices and placement of a point (throws naming it)
+  void resolve_point(App& a, size_t index);
+  void make_search(App& a, SubnetSearchOptions search);  // null search when !enabled  // knob indices and placement of a point (throws naming it)
   std::string foreign_owner(const Knob* k) const;  // the manager whose model a callback knob drives, if not ours
   void rebalance();
   double read_energy_j();  // caller holds m_mutex

@@ -87,6 +87,7 @@ class ParetoController : public Controller {
     }
     m_num_groups = groups.size();
     m_own.resize(m_num_groups);
+    m_dwell.resize(ctx.points.size(), m_o.up_dwell);
   }
   void reset() override {
     m_corr.reset();
@@ -98,6 +99,8 @@ class ParetoController : public Controller {
     m_explored = 0;
     m_up_candidate = -1;
     m_up_count = 0;
+    m_dwell.assign(m_lat.size(), m_o.up_dwell);
+    m_up_to = -1;
     m_all_probed = m_probe_is_retry = false;
     m_last_target = Targets{};
   }
@@ -152,12 +155,23 @@ class ParetoController : public Controller {
     const bool new_target = t.latency_ms != m_last_target.latency_ms || t.accuracy != m_last_target.accuracy ||
                             t.power_w != m_last_target.power_w || t.energy_mj != m_last_target.energy_mj;
     m_last_target = t;
+    if (new_target) std::fill(m_dwell.begin(), m_dwell.end(), m_o.up_dwell), m_up_to = -1;
+    // A step up that bounces (left downwards within kBounce steps) was near a boundary the profile
+    // does not show: the next step up to that point waits twice as long (up to up_dwell_max); one
+    // that holds for kBounce steps resets its dwell.
+    if (m_up_to >= 0 && (chosen != m_up_to || m_step - m_up_step > kBounce)) {
+      const bool bounced = chosen != m_up_to && m_step - m_up_step <= kBounce && m_acc[chosen] < m_acc[m_up_to];
+      int& dw = m_dwell[static_cast<size_t>(m_up_to)];
+      dw = bounced ? std::min(2 * dw, std::max(m_o.up_dwell, m_o.up_dwell_max)) : m_o.up_dwell;
+      m_up_to = -1;
+    }
     bool held = false;
-    if (m_o.up_dwell > 1 && !new_target && m_corr.valid(cur) && chosen != cur && m_acc[chosen] > m_acc[cur] && allowed(cur) &&
+    if (!new_target && m_corr.valid(cur) && chosen != cur && m_acc[chosen] > m_acc[cur] && allowed(cur) &&
         predict(cur) <= m_budget[m_corr.device(cur)]) {
       m_up_count = m_up_candidate == chosen ? m_up_count + 1 : 1;
       m_up_candidate = chosen;
-      if (m_up_count < m_o.up_dwell) chosen = cur, held = true;
+      if (m_up_count < m_dwell[static_cast<size_t>(chosen)]) chosen = cur, held = true;
+      else m_up_to = chosen, m_up_step = m_step;
     }
     if (!held) m_up_candidate = -1, m_up_count = 0;
     out.point = chosen;
@@ -251,6 +265,10 @@ class ParetoController : public Controller {
   int64_t m_explored = 0;             // probes so far
   double m_last_ratio = NAN;          // measured / profiled latency of the last inference
   int m_up_candidate = -1, m_up_count = 0;  // the step up being held back, and for how many steps
+  static constexpr int64_t kBounce = 50;  // steps after a step up in which leaving downwards is a bounce
+  std::vector<int> m_dwell;       // per point: steps a step up to it waits now (up_dwell, doubled per bounce)
+  int m_up_to = -1;               // the point of the last step up, while it may still bounce
+  int64_t m_up_step = 0;
   bool m_all_probed = false;      // every hardware setting measured in this exploration
   bool m_probe_is_retry = false;  // this step's probe re-measures a setting (nothing new to learn)
   Targets m_last_target;

@@ -108,6 +108,7 @@ void register_builtin_controllers(ControllerRegistry& r) {
     o.compute_fraction = p.number("compute_fraction", o.compute_fraction, 0, 1);
     o.accuracy_first = p.boolean("accuracy_first", o.accuracy_first);
     o.up_dwell = static_cast<int>(p.integer("up_dwell", o.up_dwell, 1, 1000000));
+    o.up_dwell_max = static_cast<int>(p.integer("up_dwell_max", o.up_dwell_max, 1, 1000000));
     o.explore = p.boolean("explore", o.explore);
     o.explore_every = static_cast<int>(p.integer("explore_every", o.explore_every, 1, 1000000));
     o.explore_stale = static_cast<int>(p.integer("explore_stale", o.explore_stale, 1, 100000000));

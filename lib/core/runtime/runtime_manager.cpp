@@ -160,16 +160,7 @@ int RuntimeManager::add_app(AppOptions o) {
   }
   // Point hardware settings resolved to knob indices; unknown knobs are an error now, not mid-run.
   for (size_t i = 0; i < a->ctx.points.size(); ++i) resolve_point(*a, i);
-  if (o.search.enabled) {
-    // Room for every point a search may add, so references to points stay valid.
-    std::vector<std::pair<HardwareSetting, std::string>> groups;
-    for (const auto& p : a->ctx.points)
-      if (std::find(groups.begin(), groups.end(), std::make_pair(p.hardware, p.device)) == groups.end()) groups.emplace_back(p.hardware, p.device);
-    const size_t room = a->ctx.points.size() + groups.size() * static_cast<size_t>(std::max(0, o.search.max_subnets));
-    a->search = std::make_unique<runtime_detail::SubnetSearch>(std::move(o.search), a->model, a->ctx.points,
-                                                               fmt::format("RuntimeManager: app '{}'", a->name));
-    a->ctx.points.reserve(room);
-  }
+  make_search(*a, std::move(o.search));
   // Current knob values, read once; afterwards the manager tracks what it applied.
   a->applied.resize(a->knobs.size());
   for (size_t i = 0; i < a->knobs.size(); ++i) {
@@ -232,6 +223,23 @@ void RuntimeManager::resolve_point(App& a, size_t i) {
   a.point_hw.push_back(std::move(hw));
   a.point_on_cpu.push_back(Device::parse(p.device).is_cpu() ? 1 : 0);
   if (a.point_on_cpu.back()) a.uses_cpu = true;
+}
+
+void RuntimeManager::make_search(App& a, SubnetSearchOptions search) {
+  a.search.reset();  // waits for a search in progress
+  if (!search.enabled) return;
+  // Room for every point a search may add, so references to points stay valid from now on.
+  std::vector<std::pair<HardwareSetting, std::string>> groups;
+  for (const auto& p : a.ctx.points)
+    if (std::find(groups.begin(), groups.end(), std::make_pair(p.hardware, p.device)) == groups.end()) groups.emplace_back(p.hardware, p.device);
+  const size_t room = a.ctx.points.size() + groups.size() * static_cast<size_t>(std::max(0, search.max_subnets));
+  a.search = std::make_unique<runtime_detail::SubnetSearch>(std::move(search), a.model, a.ctx.points, fmt::format("RuntimeManager: app '{}'", a.name));
+  a.ctx.points.reserve(room);
+}
+
+void RuntimeManager::set_search(SubnetSearchOptions search, int id) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  make_search(app(id), std::move(search));
 }
 
 SearchStatus RuntimeManager::search_status(int id) const {

@@ -13,23 +13,24 @@
 namespace dynn::runtime_detail {
 
 namespace {
-// A source point's runs older than this many steps say nothing about the conditions a new point
-// runs under now: its online profile waits for fresher ones.
-constexpr uint64_t kFreshSteps = 100;
-constexpr int kSourceRuns = 3;  // runs of the source point the new point's runs are compared with
+// A reference point's runs count for a new point's online profile when they are at most this many
+// steps older than the new point's runs: the same conditions, not those of an earlier phase.
+constexpr uint64_t kNearSteps = 20;
+constexpr int kRefRuns = 3;  // runs of the reference point the new point's runs are compared with
 
 [[noreturn]] void bad(const std::string& who, const std::string& what) {
   throw Error(ErrorCode::InvalidArgument, fmt::format("{}: search: {}", who, what));
 }
 }  // namespace
 
-double SubnetSearch::Runs::median(int n) const {
+double SubnetSearch::Runs::fastest(int n, uint64_t since) const {
   n = std::min({n, count, static_cast<int>(ms.size())});
-  if (n <= 0) return std::numeric_limits<double>::quiet_NaN();
-  std::array<double, 8> v{};
-  for (int i = 0; i < n; ++i) v[static_cast<size_t>(i)] = ms[static_cast<size_t>((count - 1 - i) % static_cast<int>(ms.size()))];
-  std::sort(v.begin(), v.begin() + n);
-  return n % 2 ? v[static_cast<size_t>(n / 2)] : 0.5 * (v[static_cast<size_t>(n / 2 - 1)] + v[static_cast<size_t>(n / 2)]);
+  double best = std::numeric_limits<double>::quiet_NaN();
+  for (int i = 0; i < n; ++i) {
+    const auto k = static_cast<size_t>((count - 1 - i) % static_cast<int>(ms.size()));
+    if (steps[k] >= since && !busy[k] && !(ms[k] >= best)) best = ms[k];
+  }
+  return best;
 }
 
 SubnetSearch::SubnetSearch(SubnetSearchOptions options, std::shared_ptr<DynamicModel> model, const std::vector<OperatingPoint>& points,
@@ -45,6 +46,8 @@ SubnetSearch::SubnetSearch(SubnetSearchOptions options, std::shared_ptr<DynamicM
   if (!subnet_family(family).smaller) bad(m_who, fmt::format("family '{}' has no reductions (SubnetFamily::smaller)", family));
   for (const auto& p : points) {
     m_macs.push_back(macs_of(p.subnet));
+    m_group.push_back(group_of(p));
+    m_device.push_back(device_of(p));
     m_source.push_back(-1);
     m_profiled.push_back(1);
     m_runs.emplace_back();
@@ -56,6 +59,19 @@ SubnetSearch::~SubnetSearch() {
 }
 
 double SubnetSearch::macs_of(const Subnet& s) const { return m_model->subnet_info(s).macs; }
+
+int SubnetSearch::group_of(const OperatingPoint& p) {
+  const auto key = std::make_pair(p.hardware, p.device);
+  auto it = std::find(m_groups.begin(), m_groups.end(), key);
+  if (it == m_groups.end()) it = m_groups.insert(m_groups.end(), key);
+  return static_cast<int>(it - m_groups.begin());
+}
+
+int SubnetSearch::device_of(const OperatingPoint& p) {
+  auto it = std::find(m_devices.begin(), m_devices.end(), p.device);
+  if (it == m_devices.end()) it = m_devices.insert(m_devices.end(), p.device);
+  return static_cast<int>(it - m_devices.begin());
+}
 
 SearchStatus SubnetSearch::status() const {
   SearchStatus s = m_status;
@@ -71,14 +87,17 @@ bool SubnetSearch::after_decision(const Decision& decision, const Observation& o
     return points.size() > before;
   }
   if (m_status.exhausted) return false;
-  if (!decision.starved || !obs.targets.has_latency()) {
+  // Starved and measured to miss: a prediction alone (a correction still high after a spike) is
+  // no reason to build a network.
+  const bool missed = obs.targets.has_latency() && std::isfinite(obs.last_latency_ms) && obs.last_latency_ms > obs.targets.latency_ms;
+  if (!decision.starved || !missed) {
     m_starved = 0;
     m_starved_best = std::numeric_limits<double>::infinity();
     return false;
   }
   if (m_starved++ == 0) m_starved_best = std::numeric_limits<double>::infinity();
-  if (std::isfinite(obs.last_latency_ms) && obs.last_latency_ms > 0) m_starved_best = std::min(m_starved_best, obs.last_latency_ms);
-  if (m_starved < m_o.patience || !std::isfinite(m_starved_best)) return false;
+  m_starved_best = std::min(m_starved_best, obs.last_latency_ms);
+  if (m_starved < m_o.patience) return false;
   // The MACs to keep: what the best measured latency says the target leaves, with a safety factor
   // (latency falls more slowly than MACs on small networks), and at least a fixed step down.
   const double fraction = std::clamp(m_o.safety * obs.targets.latency_ms / m_starved_best, 0.01, m_o.max_fraction);
@@ -159,16 +178,16 @@ void SubnetSearch::finish(std::vector<OperatingPoint>& points) {
     p.latency_ms *= scale;
     p.latency_p90_ms *= scale;
     if (p.energy_mj) *p.energy_mj *= scale;
-    if (std::isfinite(accuracy)) {
-      p.accuracy = std::clamp(accuracy, 0.0, 1.0);
-      p.accuracy_source = AccuracySource::Predicted;
-    } else {
-      p.accuracy = std::max(0.0, points[src].accuracy - 1e-4);
-      p.accuracy_source = AccuracySource::Unknown;
-    }
+    // The source with parts removed is not more accurate than the source: an estimate from another
+    // scale than the profile's (a predictor beside published figures) must not rank it above.
+    const double below_source = std::max(0.0, points[src].accuracy - 1e-4);
+    p.accuracy = std::isfinite(accuracy) ? std::min(std::clamp(accuracy, 0.0, 1.0), below_source) : below_source;
+    p.accuracy_source = std::isfinite(accuracy) ? AccuracySource::Predicted : AccuracySource::Unknown;
     p.level = -1;
     points.push_back(std::move(p));
     m_macs.push_back(m_found_macs);
+    m_group.push_back(m_group[src]);
+    m_device.push_back(m_device[src]);
     m_source.push_back(static_cast<int>(src));
     m_profiled.push_back(0);
     m_runs.emplace_back();
@@ -191,20 +210,39 @@ bool SubnetSearch::after_measurement(int point, double latency_ms, uint64_t step
   if (point < 0 || static_cast<size_t>(point) >= m_runs.size() || !std::isfinite(latency_ms)) return false;
   Runs& r = m_runs[static_cast<size_t>(point)];
   r.ms[static_cast<size_t>(r.count % static_cast<int>(r.ms.size()))] = latency_ms;
+  r.steps[static_cast<size_t>(r.count % static_cast<int>(r.steps.size()))] = step;
+  r.busy[static_cast<size_t>(r.count % static_cast<int>(r.busy.size()))] = m_running ? 1 : 0;
   ++r.count;
-  r.last_step = step;
   const int src = m_source[static_cast<size_t>(point)];
-  if (src < 0 || m_profiled[static_cast<size_t>(point)] || r.count < m_o.calibrate_runs) return false;
-  const Runs& s = m_runs[static_cast<size_t>(src)];
-  if (s.count == 0 || step - s.last_step > kFreshSteps) return false;
-  // Both measured under the conditions of now: their ratio times the source's profiled latency is
-  // what a profile of the new point would have said.
-  const double ratio = r.median(m_o.calibrate_runs) / s.median(kSourceRuns);
-  if (!std::isfinite(ratio) || ratio <= 0) return false;
-  OperatingPoint& p = points[static_cast<size_t>(point)];
+  if (src < 0 || m_profiled[static_cast<size_t>(point)] || m_running || r.count < m_o.calibrate_runs) return false;
+  // The conditions of its runs, from a point with a profiled latency that ran just before or among
+  // them: of the same hardware setting and device (its source, typically), else of the same
+  // device; measured / profiled there divides out of this point's runs. Runs of another time (a
+  // load that has gone since) say nothing about these, so without such a point it waits.
+  const uint64_t first = r.step_of(m_o.calibrate_runs - 1);
+  const uint64_t since = first > kNearSteps ? first - kNearSteps : 0;
+  int ref = -1;
+  for (int pass = 0; pass < 2 && ref < 0; ++pass)
+    for (size_t q = 0; q < m_runs.size(); ++q) {
+      if (!m_profiled[q] || m_runs[q].count == 0 || m_runs[q].last_step() < since || !std::isfinite(m_runs[q].fastest(kRefRuns, since))) continue;
+      const bool same = pass == 0 ? m_group[q] == m_group[static_cast<size_t>(point)] : m_device[q] == m_device[static_cast<size_t>(point)];
+      if (same && (ref < 0 || m_runs[q].last_step() > m_runs[static_cast<size_t>(ref)].last_step())) ref = static_cast<int>(q);
+    }
+  if (ref < 0) return false;
+  // The fastest runs on both sides: a load that comes and goes (a competing process sharing a
+  // core now and then) only slows runs down, and no single run of either is to be trusted.
+  const double conditions = m_runs[static_cast<size_t>(ref)].fastest(kRefRuns, since) / points[static_cast<size_t>(ref)].latency_ms;
+  double ms = r.fastest(m_o.calibrate_runs) / conditions;
+  if (!std::isfinite(ms) || ms <= 0) return false;
+  // Between its source's time per MAC and its source's time: a network's time per MAC does not
+  // fall as it shrinks (fixed costs weigh more), and a network with parts removed is not slower
+  // than the whole; a figure outside is noise in the two measurements.
   const OperatingPoint& sp = points[static_cast<size_t>(src)];
-  p.latency_ms = sp.latency_ms * ratio;
-  p.latency_p90_ms = sp.latency_p90_ms * ratio;
+  ms = std::clamp(ms, sp.latency_ms * m_macs[static_cast<size_t>(point)] / std::max(1.0, m_macs[static_cast<size_t>(src)]), sp.latency_ms);
+  OperatingPoint& p = points[static_cast<size_t>(point)];
+  const double p90_ratio = p.latency_ms > 0 ? p.latency_p90_ms / p.latency_ms : 1.0;
+  p.latency_ms = ms;
+  p.latency_p90_ms = ms * p90_ratio;
   m_profiled[static_cast<size_t>(point)] = 1;
   ++m_status.points_profiled;
   return true;

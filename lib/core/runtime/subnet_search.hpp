@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "dynn/runtime/runtime_manager.hpp"
@@ -39,19 +40,29 @@ class SubnetSearch {
  private:
   struct Runs {  // the latest measurements of a point
     std::array<double, 8> ms{};
-    int count = 0;         // in all (the ring holds the last 8)
-    uint64_t last_step = 0;
-    double median(int n) const;  // of the last min(n, count, 8)
+    std::array<uint64_t, 8> steps{};
+    std::array<char, 8> busy{};  // a search was building a network beside it (it competes for the CPU)
+    int count = 0;               // in all (the ring holds the last 8)
+    uint64_t last_step() const { return count ? steps[static_cast<size_t>((count - 1) % 8)] : 0; }
+    uint64_t step_of(int back) const { return steps[static_cast<size_t>((count - 1 - back) % 8)]; }  // back < min(count, 8)
+    // The fastest of the last min(n, count, 8) runs at or after step `since` that ran without a
+    // search beside them (NaN: none): disturbances only ever slow a run down.
+    double fastest(int n, uint64_t since = 0) const;
   };
   void start(const std::vector<OperatingPoint>& points, double fraction);
   void finish(std::vector<OperatingPoint>& points);
   double macs_of(const Subnet& s) const;
+  int group_of(const OperatingPoint& p);   // index of its hardware setting + device
+  int device_of(const OperatingPoint& p);
 
   SubnetSearchOptions m_o;
   std::shared_ptr<DynamicModel> m_model;
   std::string m_who;
   std::vector<double> m_macs;     // per point
   std::vector<int> m_source;      // per point: the point it was derived from, -1 for profiled ones
+  std::vector<int> m_group, m_device;  // per point
+  std::vector<std::pair<HardwareSetting, std::string>> m_groups;
+  std::vector<std::string> m_devices;
   std::vector<char> m_profiled;   // per point: latency from a profile or from its own runs
   std::vector<Runs> m_runs;       // per point
   int m_starved = 0;
