@@ -11,6 +11,7 @@ PKGS=(
   libeigen3-dev libfmt-dev catch2 nlohmann-json3-dev libturbojpeg0-dev
   libjpeg62-turbo-dev     # libjpeg API: the fallback decoder for JPEGs the TurboJPEG API refuses
   python3-pil python3-numpy  # test-time only: the Pillow reference of the image pipeline test
+  librsvg2-bin            # test-time only: rsvg-convert renders the telemetry plots (SVG) in a test
 )
 
 missing=()

@@ -38,13 +38,6 @@ double pct(std::vector<double> v, double q) {
   return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
 }
 
-volatile double g_sink = 0;
-// Deterministic CPU work: `iters` dependent multiply-adds.
-void burn(long iters) {
-  double x = 1.0;
-  for (long i = 0; i < iters; ++i) x = x * 1.0000001 + 1e-9;
-  g_sink = x;
-}
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -138,19 +131,8 @@ int main(int argc, char** argv) try {
   bench::Table t2{{"fake inference", "bare loop ms/inf", "manager ms/inf", "difference", "manager's own time (median us)",
                    "own time / inference", "< 1%"}};
   for (double target_ms : {1.0, 5.0, 20.0}) {
-    // Calibrate the burn to ~target_ms on this machine.
-    long iters = 100000;
-    for (;;) {
-      auto a = Clk::now();
-      burn(iters);
-      double ms = ns(Clk::now() - a) / 1e6;
-      if (ms > 20 || iters > (1L << 34)) {
-        iters = static_cast<long>(static_cast<double>(iters) * target_ms / ms);
-        break;
-      }
-      iters *= 2;
-    }
-    auto model = std::make_shared<CallbackModel>([iters](const Subnet&, const std::string&, int) { burn(iters); });
+    const long iters = bench::burn_iters_for(target_ms);
+    auto model = std::make_shared<CallbackModel>([iters](const Subnet&, const std::string&, int) { bench::burn(iters); });
     auto pts = levels;
     for (auto& p : pts) p.device = "cpu", p.latency_ms = target_ms;
     AppOptions a;

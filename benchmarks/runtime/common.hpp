@@ -2,6 +2,7 @@
 // a simulated model, result tables and the output folder.
 #pragma once
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -81,6 +82,26 @@ inline dynn::StepResult infer(dynn::RuntimeManager& m, int app = 0) {
   float in = 0;
   const auto& p = m.plan(app);
   return m.infer(&in, 1, 3, p.subnet.resolution(), p.subnet.resolution(), logits(), 1000, app);
+}
+
+// Deterministic CPU work for fake models on this machine: `iters` dependent multiply-adds.
+inline void burn(long iters) {
+  static volatile double sink = 0;
+  double x = 1.0;
+  for (long i = 0; i < iters; ++i) x = x * 1.0000001 + 1e-9;
+  sink = x;
+}
+// Iterations of burn() that take about `ms` on this machine now (timed over >= 20 ms).
+inline long burn_iters_for(double ms) {
+  using Clk = std::chrono::steady_clock;
+  long iters = 100000;
+  for (;;) {
+    const auto a = Clk::now();
+    burn(iters);
+    const double took = std::chrono::duration<double, std::milli>(Clk::now() - a).count();
+    if (took > 20 || iters > (1L << 34)) return static_cast<long>(static_cast<double>(iters) * ms / took);
+    iters *= 2;
+  }
 }
 
 inline const std::vector<int64_t> kCpuKhz = {115200, 729600, 1190400, 1907200};

@@ -197,7 +197,9 @@ std::string Telemetry::to_svg(const std::string& title) const {
   }
   {
     bool levels = std::any_of(m_rows.begin(), m_rows.end(), [](const TelemetryRow& r) { return r.level >= 0; });
-    auto& p = chart.add_panel(levels ? "level" : "operating point (index)");
+    // Points without a level among leveled ones (those the manager's search adds) sit at -1.
+    bool unleveled = levels && std::any_of(m_rows.begin(), m_rows.end(), [](const TelemetryRow& r) { return r.level < 0; });
+    auto& p = chart.add_panel(!levels ? "operating point (index)" : unleveled ? "level (-1: none, e.g. found by search)" : "level");
     SvgChart::Series s{levels ? "level" : "point", t, {}, SvgChart::Style::Step, ""};
     for (const auto& r : m_rows) s.y.push_back(levels ? r.level : r.point);
     p.series.push_back(std::move(s));
@@ -313,6 +315,7 @@ std::string SvgChart::render() const {
     o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", left, y_top, pw, ph);
     double ys = tick_step(y1 - y0, 4);
     for (double y = std::ceil(y0 / ys) * ys; y <= y1 + 1e-9; y += ys) {
+      if (std::fabs(y) < ys * 1e-9) y = 0;  // no "-0" from accumulated steps
       o += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:g}</text>\n",
                        left, left + pw, Y(y), Y(y), left - 5, Y(y) + 4, y);
     }
@@ -325,8 +328,10 @@ std::string SvgChart::render() const {
                            xml_escape(p.categories[c]));
       } else if (pi == n - 1) {
         double xs = tick_step(x1 - x0, 8);
-        for (double x = std::ceil(x0 / xs) * xs; x <= x1 + 1e-9; x += xs)
+        for (double x = std::ceil(x0 / xs) * xs; x <= x1 + 1e-9; x += xs) {
+          if (std::fabs(x) < xs * 1e-9) x = 0;
           o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{:g}</text>\n", X(x), y_top + ph + 14, x);
+        }
         o += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", left + pw / 2, y_top + ph + 32, xml_escape(m_xlabel));
       }
     }

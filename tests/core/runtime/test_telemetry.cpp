@@ -120,3 +120,18 @@ TEST_CASE("SvgChart: bars and empty panels render", "[runtime]") {
   auto s = c.render();
   CHECK_THAT(s, Catch::Contains("<rect x=") && Catch::Contains(">a</text>"));
 }
+
+TEST_CASE("telemetry plot: points without a level among levels (found by the search) are named", "[runtime]") {
+  Telemetry t({}, {"L0", "L1", "search1@L0"});
+  for (int i = 0; i < 30; ++i) {
+    TelemetryRow r;
+    r.time_s = i * 0.01;
+    r.latency_ms = 10;
+    r.point = i % 3;
+    r.level = i % 3 == 2 ? -1 : i % 3;
+    t.add(r, nullptr);
+  }
+  const std::string svg = t.to_svg("search");
+  CHECK_THAT(svg, Catch::Contains("level (-1: none, e.g. found by search)"));
+  CHECK_THAT(svg, Catch::Contains(">0</text>") && !Catch::Contains(">-0</text>"));
+}

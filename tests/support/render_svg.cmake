@@ -1,0 +1,26 @@
+# Renders SVG files with rsvg-convert (librsvg, the renderer GNOME and many browsers' test suites
+# use; strict XML) and checks each gives a PNG of some size. Run as
+#   cmake -DRSVG=<rsvg-convert or empty> -DOUT=<dir> -DSVGS="a.svg;b.svg" -P render_svg.cmake
+# Without rsvg-convert it prints a SKIP line naming the package (the test's SKIP_REGULAR_EXPRESSION).
+if(NOT RSVG)
+  message("SKIP: rsvg-convert not found (apt-get install librsvg2-bin, or run cmake/install-deps.sh)")
+  return()
+endif()
+file(MAKE_DIRECTORY "${OUT}")
+foreach(svg IN LISTS SVGS)
+  if(NOT EXISTS "${svg}")
+    message(FATAL_ERROR "no SVG at ${svg} (the test that writes it did not run)")
+  endif()
+  get_filename_component(name "${svg}" NAME_WE)
+  set(png "${OUT}/${name}.png")
+  file(REMOVE "${png}")
+  execute_process(COMMAND "${RSVG}" -o "${png}" "${svg}" RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "rsvg-convert failed on ${svg} (${rc}): ${err}")
+  endif()
+  file(SIZE "${png}" size)
+  if(size LESS 2000)
+    message(FATAL_ERROR "${svg} rendered to only ${size} bytes of PNG")
+  endif()
+  message(STATUS "${svg}: rendered, ${size} bytes of PNG")
+endforeach()
