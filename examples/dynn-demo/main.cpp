@@ -498,6 +498,8 @@ int main(int argc, char** argv) {
     // picks which parts of a network to remove (it knows only OFA MobileNetV3).
     app.search.enabled = !a.has("no-search");
     app.search.background = !sim;
+    // Two starved steps, not the default three: a phase is 300 steps, and each one waited is a miss.
+    app.search.patience = 2;
     std::string predictor_path;
     if (mbv3 && app.search.enabled) predictor_path = demo::shared_file("data/dynamic_ofa/acc_predictor.pth");
     if (!predictor_path.empty()) {

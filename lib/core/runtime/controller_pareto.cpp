@@ -88,6 +88,7 @@ class ParetoController : public Controller {
     m_num_groups = groups.size();
     m_own.resize(m_num_groups);
     m_dwell.resize(ctx.points.size(), m_o.up_dwell);
+    m_failed_up.resize(ctx.points.size());
   }
   void reset() override {
     m_corr.reset();
@@ -100,6 +101,7 @@ class ParetoController : public Controller {
     m_up_candidate = -1;
     m_up_count = 0;
     m_dwell.assign(m_lat.size(), m_o.up_dwell);
+    m_failed_up.assign(m_lat.size(), FailedUp{});
     m_up_to = -1;
     m_all_probed = m_probe_is_retry = false;
     m_last_target = Targets{};
@@ -116,7 +118,14 @@ class ParetoController : public Controller {
       // A new step change ends an exploration: what it measured was under other conditions.
       if (m_corr.g[d] > kJump * g0) m_episode_start = kNever;
       m_last_ratio = base > 0 ? obs.last_latency_ms / base : NAN;
-      if (exploring()) record_own(lp, m_last_ratio);
+      if (exploring()) {
+        record_own(lp, m_last_ratio);
+        // A step up measured over the target in an exploration: that point's own ratio counts
+        // beside its group's for the rest of the exploration, so the group's next good
+        // measurement (on the point it stepped down to) does not invite it back.
+        if (lp == m_up_to && m_step - m_up_step <= 1 && obs.last_latency_ms > obs.targets.latency_ms && obs.targets.has_latency())
+          m_failed_up[static_cast<size_t>(lp)] = {m_last_ratio, m_episode};
+      }
     } else {
       m_last_ratio = NAN;
     }
@@ -127,7 +136,7 @@ class ParetoController : public Controller {
     // when the device's correction, learned on the points that escaped it, comes down).
     auto predict = [&](int p) {
       const double base = m_lat[p] * m_scale.factor(p, obs);
-      return base * (own_valid(p) ? own(p).ratio : m_corr.g[m_corr.device(p)]);
+      return base * (own_valid(p) ? explored_ratio(p) : m_corr.g[m_corr.device(p)]);
     };
     auto allowed = [&](int p) { return !(t.has_power() && std::isfinite(m_pow[p]) && m_pow[p] > t.power_w); };
     auto floor_ok = [&](int p) { return !t.has_accuracy() || m_acc[p] >= t.accuracy; };
@@ -208,6 +217,11 @@ class ParetoController : public Controller {
     o.step = m_step;
     o.episode = m_episode;
   }
+  // A point's ratio in the exploration in force: its group's, or its own failed step up's if larger.
+  double explored_ratio(int p) const {
+    const FailedUp& f = m_failed_up[static_cast<size_t>(p)];
+    return f.episode == m_episode ? std::max(own(p).ratio, f.ratio) : own(p).ratio;
+  }
   // Whether p's group was measured in the exploration in force.
   bool own_valid(int p) const { return exploring() && own(p).episode == m_episode; }
   // Even the fastest point is predicted to miss. The most accurate point whose group's measurement
@@ -224,7 +238,7 @@ class ParetoController : public Controller {
     }
     for (int p : m_order)
       if (allowed(p) && own_valid(p) && (floor_ok(p) || !m_o.accuracy_first) &&
-          m_lat[p] * m_scale.factor(p, obs) * own(p).ratio <= m_budget[m_corr.device(p)])
+          m_lat[p] * m_scale.factor(p, obs) * explored_ratio(p) <= m_budget[m_corr.device(p)])
         return p;
     int pick = -1;
     for (int p : m_order) {
@@ -267,6 +281,11 @@ class ParetoController : public Controller {
   int m_up_candidate = -1, m_up_count = 0;  // the step up being held back, and for how many steps
   static constexpr int64_t kBounce = 50;  // steps after a step up in which leaving downwards is a bounce
   std::vector<int> m_dwell;       // per point: steps a step up to it waits now (up_dwell, doubled per bounce)
+  struct FailedUp {
+    double ratio = 0;
+    int64_t episode = -1;
+  };
+  std::vector<FailedUp> m_failed_up;  // per point: a step up to it that missed, and in which exploration
   int m_up_to = -1;               // the point of the last step up, while it may still bounce
   int64_t m_up_step = 0;
   bool m_all_probed = false;      // every hardware setting measured in this exploration
