@@ -467,12 +467,26 @@ done:
   dynn_platform_free(plat);
 }
 
+/* The simulated Xavier NX with the ../shared latency tables, and Dynamic-OFA's six GPU levels as
+ * the profile. Returns 0 (after a failed EXPECT) when either could not be made. */
+static int xavier_with_levels(dynn_platform** plat, dynn_profile** prof) {
+  const char* shared = shared_dir();
+  char path[1024], cpu[1024], gpu[1024];
+  dynn_sim_params sp = dynn_sim_default_params();
+  snprintf(path, sizeof path, "%s/data/dynamic_ofa/nets_6_levels.json", shared);
+  snprintf(cpu, sizeof cpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu", shared);
+  snprintf(gpu, sizeof gpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu", shared);
+  EXPECT_OK(dynn_profile_load_levels(path, "gpu", prof));
+  sp.cpu_lut_dir = cpu;
+  sp.gpu_lut_dir = gpu;
+  EXPECT_OK(dynn_platform_create_simulated("xavier-nx", &sp, plat));
+  return *prof != NULL && *plat != NULL;
+}
+
 /* The C controller over the Dynamic-OFA levels on the simulated Xavier NX, GPU co-runner from
  * t = 3 s: it steps down while the interference lasts and back up after. */
 static void dynamic_ofa(void) {
-  const char* shared = shared_dir();
-  char path[1024], cpu[1024], gpu[1024], out[256];
-  dynn_sim_params sp = dynn_sim_default_params();
+  char out[256];
   dynn_platform* plat = NULL;
   dynn_profile* prof = NULL;
   dynn_controller* ctl = NULL;
@@ -488,14 +502,7 @@ static void dynamic_ofa(void) {
   const char* ext[3] = {"csv", "json", "svg"};
 
   if (shared_missing("Dynamic-OFA part")) return;
-  snprintf(path, sizeof path, "%s/data/dynamic_ofa/nets_6_levels.json", shared);
-  snprintf(cpu, sizeof cpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu", shared);
-  snprintf(gpu, sizeof gpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu", shared);
-  EXPECT_OK(dynn_profile_load_levels(path, "gpu", &prof));
-  if (!prof) return;
-  sp.cpu_lut_dir = cpu;
-  sp.gpu_lut_dir = gpu;
-  EXPECT_OK(dynn_platform_create_simulated("xavier-nx", &sp, &plat));
+  if (!xavier_with_levels(&plat, &prof)) goto done;
   ctl = make_walker(&w);
   mp.targets.latency_ms = 60;
   EXPECT_OK(dynn_manager_create(plat, prof, ctl, NULL, &mp, &m));
@@ -546,9 +553,6 @@ done:
  * simulated Xavier NX; the manager builds smaller sub-networks (timed by the latency tables) and
  * gets back on target. */
 static void search_below_levels(void) {
-  const char* shared = shared_dir();
-  char path[1024], cpu[1024], gpu[1024];
-  dynn_sim_params sp = dynn_sim_default_params();
   dynn_platform* plat = NULL;
   dynn_profile* prof = NULL;
   dynn_controller* ctl = NULL;
@@ -562,14 +566,7 @@ static void search_below_levels(void) {
   int i, met_late = 0;
 
   if (shared_missing("search part")) return;
-  snprintf(path, sizeof path, "%s/data/dynamic_ofa/nets_6_levels.json", shared);
-  snprintf(cpu, sizeof cpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu", shared);
-  snprintf(gpu, sizeof gpu, "%s/data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu", shared);
-  EXPECT_OK(dynn_profile_load_levels(path, "gpu", &prof));
-  if (!prof) return;
-  sp.cpu_lut_dir = cpu;
-  sp.gpu_lut_dir = gpu;
-  EXPECT_OK(dynn_platform_create_simulated("xavier-nx", &sp, &plat));
+  if (!xavier_with_levels(&plat, &prof)) goto done;
   EXPECT_OK(dynn_controller_create("pareto", NULL, &ctl));
   mp.targets.latency_ms = 30; /* the fastest level takes 41 ms */
   mp.knobs = "gpu.freq";
