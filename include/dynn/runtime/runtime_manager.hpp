@@ -69,7 +69,8 @@ struct SubnetSearchOptions {
   // Accuracy of a sub-network (top-1, 0..1), e.g. an AccuracyPredictor: it guides shrink_subnet
   // and is the new point's accuracy, capped just below its source's (accuracy - 1e-4: a source with
   // parts removed, so controllers keep preferring the profiled points). Without one the new point's
-  // accuracy is not known and it gets that cap.
+  // accuracy is not known and it gets that cap. Called on the search's thread (make it safe to
+  // call beside the application's own use of it; AccuracyPredictor is).
   std::function<double(const Subnet&)> accuracy;
 };
 

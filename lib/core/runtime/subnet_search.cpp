@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -103,7 +104,7 @@ bool SubnetSearch::after_decision(const Decision& decision, const Observation& o
   const double fraction = std::clamp(m_o.safety * obs.targets.latency_ms / m_starved_best, 0.01, m_o.max_fraction);
   m_starved = 0;
   start(points, fraction);
-  if (m_o.background) return false;
+  if (!m_done) return false;  // on its thread: its points join at a later step
   const size_t before = points.size();
   finish(points);
   return points.size() > before;
@@ -132,10 +133,14 @@ void SubnetSearch::start(const std::vector<OperatingPoint>& points, double fract
     m_done = true;
   };
   if (m_o.background) {
-    m_worker = std::thread(work);
-  } else {
-    work();
+    try {
+      m_worker = std::thread(work);
+      return;
+    } catch (const std::system_error& e) {  // no thread to be had: search within this step instead
+      log(LogLevel::Warn, m_who + ": search: no background thread (" + e.what() + "), searching within the step");
+    }
   }
+  work();
 }
 
 void SubnetSearch::finish(std::vector<OperatingPoint>& points) {

@@ -39,7 +39,10 @@ TEST_CASE("simulated model: an inference advances virtual time by the recorded l
   // A point that sets hardware is not a reference measurement; neither is another device's.
   OperatingPoint pinned = recorded_point(SubnetConfig::uniform(5, 4, 3, 192), "gpu", 10.0);
   pinned.hardware["gpu.freq"] = 1;
-  SimulatedModel m2(sim, nullptr, SimulatedModel::Options{{pinned, recorded_point(s, "cpu", 5.0)}, "cuda:0"});
+  SimulatedModel::Options o2;
+  o2.recorded = {pinned, recorded_point(s, "cpu", 5.0)};
+  o2.device = "cuda:0";
+  SimulatedModel m2(sim, nullptr, o2);
   CHECK(m2.device() == "gpu");  // one vocabulary: cuda:0 is the board's GPU
   m2.set_subnet(s);
   std::vector<float> x1(3 * 160 * 160), y1(1000);
