@@ -130,6 +130,11 @@ class TelemetrySummary(Structure):
                 ("mean_energy_mj", c_double), ("mean_power_w", c_double)]
 
 
+class SearchStatus(Structure):
+    _fields_ = [("struct_size", c_size_t), ("searches", c_int32), ("subnets_added", c_int32), ("points_added", c_int32),
+                ("points_profiled", c_int32), ("running", c_int32), ("exhausted", c_int32)]
+
+
 def _sized(struct_type):
     s = struct_type()
     s.struct_size = ctypes.sizeof(struct_type)
@@ -223,6 +228,9 @@ _SIGNATURES = {
     "dynn_manager_set_targets": ([c_void_p, POINTER(Targets)], c_int),
     "dynn_manager_point_string": ([c_void_p, c_size_t, c_int, c_char_p, c_size_t, POINTER(c_size_t)], c_int),
     "dynn_manager_telemetry_summary": ([c_void_p, POINTER(TelemetrySummary)], c_int),
+    "dynn_manager_set_search": ([c_void_p, c_int32, c_int32], c_int),
+    "dynn_manager_search_status": ([c_void_p, POINTER(SearchStatus)], c_int),
+    "dynn_manager_num_points": ([c_void_p, POINTER(c_size_t)], c_int),
     "dynn_manager_telemetry_summary_string": ([c_void_p, c_char_p, c_size_t, POINTER(c_size_t)], c_int),
     "dynn_manager_telemetry_write": ([c_void_p, c_char_p, c_int], c_int),
 }
@@ -721,6 +729,20 @@ class Manager(_Handle):
         s = _sized(TelemetrySummary)
         _call("dynn_manager_telemetry_summary", self.ptr, byref(s))
         return s
+
+    def set_search(self, enabled=True, max_subnets=4):
+        """Sub-networks below the profile's points when none is fast enough (docs/runtime.md)."""
+        _call("dynn_manager_set_search", self.ptr, 1 if enabled else 0, max_subnets)
+
+    def search_status(self):
+        s = _sized(SearchStatus)
+        _call("dynn_manager_search_status", self.ptr, byref(s))
+        return s
+
+    def num_points(self):
+        n = c_size_t()
+        _call("dynn_manager_num_points", self.ptr, byref(n))
+        return n.value
 
     def summary_string(self):
         return _string("dynn_manager_telemetry_summary_string", self.ptr)

@@ -112,6 +112,19 @@ def main():
         for ext, fmt in (("csv", dynn.TELEMETRY_CSV), ("json", dynn.TELEMETRY_JSON), ("svg", dynn.TELEMETRY_SVG)):
             manager.write_telemetry(os.path.join(args.out, f"telemetry.{ext}"), fmt)
         print(f"telemetry written to {args.out}/telemetry.{{csv,json,svg}}")
+    # A target under every point: the manager's search builds smaller sub-networks, prepares them and
+    # adds them as points (here the simulator alone times them: no supernet).
+    below = 0.6 * min(profile.point(i).latency_ms for i in range(len(profile)))
+    low = dynn.Manager(platform, profile, dynn.Controller.builtin("pareto"), target_latency_ms=below)
+    low.set_search(True, max_subnets=4)
+    met_late = sum(1 for step in range(150) if low.infer().met and step >= 100)
+    st = low.search_status()
+    print(f"search below the points ({below:.1f} ms): {st.searches} search(es), {st.subnets_added} sub-network(s) added as "
+          f"{st.points_added} points ({low.num_points()} now); {met_late} of the last 50 steps on target")
+    low.close()
+    if st.subnets_added < 1 or met_late < 45:
+        print("the search did not get back on target", file=sys.stderr)
+        return 1
     # Errors come back as exceptions carrying dynn's message.
     try:
         manager.set_targets(latency_ms=-1)
