@@ -510,11 +510,17 @@ int main(int argc, char** argv) {
     mo.telemetry_reserve = steps;
     auto manager = std::make_unique<dynn::RuntimeManager>(platform, std::move(app), mo);
     {
-      demo::Table pt{{"operating point", "latency ms", "p90 ms", "energy mJ", levels.published ? "top-1 (published)" : "MMACs"}, {}};
-      for (const auto& p : points)
-        pt.rows.push_back({p.id, fmt::format("{:.2f}", p.latency_ms), fmt::format("{:.2f}", p.latency_p90_ms),
-                           p.energy_mj ? fmt::format("{:.0f}", *p.energy_mj) : "n/a",
-                           levels.published ? demo::pct(p.accuracy, 2) : fmt::format("{:.0f}", p.macs / 1e6)});
+      // An energy column only where the calibration measured energy (said once below otherwise).
+      const bool point_energy = std::any_of(points.begin(), points.end(), [](const dynn::OperatingPoint& p) { return p.energy_mj.has_value(); });
+      demo::Table pt{{"operating point", "latency ms", "p90 ms"}, {}};
+      if (point_energy) pt.header.push_back("energy mJ");
+      pt.header.push_back(levels.published ? "top-1 (published)" : "MMACs");
+      for (const auto& p : points) {
+        std::vector<std::string> row{p.id, fmt::format("{:.2f}", p.latency_ms), fmt::format("{:.2f}", p.latency_p90_ms)};
+        if (point_energy) row.push_back(p.energy_mj ? fmt::format("{:.0f}", *p.energy_mj) : "-");
+        row.push_back(levels.published ? demo::pct(p.accuracy, 2) : fmt::format("{:.0f}", p.macs / 1e6));
+        pt.rows.push_back(std::move(row));
+      }
       std::cout << pt.str();
     }
     std::cout << fmt::format("controller '{}' {} over {} operating points; {} steps in 4 phases, targets {} ms\n\n", cname, cparams, points.size(), steps,
@@ -598,7 +604,10 @@ int main(int argc, char** argv) {
     tel.write_svg((out / "trace.svg").string(),
                   fmt::format("dynn-demo: {} on {}, controller {}", !net_any ? "simulated supernet" : model.random ? "random w1.2 supernet" : family + " supernet",
                               sim ? "simulated Xavier NX" : "this machine", cname));
-    demo::Table t{{"phase", "steps", "target ms", "on target", "mean ms", "p99 ms", "mean acc*", "energy mJ", "switches", "mostly on"}, {}};
+    const bool has_energy = std::isfinite(tel.summary().mean_energy_mj);  // no column of n/a where nothing measures it
+    demo::Table t{{"phase", "steps", "target ms", "on target", "mean ms", "p99 ms", "mean acc*"}, {}};
+    if (has_energy) t.header.push_back("energy mJ");
+    t.header.insert(t.header.end(), {"switches", "mostly on"});
     if (labelled) t.header.push_back("measured top-1");
     nlohmann::json js{{"platform", platform_name}, {"controller", cname}, {"steps", steps}, {"model", model.description},
                       {"levels_origin", levels.origin}, {"loop_seconds", loop_s}, {"phases", nlohmann::json::array()}};
@@ -614,9 +623,9 @@ int main(int argc, char** argv) {
       auto s = tel.summary(b, e);
       std::vector<std::string> row{name, std::to_string(s.count), target > 0 ? fmt::format("{:.1f}", target) : "-", demo::pct(s.within_target),
                                    fmt_ms(s.mean_latency_ms), fmt_ms(s.p99_latency_ms),
-                                   levels.published ? demo::pct(s.mean_accuracy, 2) : std::string("-"),
-                                   std::isfinite(s.mean_energy_mj) ? fmt::format("{:.0f}", s.mean_energy_mj) : "n/a", std::to_string(s.switches),
-                                   mostly_on(b, e)};
+                                   levels.published ? demo::pct(s.mean_accuracy, 2) : std::string("-")};
+      if (has_energy) row.push_back(std::isfinite(s.mean_energy_mj) ? fmt::format("{:.0f}", s.mean_energy_mj) : "-");
+      row.insert(row.end(), {std::to_string(s.switches), mostly_on(b, e)});
       size_t c = 0, j = 0;
       for (int k = 0; k < 4; ++k)
         if (ph < 0 || ph == k) c += correct[static_cast<size_t>(k)], j += judged[static_cast<size_t>(k)];
@@ -651,7 +660,9 @@ int main(int argc, char** argv) {
                 << "\n";
     else
       std::cout << "* mean accuracy: not known for " << family << " sub-networks here (the controllers ranked the levels by size)\n";
-    if (!sim) std::cout << "  energy: n/a unless the machine has a readable energy counter (RAPL, INA3221)\n";
+    if (!sim)
+      std::cout << (has_energy ? "  energy: from this machine's energy counter (RAPL or INA3221, docs/platform.md), per inference\n"
+                               : "  energy: not measured: this machine has no readable energy counter (RAPL, INA3221: docs/platform.md)\n");
     if (sim) std::cout << "  energy: simulated whole-module energy per inference (docs/simulator.md)\n";
     if (model.random) std::cout << "  the network ran with random weights: its predictions are not meaningful (use --weights and --images)\n";
     if (decoded_skipped) std::cout << fmt::format("  {} unreadable image(s) skipped\n", decoded_skipped);
