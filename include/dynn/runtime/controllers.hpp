@@ -84,7 +84,7 @@ struct ParetoOptions {
   // fastest profiled point of a group not measured yet is tried: one probe per group per
   // exploration, none while some point is predicted to meet the target.
   // A step up (a more accurate point) waits until it was chosen for up_dwell steps in a row while
-  // the current point still fits; steps down are immediate. 1 = no dwell. A step up that bounces
+  // the current point still fits; steps down are immediate. 1 = no dwell (and no doubling). A step up that bounces
   // (left downwards within 50 steps: a point the profile says fits but the machine does not run in
   // time) doubles that point's dwell, up to up_dwell_max; one that holds 50 steps resets it.
   int up_dwell = 5;

@@ -175,7 +175,7 @@ class ParetoController : public Controller {
       m_up_to = -1;
     }
     bool held = false;
-    if (!new_target && m_corr.valid(cur) && chosen != cur && m_acc[chosen] > m_acc[cur] && allowed(cur) &&
+    if (m_o.up_dwell > 1 && !new_target && m_corr.valid(cur) && chosen != cur && m_acc[chosen] > m_acc[cur] && allowed(cur) &&
         predict(cur) <= m_budget[m_corr.device(cur)]) {
       m_up_count = m_up_candidate == chosen ? m_up_count + 1 : 1;
       m_up_candidate = chosen;

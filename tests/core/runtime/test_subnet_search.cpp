@@ -222,3 +222,26 @@ TEST_CASE("pareto: update_points keeps what it learned and predicts new points w
   for (int i = 0; i < 10 && got != 2; ++i) got = d.next(2 * more[static_cast<size_t>(got)].latency_ms);
   CHECK(got == 2);  // the new point: more accurate than L0, and it fits (after the step-up dwell)
 }
+
+TEST_CASE("pareto: a step up that bounces waits twice as long next time", "[runtime][dwell]") {
+  // L1 is profiled at 20 ms but runs at 30 ms, over the 25 ms target; L0 runs as profiled. Each time
+  // the correction has come down far enough, L1 looks like it fits again.
+  auto pts = test::level_points({10, 20}, {0.7, 0.8}, "cpu");
+  auto p_ms = [](int point) { return point == 1 ? 30.0 : 10.0; };
+  auto count_ups = [&](const std::string& params) {
+    auto ctl = make_controller("pareto", params);
+    test::Driver d(*ctl, test::context_of(pts), Targets{25, 0, 0, 0});
+    int ups = 0, prev = d.first();
+    for (int i = 0; i < 600; ++i) {
+      const int p = d.next(p_ms(prev));
+      ups += p == 1 && prev == 0;
+      prev = p;
+    }
+    return ups;
+  };
+  const int doubling = count_ups(R"({"explore": false})");
+  const int fixed = count_ups(R"({"explore": false, "up_dwell_max": 5})");
+  INFO("step ups to the point that misses: " << doubling << " with doubling, " << fixed << " without");
+  CHECK(doubling < fixed);
+  CHECK(doubling <= fixed / 2);  // measured: 6 against 14 (dwell 5, 10, 20, ... 160)
+}
