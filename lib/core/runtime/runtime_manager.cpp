@@ -228,13 +228,9 @@ void RuntimeManager::resolve_point(App& a, size_t i) {
 void RuntimeManager::make_search(App& a, SubnetSearchOptions search) {
   a.search.reset();  // waits for a search in progress
   if (!search.enabled) return;
-  // Room for every point a search may add, so references to points stay valid from now on.
-  std::vector<std::pair<HardwareSetting, std::string>> groups;
-  for (const auto& p : a.ctx.points)
-    if (std::find(groups.begin(), groups.end(), std::make_pair(p.hardware, p.device)) == groups.end()) groups.emplace_back(p.hardware, p.device);
-  const size_t room = a.ctx.points.size() + groups.size() * static_cast<size_t>(std::max(0, search.max_subnets));
   a.search = std::make_unique<runtime_detail::SubnetSearch>(std::move(search), a.model, a.ctx.points, fmt::format("RuntimeManager: app '{}'", a.name));
-  a.ctx.points.reserve(room);
+  // Room for every point a search may add, so references to points stay valid from now on.
+  a.ctx.points.reserve(a.search->max_points());
 }
 
 void RuntimeManager::set_search(SubnetSearchOptions search, int id) {

@@ -74,6 +74,8 @@ int SubnetSearch::device_of(const OperatingPoint& p) {
   return static_cast<int>(it - m_devices.begin());
 }
 
+size_t SubnetSearch::max_points() const { return m_runs.size() + m_groups.size() * static_cast<size_t>(m_o.max_subnets); }
+
 SearchStatus SubnetSearch::status() const {
   SearchStatus s = m_status;
   s.running = m_running;
@@ -161,17 +163,17 @@ void SubnetSearch::finish(std::vector<OperatingPoint>& points) {
     return;
   }
   // One new point per hardware setting and device, derived from that group's smallest point.
-  const size_t n = points.size();
-  std::vector<size_t> sources;
-  for (size_t i = 0; i < n; ++i) {
-    auto same = [&](size_t j) { return points[j].hardware == points[i].hardware && points[j].device == points[i].device; };
-    auto it = std::find_if(sources.begin(), sources.end(), same);
-    if (it == sources.end()) {
-      sources.push_back(i);
-    } else if (m_macs[i] < m_macs[*it] || (m_macs[i] == m_macs[*it] && points[i].latency_ms < points[*it].latency_ms)) {
-      *it = i;
-    }
+  // Groups in order of first appearance (m_group), so the new points keep the order of before.
+  std::vector<int> by_group(m_groups.size(), -1);
+  for (size_t i = 0; i < points.size(); ++i) {
+    int& src = by_group[static_cast<size_t>(m_group[i])];
+    if (src < 0 || m_macs[i] < m_macs[static_cast<size_t>(src)] ||
+        (m_macs[i] == m_macs[static_cast<size_t>(src)] && points[i].latency_ms < points[static_cast<size_t>(src)].latency_ms))
+      src = static_cast<int>(i);
   }
+  std::vector<size_t> sources;
+  for (int src : by_group)
+    if (src >= 0) sources.push_back(static_cast<size_t>(src));
   const int k = ++m_status.subnets_added;
   const double accuracy = m_o.accuracy ? m_o.accuracy(m_found) : std::numeric_limits<double>::quiet_NaN();
   for (size_t src : sources) {

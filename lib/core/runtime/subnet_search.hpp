@@ -36,6 +36,9 @@ class SubnetSearch {
   bool after_measurement(int point, double latency_ms, uint64_t step, std::vector<OperatingPoint>& points);
 
   SearchStatus status() const;
+  // Points the app can have at most: the first ones plus one per hardware setting and device for
+  // each sub-network the search may add (new points keep their source's setting).
+  size_t max_points() const;
 
  private:
   struct Runs {  // the latest measurements of a point
