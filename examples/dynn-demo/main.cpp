@@ -503,8 +503,9 @@ int main(int argc, char** argv) {
     std::string predictor_path;
     if (mbv3 && app.search.enabled) predictor_path = demo::shared_file("data/dynamic_ofa/acc_predictor.pth");
     if (!predictor_path.empty()) {
-      auto predictor = std::make_shared<dynn::AccuracyPredictor>(dynn::AccuracyPredictor::load(predictor_path));
-      app.search.accuracy = [predictor](const dynn::Subnet& s) { return predictor->predict(s); };
+      // Copies share the immutable weights, so the search's thread can hold its own.
+      const dynn::AccuracyPredictor predictor = dynn::AccuracyPredictor::load(predictor_path);
+      app.search.accuracy = [predictor](const dynn::Subnet& s) { return predictor.predict(s); };
     }
     dynn::ManagerOptions mo;
     mo.telemetry_reserve = steps;
