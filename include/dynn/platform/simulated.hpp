@@ -146,6 +146,9 @@ class SimulatedPlatform : public Platform {
   double temperature_c() const;
   int throttle_steps() const;     // OPP steps currently removed by thermal throttling
   double energy_j() const;        // total-rail energy since construction
+  // Energy of one named rail (SimBoard::rails, e.g. "VDD_CPU_GPU_CV") since construction;
+  // NotFound, listing the rails, for another name.
+  double rail_energy_j(const std::string& rail) const;
   double power_w() const;         // total-rail power in the current (idle) state
 
  private:

@@ -349,6 +349,7 @@ std::unique_ptr<Platform> Platform::detect(const DetectOptions& options) {
   auto cpus = detect_cpus(c);
   auto clusters = detect_clusters(c, cpus);
   detect_cpufreq(c, clusters);
+  add_hotplug_knobs(c, cpus);
   p->set_cpu_clusters(clusters);
   detect_devfreq_gpu(c);
 

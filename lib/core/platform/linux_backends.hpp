@@ -30,6 +30,9 @@ void add_freq_knobs(Ctx& c, const std::string& prefix, const std::filesystem::pa
                     std::vector<int64_t> values, std::optional<int64_t> lo, std::optional<int64_t> hi,
                     std::vector<std::string> governors, const std::string& gov_file, const std::string& min_file,
                     const std::string& max_file, const std::string& cur_file, const std::string& user_file);
+// cpuN.online (hot-plug, sysfs cpuN/online) for every present CPU that has the file (cpu0
+// usually has none); `online` adds the CPUs the present list misses.
+void add_hotplug_knobs(Ctx& c, const std::vector<int>& online);
 // CPU affinity of the inference threads; allowed: the CPUs a mask may select.
 std::unique_ptr<Knob> make_affinity_knob(KnobSpec spec, uint64_t allowed);
 

@@ -225,6 +225,29 @@ void add_freq_knobs(Ctx& c, const std::string& prefix, const fs::path& dir, cons
   }
 }
 
+void add_hotplug_knobs(Ctx& c, const std::vector<int>& online) {
+  const fs::path base = c.sys("sys/devices/system/cpu");
+  std::vector<int> cpus = online;
+  for (const char* f : {"present", "possible"}) {
+    try {
+      auto v = sysfs::parse_cpu_list(sysfs::read(base / f), (base / f).string());
+      if (v.empty()) continue;
+      cpus.insert(cpus.end(), v.begin(), v.end());
+      break;
+    } catch (const Error&) {  // detect_cpus already noted a broken list
+    }
+  }
+  std::sort(cpus.begin(), cpus.end());
+  cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+  for (int cpu : cpus) {
+    const fs::path f = base / fmt::format("cpu{}", cpu) / "online";
+    if (!sysfs::exists(f)) continue;
+    KnobSpec k{fmt::format("cpu{}.online", cpu), "", fmt::format("CPU hot-plug: 1 online, 0 offline ({})", f.string()), KnobType::Numeric,
+               {0, 1}, {}, {}, {}};
+    c.p.add_knob(std::make_unique<SysfsKnob>(k, f));
+  }
+}
+
 std::unique_ptr<Knob> make_affinity_knob(KnobSpec spec, uint64_t allowed) {
   return std::make_unique<AffinityKnob>(std::move(spec), allowed);
 }

@@ -51,13 +51,15 @@ SimBoard SimBoard::xavier_nx() {
   p.idle_activity = 0.03;
   p.gpu_host_activity = 0.3;
   // Idle anchor (tegrastats): VDD_IN 5079 mW, VDD_CPU_GPU_CV 696 mW, VDD_SOC 1104 mW with 4 cores
-  // idling at ~1.9 GHz and the GPU idle at 510 MHz. Leakage = 696 mW minus that state's idle dynamic power.
+  // online (cpu4-5 offline: their cluster is power-gated) idling at ~1.9 GHz and the GPU idle at
+  // 510 MHz. Leakage = 696 mW minus that state's idle dynamic power, over the two online clusters
+  // and the GPU.
   const double v_cpu = 1.10, f_cpu = 1.9072;
   const double idle_cpu = 4 * p.clusters[0].c_eff * v_cpu * v_cpu * f_cpu * p.idle_activity;
   const double v_gpu = lerp_v(510e6, 114.75e6, 1109.25e6, p.gpu_v_min, p.gpu_v_max);
   const double idle_gpu = p.gpu_c_eff * v_gpu * v_gpu * 0.510 * p.idle_activity;
   const double leak = 0.696 - idle_cpu - idle_gpu;
-  for (auto& cl : p.clusters) cl.static_w = leak * 0.6 / 3;  // 60 % CPU, 40 % GPU (assumption)
+  for (auto& cl : p.clusters) cl.static_w = leak * 0.6 / 2;  // 60 % CPU, 40 % GPU (assumption)
   p.gpu_static_w = leak * 0.4;
   p.soc_rail = "VDD_SOC";
   p.soc_idle_w = 1.104;

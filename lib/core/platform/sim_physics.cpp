@@ -18,11 +18,20 @@ double sim_detail::lerp_v(double f, double f0, double f1, double v0, double v1) 
 }
 
 double SimulatedPlatform::State::interference(SimInterference::Target t, int cpu, double at) const {
+  if (t == SimInterference::Target::Cpu && !is_online(cpu)) return 0;
   double s = 0;
   for (auto& e : events) {
     if (e.target != t || at < e.start_s || at >= e.start_s + e.duration_s) continue;
-    if (t == SimInterference::Target::Cpu && e.cpu_mask && !(e.cpu_mask >> cpu & 1)) continue;
-    s += e.share;
+    if (t == SimInterference::Target::Cpu) {
+      if (e.cpu_mask && !(e.cpu_mask >> cpu & 1)) continue;
+      // The other app's demand moves to the online CPUs of its mask.
+      int in_mask = 0, up = 0;
+      for (int c = 0; c < ncpu; ++c)
+        if (!e.cpu_mask || e.cpu_mask >> c & 1) ++in_mask, up += is_online(c) ? 1 : 0;
+      s += e.share * in_mask / std::max(1, up);
+    } else {
+      s += e.share;
+    }
   }
   return std::min(s, 0.95);
 }
@@ -65,6 +74,12 @@ int64_t SimulatedPlatform::State::gpu_hz(bool busy) const {
   return snap_down(board.gpu_hz, std::min(governed(gpu, busy), cap_of(board.gpu_hz)));
 }
 
+bool SimulatedPlatform::State::cluster_online(size_t c) const {
+  for (int x : board.clusters[c].cpus)
+    if (is_online(x)) return true;
+  return false;
+}
+
 size_t SimulatedPlatform::State::cluster_of(int cpu) const {
   for (size_t c = 0; c < board.clusters.size(); ++c)
     for (int x : board.clusters[c].cpus)
@@ -97,6 +112,7 @@ auto SimulatedPlatform::State::load(const Activity& a, double at) const -> Load 
   l.cpu.resize(static_cast<size_t>(ncpu));
   l.cluster_busy.assign(board.clusters.size(), false);
   for (int c = 0; c < ncpu; ++c) {
+    if (!is_online(c)) continue;  // offline: no activity, invisible to the governor
     double own = a.cpu.empty() ? 0 : a.cpu[static_cast<size_t>(c)];
     double act = std::min(1.0, std::max(own, board.idle_activity) + interference(SimInterference::Target::Cpu, c, at));
     l.cpu[static_cast<size_t>(c)] = act;
@@ -114,6 +130,7 @@ std::map<std::string, double> SimulatedPlatform::State::rails(const Activity& a,
   double total = board.base_w;
   for (size_t c = 0; c < board.clusters.size(); ++c) {
     auto& cl = board.clusters[c];
+    if (!cluster_online(c)) continue;  // power-gated
     int64_t khz = cluster_khz(c, l.cluster_busy[c]);
     double w = cl.static_w;
     for (int cpu : cl.cpus) w += core_w(c, khz, l.cpu[static_cast<size_t>(cpu)]);
@@ -136,8 +153,10 @@ std::map<std::string, double> SimulatedPlatform::State::rails(const Activity& a,
 void SimulatedPlatform::State::step(double dt, const Activity& a) {
   if (dt <= 0) return;
   const double t0 = now();
-  double p = rails(a, t0)[""];
+  const auto r = rails(a, t0);
+  const double p = r.at("");
   energy += p * dt;
+  for (auto& [name, w] : r) rail_energy[name] += w * dt;
   Load l = load(a, t0);
   for (int c = 0; c < ncpu; ++c) cpu_busy[static_cast<size_t>(c)] += l.cpu[static_cast<size_t>(c)] * dt;
   gpu_busy += l.gpu * dt;
@@ -165,10 +184,13 @@ void SimulatedPlatform::State::idle_for(double seconds) {
 
 std::vector<int> SimulatedPlatform::State::allowed_cpus() const {
   uint64_t mask = static_cast<uint64_t>(affinity->get());
-  std::vector<int> v;
-  for (int c = 0; c < ncpu; ++c)
+  std::vector<int> v, up;
+  for (int c = 0; c < ncpu; ++c) {
+    if (!is_online(c)) continue;
+    up.push_back(c);
     if (mask >> c & 1) v.push_back(c);
-  return v;
+  }
+  return v.empty() ? up : v;
 }
 
 double SimulatedPlatform::State::cpu_time(double ref_s, double at, Activity* act) const {

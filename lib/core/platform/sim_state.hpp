@@ -37,6 +37,8 @@ struct SimulatedPlatform::State {
   bool ever_throttled = false;
   double next_check = 0;
   double energy = 0;
+  std::map<std::string, double> rail_energy;  // per named rail ("" = the whole board)
+  std::vector<char> online;      // CPU hot-plug state (cpuN.online); cpu0 stays online
   std::vector<double> cpu_busy;  // activity integrals per CPU (s)
   double gpu_busy = 0;
   std::vector<SimInterference> events;
@@ -64,6 +66,9 @@ struct SimulatedPlatform::State {
   int64_t cluster_khz(size_t c, bool busy) const;
   int64_t gpu_hz(bool busy) const;
   size_t cluster_of(int cpu) const;
+  bool is_online(int cpu) const { return online[static_cast<size_t>(cpu)] != 0; }
+  // A cluster with every core offline is power-gated: no leakage, no idle power.
+  bool cluster_online(size_t c) const;
   double core_w(size_t c, int64_t khz, double activity) const;
   double gpu_w(int64_t hz, double activity) const;
 
@@ -84,6 +89,8 @@ struct SimulatedPlatform::State {
 
   // ---- latency
 
+  // The online CPUs of the affinity mask; all online CPUs when the mask has none (the kernel
+  // moves threads whose CPUs went offline).
   std::vector<int> allowed_cpus() const;
 
   // Time (s) for the whole reference workload under the state at `at`, and the activity it makes.

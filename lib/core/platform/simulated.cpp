@@ -66,6 +66,7 @@ SimulatedPlatform::SimulatedPlatform(const SimBoard& board, const SimOptions& op
   for (auto& cl : s.board.clusters)
     for (int c : cl.cpus) s.ncpu = std::max(s.ncpu, c + 1);
   s.cpu_busy.assign(static_cast<size_t>(s.ncpu), 0.0);
+  s.online.assign(static_cast<size_t>(s.ncpu), 1);
   State* st = m_state.get();
 
   // Knobs, named as Platform::detect names them on the real board.
@@ -125,6 +126,12 @@ SimulatedPlatform::SimulatedPlatform(const SimBoard& board, const SimOptions& op
                         nullptr, nullptr, nullptr, false},
         std::vector<Knob*>{pmin, pmax}));
   }
+  // CPU hot-plug, as /sys/devices/system/cpu/cpuN/online (cpu0 has no such file on these boards).
+  for (int c = 1; c < s.ncpu; ++c)
+    add_knob(std::make_unique<LambdaKnob>(
+        KnobSpec{fmt::format("cpu{}.online", c), "", fmt::format("simulated hot-plug of cpu{}: 1 online, 0 offline", c), KnobType::Numeric, {0, 1}, {}, {}, {}},
+        LambdaKnob::Fns{[st, c] { return int64_t{st->online[static_cast<size_t>(c)]}; },
+                        [st, c](int64_t v) { st->online[static_cast<size_t>(c)] = v ? 1 : 0; }, nullptr, nullptr, nullptr, true}));
   const uint64_t all = s.ncpu >= 64 ? ~uint64_t{0} : (uint64_t{1} << s.ncpu) - 1;
   s.affinity = &add_knob(std::make_unique<CallbackKnob>(
       KnobSpec{"affinity", "cpumask", "CPUs the inference threads may run on (bit i = CPU i)", KnobType::Numeric, {}, 1, static_cast<int64_t>(all), {}},
@@ -261,6 +268,16 @@ void SimulatedPlatform::clear_interference() { m_state->events.clear(); }
 double SimulatedPlatform::temperature_c() const { return m_state->temp; }
 int SimulatedPlatform::throttle_steps() const { return m_state->throttle; }
 double SimulatedPlatform::energy_j() const { return m_state->energy; }
+double SimulatedPlatform::rail_energy_j(const std::string& rail) const {
+  auto& rails = m_state->board.rails;
+  if (std::find(rails.begin(), rails.end(), rail) == rails.end()) {
+    std::string names;
+    for (auto& r : rails) names += (names.empty() ? "" : ", ") + r;
+    throw Error(ErrorCode::NotFound, fmt::format("simulated platform '{}' has no rail '{}'; rails: {}", m_state->board.name, rail, names));
+  }
+  auto it = m_state->rail_energy.find(rail);
+  return it == m_state->rail_energy.end() ? 0.0 : it->second;
+}
 double SimulatedPlatform::power_w() const { return m_state->rails(State::Activity{}, now())[""]; }
 
 }  // namespace dynn

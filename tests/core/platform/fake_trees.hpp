@@ -84,6 +84,7 @@ inline void put_cpus(const FakeTree& t, int n, const std::vector<int>& cluster_i
     std::string d = "sys/devices/system/cpu/cpu" + std::to_string(i) + "/";
     t.put(d + "topology/cluster_id", std::to_string(cluster_ids[i]));
     t.put(d + "topology/physical_package_id", "0");
+    if (i > 0) t.put(d + "online", "1");  // hot-plug file; cpu0 has none
     if (!capacity.empty()) t.put(d + "cpu_capacity", std::to_string(capacity[i]));
   }
 }

@@ -133,6 +133,32 @@ TEST_CASE("cpufreq and devfreq writes validate, pin, and are restored", "[platfo
   CHECK(t.get("sys/devices/system/cpu/cpufreq/policy4/scaling_governor") == "schedutil");
 }
 
+TEST_CASE("CPU hot-plug knobs: cpuN/online of present CPUs, validated and restored", "[platform]") {
+  FakeTree t("xnx-hotplug");
+  dynn::test::build_xavier_nx_jp4(t);
+  const std::string cpu = "sys/devices/system/cpu/";
+  // cpu5 is offline at detection (nvpmodel 4-core modes): it is missing from "online" only.
+  t.put(cpu + "online", "0-4");
+  t.put(cpu + "present", "0-5");
+  t.put(cpu + "cpu5/online", "0");
+  {
+    auto p = detect(t);
+    CHECK_FALSE(p->find_knob("cpu0.online"));  // no file
+    auto& k4 = p->knob("cpu4.online");
+    CHECK(k4.values() == std::vector<int64_t>{0, 1});
+    CHECK(p->knob("cpu5.online").get() == 0);
+    k4.set(0);
+    CHECK(t.get(cpu + "cpu4/online") == "0");
+    p->knob("cpu5.online").set(1);
+    CHECK(t.get(cpu + "cpu5/online") == "1");
+    auto [code, msg] = error_of([&] { k4.set(2); });
+    CHECK(code == ErrorCode::InvalidArgument);
+    CHECK(msg.find("cpu4.online") != std::string::npos);
+  }
+  CHECK(t.get(cpu + "cpu4/online") == "1");  // restored when the platform let go
+  CHECK(t.get(cpu + "cpu5/online") == "0");
+}
+
 TEST_CASE("settings are restored after an exception and by explicit restore()", "[platform]") {
   FakeTree t("xnx-exc");
   dynn::test::build_xavier_nx_jp4(t);

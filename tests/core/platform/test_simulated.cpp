@@ -117,8 +117,16 @@ TEST_CASE("simulated power stays in the published envelopes", "[platform][sim]")
     CHECK(p > 4.8);
     CHECK(p < 5.4);
     for (const char* pol : {"policy0", "policy2", "policy4"}) s.knob(std::string("cpufreq.") + pol + ".governor").set_text("performance");
-    CHECK(s.sensor("power.VDD_IN").read() == Approx(5.1).margin(0.15));
+    const double all_on = s.sensor("power.VDD_IN").read();
+    CHECK(all_on == Approx(5.2).margin(0.1));
+    // The anchor's state: cpu4-5 offline (their cluster gated), cores at 1.9 GHz, GPU idle at 510 MHz.
+    s.knob("gpu.min_freq").set(510000000);
+    s.knob("cpu4.online").set(0);
+    s.knob("cpu5.online").set(0);
+    CHECK(s.sensor("power.VDD_IN").read() == Approx(5.079).epsilon(1e-9));
+    CHECK(s.sensor("power.VDD_CPU_GPU_CV").read() == Approx(0.696).epsilon(1e-9));
     CHECK(s.sensor("power.VDD_SOC").read() == Approx(1.104));
+    s.knob("cpu4.online").set(1);
     const double e0 = s.sensor("energy.total").read();
     const double pw = s.power_w();
     s.advance(100);
@@ -209,6 +217,58 @@ TEST_CASE("interference windows slow inference down while they last", "[platform
   CHECK(s.simulate_work(500, "cpu").latency_s / c0 == Approx(2.0).epsilon(1e-6));  // CPU co-runner: x2
   CHECK_THROWS_AS(s.add_interference({SimInterference::Target::Cpu, 0, 1, 0.0, 0}), dynn::Error);
   CHECK_THROWS_AS(s.add_interference({SimInterference::Target::Cpu, 0, -1, 0.5, 0}), dynn::Error);
+}
+
+TEST_CASE("CPU hot-plug: offline cores take no work, gate their cluster and pass their co-runner on", "[platform][sim]") {
+  SimulatedPlatform s;
+  CHECK_FALSE(s.find_knob("cpu0.online"));  // cpu0 cannot go offline on these boards
+  REQUIRE(s.knob("cpu5.online").values() == std::vector<int64_t>{0, 1});
+  SECTION("latency: six threads on two online cores run like six threads pinned to two") {
+    s.knob("affinity").set(0x3);
+    const double pinned = s.predict_latency_s(100, "cpu");
+    s.knob("affinity").set(0x3F);
+    for (int c = 2; c < 6; ++c) s.knob("cpu" + std::to_string(c) + ".online").set(0);
+    CHECK(s.predict_latency_s(100, "cpu") == Approx(pinned).epsilon(1e-12));
+    s.knob("affinity").set(0x30);  // only offline CPUs: the threads run on the online ones
+    CHECK(s.predict_latency_s(100, "cpu") == Approx(pinned).epsilon(1e-12));
+  }
+  SECTION("power: a cluster with every core offline is gated, one online core keeps it up") {
+    const auto& b = s.board();
+    const double idle = s.sensor("power.VDD_CPU_GPU_CV").read();
+    const auto& cl = b.clusters[2];
+    const double v = cl.v_min, f = static_cast<double>(cl.khz.front()) * 1e-6;  // schedutil idles at the lowest OPP
+    const double idle_core = cl.c_eff * v * v * f * b.idle_activity;
+    s.knob("cpu5.online").set(0);
+    CHECK(idle - s.sensor("power.VDD_CPU_GPU_CV").read() == Approx(idle_core).epsilon(1e-9));
+    s.knob("cpu4.online").set(0);
+    CHECK(idle - s.sensor("power.VDD_CPU_GPU_CV").read() == Approx(2 * idle_core + cl.static_w).epsilon(1e-9));
+  }
+  SECTION("a co-runner's demand moves to the CPUs still online") {
+    s.add_interference({SimInterference::Target::Cpu, 0, 1e9, 0.25, 0});
+    s.knob("threads").set(2);
+    s.knob("affinity").set(0x3);
+    const double shared = s.predict_latency_s(100, "cpu");
+    for (int c = 2; c < 6; ++c) s.knob("cpu" + std::to_string(c) + ".online").set(0);
+    CHECK(s.predict_latency_s(100, "cpu") / shared == Approx(0.75 / 0.25).epsilon(1e-9));  // 3 x 0.25 per online core
+  }
+  SECTION("per-rail energy adds up, restore brings the cores back") {
+    s.knob("cpu3.online").set(0);
+    s.simulate_work(40, "gpu");
+    s.simulate_work(200, "cpu");
+    s.advance(0.5);
+    CHECK(s.rail_energy_j("VDD_IN") == Approx(s.energy_j()).epsilon(1e-12));
+    CHECK(s.rail_energy_j("VDD_CPU_GPU_CV") > 0);
+    CHECK(s.rail_energy_j("VDD_CPU_GPU_CV") + s.rail_energy_j("VDD_SOC") < s.energy_j());
+    try {
+      s.rail_energy_j("VDD_GPU");
+      FAIL("expected an error");
+    } catch (const dynn::Error& e) {
+      CHECK(e.code() == dynn::ErrorCode::NotFound);
+      CHECK(std::string(e.what()).find("VDD_CPU_GPU_CV") != std::string::npos);
+    }
+    s.restore();
+    CHECK(s.knob("cpu3.online").get() == 1);
+  }
 }
 
 TEST_CASE("simulated sensors, restore and errors", "[platform][sim]") {
