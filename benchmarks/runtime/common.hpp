@@ -57,11 +57,12 @@ inline std::shared_ptr<dynn::SimulatedModel> sim_model(dynn::SimulatedPlatform& 
   return std::make_shared<dynn::SimulatedModel>(sim, nullptr, std::move(o));
 }
 
-inline std::unique_ptr<dynn::SimulatedPlatform> xavier(double noise = 0, uint64_t seed = 1) {
+inline std::unique_ptr<dynn::SimulatedPlatform> xavier(double noise = 0, uint64_t seed = 1,
+                                                       const dynn::SimBoard& board = dynn::SimBoard::xavier_nx()) {
   dynn::SimOptions o;
   o.latency_noise = noise;
   o.seed = seed;
-  auto sim = std::make_unique<dynn::SimulatedPlatform>(dynn::SimBoard::xavier_nx(), o);
+  auto sim = std::make_unique<dynn::SimulatedPlatform>(board, o);
   dynn::load_latency_tables(*sim, shared("data/dynamic_ofa/latency_lut_jetson_xavier_nx_cpu").string(),
                             shared("data/dynamic_ofa/latency_lut_jetson_xavier_nx_gpu").string());
   return sim;
@@ -107,11 +108,18 @@ inline long burn_iters_for(double ms) {
 inline const std::vector<int64_t> kCpuKhz = {115200, 729600, 1190400, 1907200};
 inline const char* kCpuKnobs[] = {"cpufreq.policy0.freq", "cpufreq.policy2.freq", "cpufreq.policy4.freq"};
 
+// Online core counts of the hot-plug grid (nvpmodel's 2/4/6-core modes, and cpu0 alone): the
+// highest-numbered cores go offline first, so whole clusters are gated.
+inline const std::vector<int> kOnlineCores = {6, 4, 2, 1};
+
 // Levels x 15 GPU x 4 CPU frequencies (the three CPU policies together), profiled on the
-// simulator with dynn::Profiler: latency and whole-board energy per inference.
-inline std::vector<dynn::OperatingPoint> profile_grid(const std::vector<dynn::OperatingPoint>& levels) {
+// simulator with dynn::Profiler: latency and whole-board energy per inference. With hotplug,
+// also x kOnlineCores (every point then sets cpu1..5.online; the 6-core points keep their names,
+// the others end in "_<n>cores").
+inline std::vector<dynn::OperatingPoint> profile_grid(const std::vector<dynn::OperatingPoint>& levels,
+                                                      const dynn::SimBoard& board = dynn::SimBoard::xavier_nx(), bool hotplug = false) {
   using namespace dynn;
-  auto sim = xavier();
+  auto sim = xavier(0, 1, board);
   sim->apply({{"device", 0}});
   std::vector<std::pair<std::string, Subnet>> subnets;
   std::map<size_t, const OperatingPoint*> by_subnet;
@@ -120,12 +128,19 @@ inline std::vector<dynn::OperatingPoint> profile_grid(const std::vector<dynn::Op
     by_subnet[p.subnet.hash()] = &p;
   }
   std::vector<std::pair<std::string, HardwareSetting>> settings;
+  const std::vector<int> online = hotplug ? kOnlineCores : std::vector<int>{0};
   for (int64_t g : sim->knob("gpu.freq").values())
-    for (int64_t c : kCpuKhz) {
-      HardwareSetting hs{{"gpu.freq", g}};
-      for (const char* k : kCpuKnobs) hs[k] = c;
-      settings.emplace_back(fmt::format("gpu{}_cpu{}", g / 1000000, c / 1000), hs);
-    }
+    for (int64_t c : kCpuKhz)
+      for (int n : online) {
+        HardwareSetting hs{{"gpu.freq", g}};
+        for (const char* k : kCpuKnobs) hs[k] = c;
+        std::string id = fmt::format("gpu{}_cpu{}", g / 1000000, c / 1000);
+        if (hotplug) {
+          for (int cpu = 1; cpu < 6; ++cpu) hs[fmt::format("cpu{}.online", cpu)] = cpu < n ? 1 : 0;
+          if (n < 6) id += fmt::format("_{}cores", n);
+        }
+        settings.emplace_back(id, hs);
+      }
   ProfilerOptions po;
   po.warmup = 1;
   po.repetitions = 3;

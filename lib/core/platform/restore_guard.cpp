@@ -202,7 +202,12 @@ std::string record_entry_problem(const std::string& path, const std::string& val
     ok = up == "devfreq";
   else if (file == "set_freq")
     ok = dir == "userspace" && up2 == "devfreq";
-  if (!ok) return "not a cpufreq policy or devfreq attribute dynn writes";
+  else if (file == "online") {  // CPU hot-plug: .../cpu/cpuN/online, 0 or 1 only
+    ok = up == "cpu" && dir.size() > 3 && dir.rfind("cpu", 0) == 0 &&
+         dir.find_first_not_of("0123456789", 3) == std::string::npos;
+    if (ok && value != "0" && value != "1") return "a CPU hot-plug value other than 0 or 1";
+  }
+  if (!ok) return "not a cpufreq policy, devfreq or CPU hot-plug attribute dynn writes";
   if (value.empty() || value.size() > 64) return "the value is empty or longer than 64 bytes";
   for (char c : value)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))

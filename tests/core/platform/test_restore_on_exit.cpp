@@ -262,6 +262,19 @@ TEST_CASE("restore record: hostile records write nothing", "[platform]") {
   CHECK(code_of() == ErrorCode::InvalidArgument);
   write(record(max, std::string(100, '1')));
   CHECK(code_of() == ErrorCode::InvalidArgument);
+  // CPU hot-plug: only .../cpu/cpuN/online and only 0 or 1.
+  t.put("sys/devices/system/cpu/cpu4/online", "0");
+  t.put("victim/online", "1");
+  write(record(t.at("sys/devices/system/cpu/cpu4/online").string(), "2"));
+  CHECK(code_of() == ErrorCode::InvalidArgument);
+  write(record(t.at("victim/online").string(), "0"));
+  CHECK(code_of() == ErrorCode::InvalidArgument);
+  write(record(t.at("sys/devices/system/cpu/cpux/online").string(), "1"));
+  CHECK(code_of() == ErrorCode::InvalidArgument);
+  CHECK(t.get("victim/online") == "1");
+  write(record(t.at("sys/devices/system/cpu/cpu4/online").string(), "1"));
+  CHECK(dynn::apply_restore_record(rec) == 1);  // a core a killed run left offline comes back
+  CHECK(t.get("sys/devices/system/cpu/cpu4/online") == "1");
   CHECK(t.get("victim/passwd") == "root:x:0:0");
   CHECK(t.get(kPol2 + "scaling_max_freq") == "1907200");
   // Malformed: Parse.
