@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   int threads = 2, reps = 40;
   int64_t batch = 1;
   std::string json_out, device = "cpu", engine = "fast";
-  bool with_static = true;
+  bool with_static = true, spin_workers = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -114,9 +114,11 @@ int main(int argc, char** argv) {
     // Without the static LibTorch baseline no OpenMP worker spins between dynn's runs (at 2
     // threads on 2 CPUs those spinning workers take the CPUs XNNPACK's pool needs).
     else if (a == "--no-static") with_static = false;
+    // SupernetOptions::spin_workers: XNNPACK's workers spin-wait between inferences.
+    else if (a == "--spin-workers") spin_workers = true;
     else if (a == "--help" || a == "-h") {
       fmt::print("usage: bench_supernet [--weights FILE] [--engine fast|aten|reference] [--threads N] [--reps N] [--batch N] "
-                 "[--device cpu|cuda:N] [--no-static] [--json FILE]\n");
+                 "[--device cpu|cuda:N] [--no-static] [--spin-workers] [--json FILE]\n");
       return 0;
     } else { fmt::print(stderr, "unknown argument {}\n", a); return 2; }
   }
@@ -132,6 +134,7 @@ int main(int argc, char** argv) {
   auto t_load = SteadyClock::now();
   SupernetOptions opts;
   opts.engine = engine;
+  opts.spin_workers = spin_workers;
   if (std::filesystem::exists(weights)) {
     net = OfaMbv3Supernet::load(weights, opts);
     source = weights;

@@ -31,8 +31,11 @@ dynn::SupernetOptions options_from_json(const char* text, std::string* family) {
       o.num_threads = static_cast<int>(dynn::json_strict::integer(v, "dynn_model_load: options 'num_threads'", 0, dynn::kMaxThreads));
     } else if (k == "cache_bytes") {
       o.cache_bytes = static_cast<size_t>(dynn::json_strict::integer(v, "dynn_model_load: options 'cache_bytes'", 1, INT64_MAX));
+    } else if (k == "spin_workers") {
+      if (!v.is_boolean()) invalid("dynn_model_load: options 'spin_workers' must be true or false");
+      o.spin_workers = v.get<bool>();
     } else {
-      invalid(fmt::format("dynn_model_load: unknown option '{}' (expected device, engine, family, num_threads, cache_bytes)",
+      invalid(fmt::format("dynn_model_load: unknown option '{}' (expected device, engine, family, num_threads, cache_bytes, spin_workers)",
                           dynn::ellipsize(k)));
     }
   }

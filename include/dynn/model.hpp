@@ -39,6 +39,12 @@ struct SupernetOptions {
   // XNNPACK; kept as the documented fallback and as the CUDA engine). "reference": the unfused
   // float32 reference computation, bit-for-bit the OFA arithmetic (slower; checks exactness).
   std::string engine = "fast";
+  // CPU engine with more than one thread: false (default) puts the worker threads to sleep when an
+  // inference ends, so between inferences they leave the cores to the application, other
+  // processes and the power manager. true lets them spin-wait for the next inference, as
+  // pthreadpool does by default: 20-40 us faster per inference in a back-to-back loop on cores
+  // nothing else needs (docs/benchmarks.md), at the cost of a busy core after every inference.
+  bool spin_workers = false;
 };
 
 // What a sub-network of a model is: its family, its JSON in that family's form (normalised), the

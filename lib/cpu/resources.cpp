@@ -46,6 +46,7 @@ void Resources::run(Graph& graph, std::mutex& graph_mutex, int n, const float* i
   const auto pool = pool_for_calling_thread(n);
   std::lock_guard<std::mutex> lock(graph_mutex);
   graph.run(ws.get(), *pool, input_nchw, batch, output, layer_seconds);
+  if (!spin_workers) pool->release_workers();
 }
 
 }  // namespace dynn::cpu

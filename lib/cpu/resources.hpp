@@ -43,6 +43,9 @@ class Resources {
   void run(Graph& graph, std::mutex& graph_mutex, int n, const float* input_nchw, int64_t batch, float* output,
            std::vector<double>* layer_seconds = nullptr) const;
 
+  // SupernetOptions::spin_workers: false puts the pool's workers to sleep when an inference ends.
+  bool spin_workers = false;
+
  private:
   mutable std::mutex m_mutex;
   mutable std::vector<std::shared_ptr<ThreadPool>> m_pools;  // newest last

@@ -153,6 +153,13 @@ ThreadPool::~ThreadPool() {
   if (m_pool) pthreadpool_destroy(m_pool);
 }
 
+void ThreadPool::release_workers() const {
+  if (!m_pool) return;
+  // An empty job over one item per thread (a single item would run inline) whose flag sends every
+  // worker to its futex when done.
+  pthreadpool_parallelize_1d(m_pool, [](void*, size_t) {}, nullptr, static_cast<size_t>(m_threads), PTHREADPOOL_FLAG_YIELD_WORKERS);
+}
+
 enum class Kind { Conv, Depthwise, Hardswish, GlobalAvgPool, FullyConnected, SharedFullyConnected, Multiply, Add, MaxPool, AvgPool };
 
 struct Graph::Op {

@@ -53,6 +53,11 @@ class ThreadPool {
   // The affinity mask (first 1024 CPUs) its workers inherited.
   const std::vector<uint64_t>& mask() const { return m_mask; }
   static std::vector<uint64_t> calling_thread_mask();
+  // Puts the workers to sleep now instead of letting them spin-wait for the next job (pthreadpool
+  // spins for up to a million iterations after each one). Called at the end of an inference: a
+  // worker spinning between inferences takes a core from the application, and after the affinity
+  // knob moved it onto the inference thread's CPU (fewer threads, fewer CPUs) it takes that one.
+  void release_workers() const;
 
  private:
   pthreadpool_t m_pool = nullptr;

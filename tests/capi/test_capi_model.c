@@ -196,6 +196,22 @@ int main(void) {
     EXPECT_ERR(dynn_model_load(path, "{\"family\":\"ofa_mbv3\"}", &m), DYNN_EINVAL); /* forced, wrong keys */
     EXPECT_ERR(dynn_model_load(path, "{\"family\":\"lenet\"}", &m), DYNN_ENOTFOUND);
     EXPECT_ERR(dynn_model_load(path, "[1]", &m), DYNN_EINVAL);
+    EXPECT_ERR(dynn_model_load(path, "{\"spin_workers\":1}", &m), DYNN_EINVAL);
+    EXPECT(strstr(dynn_last_error(), "spin_workers") != NULL);
+    /* Two threads whose workers spin between inferences, then sleeping ones (the default): the
+     * same exact outputs either way. */
+    EXPECT_OK(dynn_model_load(path, "{\"num_threads\":2,\"spin_workers\":true}", &m));
+    if (m) {
+      run_fixture(m, "ofa_resnet50_narrow");
+      dynn_model_free(m);
+      m = NULL;
+    }
+    EXPECT_OK(dynn_model_load(path, "{\"num_threads\":2}", &m));
+    if (m) {
+      run_fixture(m, "ofa_resnet50_narrow");
+      dynn_model_free(m);
+      m = NULL;
+    }
     EXPECT_OK(dynn_model_load(path, "{\"num_threads\":1}", &m));
     if (m) {
       EXPECT(strcmp(dynn_model_family(m), "ofa_resnet50") == 0);

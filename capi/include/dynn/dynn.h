@@ -255,7 +255,8 @@ DYNN_API DYNN_NODISCARD dynn_status dynn_supernet_has_bn_stats(const dynn_supern
 typedef struct dynn_model dynn_model;
 
 /* options_json (may be NULL): {"device":"cpu","num_threads":0,"cache_bytes":536870912,
- * "engine":"fast","family":""}; "family" forces a family instead of detecting it. An unknown
+ * "engine":"fast","family":"","spin_workers":false}; "family" forces a family instead of
+ * detecting it; "spin_workers" true lets the CPU engine's workers spin-wait between inferences. An unknown
  * layout is DYNN_EUNSUPPORTED naming the keys found. Free *out with dynn_model_free. */
 DYNN_API DYNN_NODISCARD dynn_status dynn_model_load(const char* path, const char* options_json, dynn_model** out);
 DYNN_API void dynn_model_free(dynn_model* model);

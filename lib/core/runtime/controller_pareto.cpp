@@ -49,12 +49,14 @@ class ParetoController : public Controller {
   // belong to devices and hardware settings, which keep their indices (first appearance), so they
   // carry over; new devices and settings start unlearned.
   void update_points(const ControlContext& ctx) override {
-    const std::vector<double> g = m_corr.g, var = m_corr.var;
+    const std::vector<double> g = m_corr.g, var = m_corr.var, gg = m_gg;
     const std::vector<Own> own = m_own;
     setup(ctx);
     for (size_t d = 0; d < std::min(g.size(), m_corr.g.size()); ++d) m_corr.g[d] = g[d], m_corr.var[d] = var[d];
     m_own.assign(m_num_groups, Own{});
     std::copy(own.begin(), own.begin() + static_cast<std::ptrdiff_t>(std::min(own.size(), m_own.size())), m_own.begin());
+    m_gg.assign(m_num_groups, NAN);
+    std::copy(gg.begin(), gg.begin() + static_cast<std::ptrdiff_t>(std::min(gg.size(), m_gg.size())), m_gg.begin());
   }
   void setup(const ControlContext& ctx) {
     require_points(ctx, "pareto");
@@ -78,21 +80,25 @@ class ParetoController : public Controller {
     // Points that share a hardware setting and device share a slowdown (a competing load hits a
     // thread count and CPU set, whatever sub-network runs there): exploration learns per group.
     m_group.clear();
+    m_group_dev.clear();
     std::vector<std::pair<HardwareSetting, std::string>> groups;
-    for (const auto& p : ctx.points) {
+    for (size_t i = 0; i < ctx.points.size(); ++i) {
+      const auto& p = ctx.points[i];
       const auto key = std::make_pair(p.hardware, p.device);
       auto it = std::find(groups.begin(), groups.end(), key);
       m_group.push_back(static_cast<int>(it - groups.begin()));
-      if (it == groups.end()) groups.push_back(key);
+      if (it == groups.end()) groups.push_back(key), m_group_dev.push_back(m_corr.device(static_cast<int>(i)));
     }
     m_num_groups = groups.size();
     m_own.resize(m_num_groups);
+    m_gg.resize(m_num_groups, NAN);
     m_dwell.resize(ctx.points.size(), m_o.up_dwell);
     m_failed_up.resize(ctx.points.size());
   }
   void reset() override {
     m_corr.reset();
     m_own.assign(m_num_groups, Own{});
+    m_gg.assign(m_num_groups, NAN);
     m_step = 0;
     m_episode = 0;
     m_episode_start = kNever;
@@ -103,18 +109,36 @@ class ParetoController : public Controller {
     m_dwell.assign(m_lat.size(), m_o.up_dwell);
     m_failed_up.assign(m_lat.size(), FailedUp{});
     m_up_to = -1;
-    m_all_probed = m_probe_is_retry = false;
+    m_all_probed = m_probe_is_retry = m_prev_rose = false;
     m_last_target = Targets{};
   }
   void step(const Observation& obs, Decision& out) override {
     ++m_step;
     m_corr.relax_idle(obs.last_point, m_o.idle_decay, m_corr.g);
+    // Settings not run in the last step relax towards their device's correction, so a setting left
+    // because a load hit it is tried again after about 1/idle_decay steps times the log of its ratio.
+    const int last_group = m_corr.valid(obs.last_point) ? m_group[static_cast<size_t>(obs.last_point)] : -1;
+    for (size_t G = 0; G < m_gg.size(); ++G)
+      if (static_cast<int>(G) != last_group && std::isfinite(m_gg[G])) m_gg[G] += m_o.idle_decay * (m_corr.g[m_group_dev[G]] - m_gg[G]);
     if (m_corr.valid(obs.last_point) && std::isfinite(obs.last_latency_ms)) {
       const int lp = obs.last_point;
       const size_t d = m_corr.device(lp);
       const double base = m_lat[lp] * m_scale.factor(lp, obs);
       const double g0 = m_corr.g[d];
-      m_corr.observe(lp, obs.last_latency_ms, base, m_o.jitter_k, m_o.gain_up, m_o.gain_down);
+      // A rise beyond the jitter band is followed at once when the inference missed the target
+      // or the step before rose too; a lone rise that still met the target is followed slowly, so
+      // one spike near a boundary does not switch down and back up.
+      const double band = m_o.jitter_k * std::sqrt(m_corr.var[d]);
+      const bool rose = base > 0 && obs.last_latency_ms / (base * g0) - 1 > band;
+      const bool missed = obs.targets.has_latency() && obs.last_latency_ms > obs.targets.latency_ms;
+      const double up = (missed || m_prev_rose) ? m_o.gain_up : m_o.gain_down;
+      m_prev_rose = rose;
+      // The setting's own correction, learned like the device's; unlearned, it starts from the
+      // device's.
+      double& gg = m_gg[static_cast<size_t>(last_group)];
+      if (!std::isfinite(gg)) gg = g0;
+      if (base > 0) correct(gg, obs.last_latency_ms / base, obs.last_latency_ms / (base * gg) - 1 > band ? up : m_o.gain_down, m_o.gain_down);
+      m_corr.observe(lp, obs.last_latency_ms, base, m_o.jitter_k, up, m_o.gain_down);
       // A new step change ends an exploration: what it measured was under other conditions.
       if (m_corr.g[d] > kJump * g0) m_episode_start = kNever;
       m_last_ratio = base > 0 ? obs.last_latency_ms / base : NAN;
@@ -131,12 +155,14 @@ class ParetoController : public Controller {
     }
     const Targets& t = obs.targets;
     for (size_t d = 0; d < m_budget.size(); ++d) m_budget[d] = m_corr.budget(d, t, m_o.margin, m_o.jitter_k);
-    // Latency prediction: profiled x the device's correction; while exploring, a point measured
-    // in this exploration by its own measurement (so a point the slowdown hit is not taken back
-    // when the device's correction, learned on the points that escaped it, comes down).
+    // Latency prediction: profiled x its hardware setting's correction (the device's while the
+    // setting is unlearned: a competing load slows some thread counts and CPU sets, not all); while
+    // exploring, a point measured in this exploration by its own measurement (so a point the
+    // slowdown hit is not taken back when the correction, learned on the points that escaped it,
+    // comes down).
     auto predict = [&](int p) {
       const double base = m_lat[p] * m_scale.factor(p, obs);
-      return base * (own_valid(p) ? explored_ratio(p) : m_corr.g[m_corr.device(p)]);
+      return base * (own_valid(p) ? explored_ratio(p) : setting_g(p));
     };
     auto allowed = [&](int p) { return !(t.has_power() && std::isfinite(m_pow[p]) && m_pow[p] > t.power_w); };
     auto floor_ok = [&](int p) { return !t.has_accuracy() || m_acc[p] >= t.accuracy; };
@@ -188,7 +214,10 @@ class ParetoController : public Controller {
   std::string state_json() const override {
     std::vector<double> jitter;
     for (double v : m_corr.var) jitter.push_back(std::sqrt(v));
+    nlohmann::json settings = nlohmann::json::array();
+    for (double v : m_gg) settings.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr));
     return nlohmann::json{{"correction", DeviceCorrection::per_device(m_corr.g)},
+                          {"setting_correction", settings},
                           {"jitter", DeviceCorrection::per_device(jitter)},
                           {"explored", m_explored},
                           {"all_probed", m_all_probed},
@@ -207,6 +236,10 @@ class ParetoController : public Controller {
   // An exploration lasts explore_stale steps from its start; then the device's correction rules
   // again (and a slowdown still there starts another).
   bool exploring() const { return m_o.explore && m_step - m_episode_start <= m_o.explore_stale; }
+  double setting_g(int p) const {
+    const double gg = m_gg[static_cast<size_t>(m_group[static_cast<size_t>(p)])];
+    return std::isfinite(gg) ? gg : m_corr.g[m_corr.device(p)];
+  }
   Own& own(int p) { return m_own[static_cast<size_t>(m_group[static_cast<size_t>(p)])]; }
   const Own& own(int p) const { return m_own[static_cast<size_t>(m_group[static_cast<size_t>(p)])]; }
   // The newest measurement stands: a spike is forgotten at the group's next inference.
@@ -273,11 +306,14 @@ class ParetoController : public Controller {
   DeviceCorrection m_corr;
   std::vector<double> m_budget;  // latency budget of this step, per device
   std::vector<int> m_group;           // per point: its hardware setting + device group
+  std::vector<size_t> m_group_dev;    // per group: its device
+  std::vector<double> m_gg;           // per group: its own latency correction (NaN: not measured yet)
   size_t m_num_groups = 0;
   std::vector<Own> m_own;             // per group, measured while exploring
   int64_t m_step = 0, m_episode = 0, m_episode_start = kNever, m_last_explore = kNever;
   int64_t m_explored = 0;             // probes so far
   double m_last_ratio = NAN;          // measured / profiled latency of the last inference
+  bool m_prev_rose = false;           // the last inference rose beyond the jitter band
   int m_up_candidate = -1, m_up_count = 0;  // the step up being held back, and for how many steps
   static constexpr int64_t kBounce = 50;  // steps after a step up in which leaving downwards is a bounce
   std::vector<int> m_dwell;       // per point: steps a step up to it waits now (up_dwell, doubled per bounce)

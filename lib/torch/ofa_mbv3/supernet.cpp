@@ -116,6 +116,7 @@ std::unique_ptr<OfaMbv3Supernet::Impl> make_impl(std::shared_ptr<ofa::Weights> w
   check_engine(opts.engine);
   auto impl = std::make_unique<OfaMbv3Supernet::Impl>();
   impl->opts = opts;
+  impl->cpu_resources.spin_workers = opts.spin_workers;
   impl->cpu_weights = w;
   impl->weights = w;
   impl->resolve_engine();

@@ -411,6 +411,7 @@ std::unique_ptr<OfaResNet50Supernet> OfaResNet50Supernet::from_state_dict(const 
   torch_detail::check_engine(opts.engine);
   auto impl = std::make_unique<Impl>(opts.cache_bytes);
   impl->opts = opts;
+  impl->cpu_resources.spin_workers = opts.spin_workers;
   impl->cpu_weights = weights_from_state_dict(sd);
   impl->dev = torch_detail::parse_device(opts.device);
   impl->weights = impl->dev.is_cpu() ? impl->cpu_weights : impl->cpu_weights->to(impl->dev);
