@@ -273,9 +273,15 @@ class ParetoController : public Controller {
       if (allowed(p) && own_valid(p) && (floor_ok(p) || !m_o.accuracy_first) &&
           m_lat[p] * m_scale.factor(p, obs) * explored_ratio(p) <= m_budget[m_corr.device(p)])
         return p;
+    // A setting whose own correction still predicts a miss is not probed: it was measured slow
+    // and its correction has not relaxed back yet (that relaxation bounds how often it is re-tried).
+    auto ruled_out = [&](int p) {
+      const double gg = m_gg[static_cast<size_t>(m_group[static_cast<size_t>(p)])];
+      return std::isfinite(gg) && m_lat[p] * m_scale.factor(p, obs) * gg > obs.targets.latency_ms;
+    };
     int pick = -1;
     for (int p : m_order) {
-      if (!allowed(p) || own_valid(p) || (m_o.accuracy_first && !floor_ok(p))) continue;
+      if (!allowed(p) || own_valid(p) || (m_o.accuracy_first && !floor_ok(p)) || ruled_out(p)) continue;
       if (pick < 0 || m_lat[p] * m_scale.factor(p, obs) < m_lat[pick] * m_scale.factor(pick, obs)) pick = p;
     }
     m_all_probed = pick < 0;
@@ -283,7 +289,7 @@ class ParetoController : public Controller {
     if (pick < 0) {
       m_probe_is_retry = true;
       for (int p : m_order) {
-        if (!allowed(p) || (m_o.accuracy_first && !floor_ok(p)) || p == obs.current_point) continue;
+        if (!allowed(p) || (m_o.accuracy_first && !floor_ok(p)) || p == obs.current_point || ruled_out(p)) continue;
         const int64_t age = m_step - own(p).step, best_age = pick < 0 ? -1 : m_step - own(pick).step;
         if (pick < 0 || age > best_age ||
             (age == best_age && m_lat[p] * m_scale.factor(p, obs) < m_lat[pick] * m_scale.factor(pick, obs)))
