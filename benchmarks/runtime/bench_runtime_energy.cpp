@@ -160,6 +160,16 @@ int main(int argc, char** argv) try {
     SimBoard board;
   };
   std::vector<Variant> variants;
+  auto halve_static = [](SimBoard& b) {  // module base, SOC and DRAM: power paid whatever the clocks
+    b.base_w *= 0.5;
+    b.soc_idle_w *= 0.5;
+    b.dram_active_w *= 0.5;
+    b.soc_active_w *= 0.5;
+  };
+  auto low_voltage = [](SimBoard& b) {
+    b.gpu_v_min = 0.50;
+    for (auto& cl : b.clusters) cl.v_min = 0.50;
+  };
   variants.push_back({"calibrated Xavier NX", xnx});
   {
     SimBoard b = xnx;
@@ -168,16 +178,12 @@ int main(int argc, char** argv) try {
   }
   {
     SimBoard b = xnx;
-    b.base_w *= 0.5;
-    b.soc_idle_w *= 0.5;
-    b.dram_active_w *= 0.5;
-    b.soc_active_w *= 0.5;
+    halve_static(b);
     variants.push_back({"base, SOC and DRAM power x0.5", b});
   }
   {
     SimBoard b = xnx;
-    b.gpu_v_min = 0.50;
-    for (auto& cl : b.clusters) cl.v_min = 0.50;
+    low_voltage(b);
     variants.push_back({"voltage at the lowest OPP 0.60 -> 0.50 V", b});
   }
   {
@@ -187,12 +193,8 @@ int main(int argc, char** argv) try {
   }
   {
     SimBoard b = xnx;
-    b.base_w *= 0.5;
-    b.soc_idle_w *= 0.5;
-    b.dram_active_w *= 0.5;
-    b.soc_active_w *= 0.5;
-    b.gpu_v_min = 0.50;
-    for (auto& cl : b.clusters) cl.v_min = 0.50;
+    halve_static(b);
+    low_voltage(b);
     variants.push_back({"base/SOC/DRAM x0.5 and 0.50 V together", b});
     b.gpu_compute_fraction = 0.2;
     variants.push_back({"all of the above together", b});
