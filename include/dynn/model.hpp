@@ -42,8 +42,9 @@ struct SupernetOptions {
   // CPU engine with more than one thread: false (default) puts the worker threads to sleep when an
   // inference ends, so between inferences they leave the cores to the application, other
   // processes and the power manager. true lets them spin-wait for the next inference, as
-  // pthreadpool does by default: 20-40 us faster per inference in a back-to-back loop on cores
-  // nothing else needs (docs/benchmarks.md), at the cost of a busy core after every inference.
+  // pthreadpool does by default: about 30 us faster per inference in a back-to-back loop on cores
+  // nothing else needs (measured at two threads, docs/benchmarks.md), at the cost of a busy core
+  // after every inference.
   bool spin_workers = false;
 };
 
