@@ -14,10 +14,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <system_error>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -162,9 +165,17 @@ void ThreadPool::release_workers() const {
 
 enum class Kind { Conv, Depthwise, Hardswish, GlobalAvgPool, FullyConnected, SharedFullyConnected, Multiply, Add, MaxPool, AvgPool };
 
+// A dense conv created by create_deferred(): its shape and the function that writes its weights.
+struct Deferred {
+  Graph::Fill fill;
+  int k = 1, stride = 1, in_c = 0, out_c = 0;
+  float lo = 0, hi = 0;
+};
+
 struct Graph::Op {
   Kind kind;
   xnn_operator_t op = nullptr;
+  std::unique_ptr<Deferred> deferred;  // Kind::Conv until create_deferred()
   Value in = -1, in2 = -1, out = -1;
   DepthwiseParams dw;                           // Kind::Depthwise (dynn's own loop)
   std::shared_ptr<SharedFullyConnected> shared;  // Kind::SharedFullyConnected
@@ -215,6 +226,23 @@ std::pair<float, float> range(Act a) {
 }
 }  // namespace
 
+namespace {
+// A convolution with "same" padding (k/2 each side) in `groups` groups: XNNPACK packs the weights
+// (copied; the buffers may go).
+xnn_operator_t create_conv(const float* kernel, const float* bias, int in_c, int out_c, int k, int stride, int groups, float lo,
+                           float hi) {
+  const uint32_t pad = static_cast<uint32_t>(k / 2);
+  xnn_operator_t op = nullptr;
+  check_status(xnn_create_convolution2d_nhwc_f32(pad, pad, pad, pad, static_cast<uint32_t>(k), static_cast<uint32_t>(k),
+                                                 static_cast<uint32_t>(stride), static_cast<uint32_t>(stride), 1, 1,
+                                                 static_cast<uint32_t>(groups), static_cast<size_t>(in_c / groups),
+                                                 static_cast<size_t>(out_c / groups), static_cast<size_t>(in_c),
+                                                 static_cast<size_t>(out_c), kernel, bias, lo, hi, 0, &op),
+               "convolution create");
+  return op;
+}
+}  // namespace
+
 Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int out_c, int k, int stride, int groups,
                          Act act) {
   check(x, "conv");
@@ -239,12 +267,7 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
     m_bytes += (d.w.capacity() + d.bias.capacity()) * sizeof(float);
   } else {
     CountInto c(&m_bytes);
-    check_status(xnn_create_convolution2d_nhwc_f32(pad, pad, pad, pad, static_cast<uint32_t>(k), static_cast<uint32_t>(k),
-                                                   static_cast<uint32_t>(stride), static_cast<uint32_t>(stride), 1, 1,
-                                                   static_cast<uint32_t>(groups), static_cast<size_t>(in.c / groups),
-                                                   static_cast<size_t>(out_c / groups), static_cast<size_t>(in.c),
-                                                   static_cast<size_t>(out_c), kernel, bias, lo, hi, 0, &op->op),
-                 "convolution create");
+    op->op = create_conv(kernel, bias, in.c, out_c, k, stride, groups, lo, hi);
     m_weight_floats += static_cast<size_t>(out_c) * static_cast<size_t>(in.c / groups * k * k) + (bias ? static_cast<size_t>(out_c) : 0);
     if (!g_counting) m_bytes += (static_cast<size_t>(out_c) * static_cast<size_t>(in.c / groups * k * k) + out_c) * sizeof(float);
   }
@@ -256,6 +279,81 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
   m_ops.push_back(std::move(op));
   if (act == Act::Hardswish) hardswish(y);
   return y;
+}
+
+
+Graph::Value Graph::conv_deferred(Value x, Fill fill, int out_c, int k, int stride, Act act) {
+  check(x, "conv");
+  const ValueInfo in = m_values[static_cast<size_t>(x)];
+  if (out_c < 1 || k < 1 || stride < 1 || !fill)
+    throw Error(ErrorCode::Internal, fmt::format("cpu graph: deferred conv {}->{} k {} stride {}", in.c, out_c, k, stride));
+  const auto [lo, hi] = range(act);
+  auto op = std::make_unique<Op>();
+  op->kind = Kind::Conv;
+  op->deferred = std::make_unique<Deferred>(Deferred{std::move(fill), k, stride, in.c, out_c, lo, hi});
+  const size_t floats = static_cast<size_t>(out_c) * static_cast<size_t>(in.c) * static_cast<size_t>(k * k) + static_cast<size_t>(out_c);
+  m_weight_floats += floats;
+  ++m_deferred;
+  use(x);
+  op->in = x;
+  const int pad = k / 2;
+  const int oh = (in.h + 2 * pad - k) / stride + 1, ow = (in.w + 2 * pad - k) / stride + 1;
+  op->out = new_value(oh, ow, out_c);
+  const Value y = op->out;
+  m_ops.push_back(std::move(op));
+  if (act == Act::Hardswish) hardswish(y);
+  return y;
+}
+
+void Graph::create_deferred(int threads) {
+  std::vector<Op*> todo;
+  for (auto& op : m_ops)
+    if (op->deferred) todo.push_back(op.get());
+  // Largest first, so the threads finish together.
+  auto size = [](const Op* o) { return static_cast<size_t>(o->deferred->out_c) * o->deferred->in_c * o->deferred->k * o->deferred->k; };
+  std::stable_sort(todo.begin(), todo.end(), [&](const Op* a, const Op* b) { return size(a) > size(b); });
+  std::atomic<size_t> next{0};
+  std::vector<size_t> counted(static_cast<size_t>(std::max(1, threads)), 0);
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto work = [&](size_t t) {
+    std::vector<float> kernel, bias;
+    CountInto c(&counted[t]);
+    for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
+      try {
+        Deferred& d = *todo[i]->deferred;
+        d.fill(kernel, bias);
+        const size_t want = static_cast<size_t>(d.out_c) * d.in_c * d.k * d.k;
+        if (kernel.size() != want || bias.size() != static_cast<size_t>(d.out_c))
+          throw Error(ErrorCode::Internal, fmt::format("cpu graph: deferred conv got {} weights and {} biases, wants {} and {}",
+                                                       kernel.size(), bias.size(), want, d.out_c));
+        todo[i]->op = create_conv(kernel.data(), bias.data(), d.in_c, d.out_c, d.k, d.stride, 1, d.lo, d.hi);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        next.store(todo.size());  // the others stop at their next op
+      }
+    }
+  };
+  const size_t n = std::min(static_cast<size_t>(std::max(1, threads)), todo.size());
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < n; ++t) {
+    try {
+      helpers.emplace_back(work, t);
+    } catch (const std::system_error&) {  // no thread: the calling one does the rest
+      break;
+    }
+  }
+  work(0);
+  for (auto& h : helpers) h.join();
+  if (error) std::rethrow_exception(error);  // the ops created so far are freed with the graph
+  if (g_counting) {
+    for (size_t v : counted) m_bytes += v;
+  } else {  // another allocator: estimate from the weights, as conv() does
+    for (const Op* o : todo) m_bytes += (size(o) + static_cast<size_t>(o->deferred->out_c)) * sizeof(float);
+  }
+  for (Op* o : todo) o->deferred.reset();
+  m_deferred = 0;
 }
 
 void Graph::hardswish(Value x) {
@@ -504,6 +602,7 @@ float* Graph::at(Workspace& ws, Value v, int64_t batch) const {
 }
 
 void Graph::setup(Workspace& ws, const ThreadPool& pool, int64_t batch) {
+  if (m_deferred) throw Error(ErrorCode::Internal, fmt::format("cpu graph: {} deferred convolutions not created", m_deferred));
   const size_t n = static_cast<size_t>(batch);
   CountInto c(&m_bytes);  // indirection buffers of the first setup belong to this graph
   for (auto& op : m_ops) {

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -108,6 +109,16 @@ class Graph {
   Value depthwise(Value x, const float* kernel /* [c][k][k] */, const float* bias, int k, int stride, Act act) {
     return conv(x, kernel, bias, channels(x), k, stride, channels(x), act);
   }
+  // A dense (one group) conv whose weights `fill` writes later (kernel OHWI, bias out_c; the
+  // vectors are a thread's reused scratch), in create_deferred(): producing and packing a
+  // sub-network's big convolutions then runs on several threads. fill must only read data that
+  // outlives create_deferred() and may run on any thread.
+  using Fill = std::function<void(std::vector<float>& kernel, std::vector<float>& bias)>;
+  Value conv_deferred(Value x, Fill fill, int out_c, int k, int stride, Act act);
+  // Creates the deferred convolutions on `threads` threads (the calling one among them), largest
+  // first; the first failure is rethrown after all have stopped. Binding or running a graph that
+  // still has deferred convolutions is an Internal error.
+  void create_deferred(int threads);
   void hardswish(Value x);  // in place
   Value global_avg_pool(Value x);  // -> [batch, 1, 1, c]
   // x must be 1x1 spatially. kernel [out][in]; bias may be null; output clamped to [lo, hi].
@@ -171,6 +182,7 @@ class Graph {
   size_t m_arena_floats = 0;  // per image
   size_t m_bytes = 0;
   size_t m_weight_floats = 0;
+  size_t m_deferred = 0;  // deferred convolutions not created yet
   // What the operators were last set up for.
   const float* m_base = nullptr;
   int64_t m_batch = 0;

@@ -123,14 +123,14 @@ std::shared_ptr<const XnnHead> build_xnn_head(const Weights& w);
 // head: the XNNPACK engine's shared head (required for EngineKind::Xnnpack, unused otherwise).
 std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w, const SubnetConfig& cfg,
                                          const std::shared_ptr<const BnOverride>& stats, EngineKind kind,
-                                         const XnnHead* head = nullptr);
+                                         const XnnHead* head = nullptr, int build_threads = 1);
 // layer_seconds (CPU, fast engine): wall time of each layer in look-up-table order.
 at::Tensor prepared_forward(const Prepared& p, const at::Tensor& x, std::vector<double>* layer_seconds = nullptr);
 bool prepacked_available();
 // The XNNPACK graph of sub-network cfg (CPU weights) around the shared head; stats may be null
-// (supernet statistics).
+// (supernet statistics). Its dense convs are folded and packed on `threads` threads.
 std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig& cfg, const BnOverride* stats,
-                                            const XnnHead& head);
+                                            const XnnHead& head, int threads);
 
 }  // namespace dynn::ofa
 

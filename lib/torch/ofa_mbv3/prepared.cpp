@@ -136,7 +136,7 @@ size_t ConvOp::bytes() const {
 
 std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& wp, const SubnetConfig& cfg,
                                          const std::shared_ptr<const BnOverride>& stats, EngineKind kind,
-                                         const XnnHead* head) {
+                                         const XnnHead* head, int build_threads) {
   auto p = std::make_shared<Prepared>();
   p->cfg = cfg;
   p->kind = kind;
@@ -147,7 +147,7 @@ std::shared_ptr<Prepared> prepare_subnet(const std::shared_ptr<const Weights>& w
   const bool cpu = w.first_w.device().is_cpu();
   if (kind == EngineKind::Xnnpack) {
     if (!cpu || !head) throw Error(ErrorCode::Internal, "the XNNPACK engine needs CPU weights and their packed head");
-    p->xnn = build_xnn_graph(w, cfg, stats.get(), *head);
+    p->xnn = build_xnn_graph(w, cfg, stats.get(), *head, build_threads);
     p->bytes = p->xnn->bytes();  // the owner adds the indirection buffers once it binds the graph
     return p;
   }

@@ -14,44 +14,63 @@
 namespace dynn::ofa {
 namespace {
 
-// BN of `c` channels folded into a conv weight view w [O, I, kh, kw] (any strides, O = c), written
-// as XNNPACK's OHWI into wout: w' = w * g/sqrt(v+eps) (scale in double, product in float, as the
-// ATen path), b' = beta - mean * scale.
+// What one BN fold reads: a conv weight view w [O, I, kh, kw] (any strides, O = c) and the BN's
+// statistics and affine parameters (first c used). Views are taken on the building thread, so a
+// fold elsewhere only reads memory.
+struct FoldSource {
+  at::Tensor w, mean, var, gamma, beta;
+  int64_t c = 0;
+};
+
+// BN folded into the weights, written as XNNPACK's OHWI: w' = w * g/sqrt(v+eps) (scale in double,
+// product in float, as the ATen path), b' = beta - mean * scale.
+void fold_into(const FoldSource& s, std::vector<float>& weight, std::vector<float>& bias) {
+  const at::Tensor& w = s.w;
+  const int64_t c = s.c;
+  const float* mean = s.mean.data_ptr<float>();
+  const float* var = s.var.data_ptr<float>();
+  const float* g = s.gamma.data_ptr<float>();
+  const float* beta = s.beta.data_ptr<float>();
+  const int64_t O = w.size(0), I = w.size(1), kh = w.size(2), kw = w.size(3);
+  if (O != c) throw Error(ErrorCode::Internal, fmt::format("BN fold: {} output channels, BN of {}", O, c));
+  const int64_t s0 = w.stride(0), s1 = w.stride(1), s2 = w.stride(2), s3 = w.stride(3);
+  const float* src = w.data_ptr<float>();
+  weight.resize(static_cast<size_t>(O * I * kh * kw));
+  bias.resize(static_cast<size_t>(O));
+  float* dst = weight.data();
+  for (int64_t o = 0; o < O; ++o) {
+    const double scale = static_cast<double>(g[o]) / std::sqrt(static_cast<double>(var[o]) + 1e-5);
+    const float sf = static_cast<float>(scale);
+    bias[static_cast<size_t>(o)] = static_cast<float>(static_cast<double>(beta[o]) - static_cast<double>(mean[o]) * scale);
+    if (kh == 1 && kw == 1 && s1 == 1) {  // 1x1 convs, most of the weights: a contiguous row
+      const float* row = src + o * s0;
+      for (int64_t ci = 0; ci < I; ++ci) dst[ci] = row[ci] * sf;
+      dst += I;
+      continue;
+    }
+    for (int64_t y = 0; y < kh; ++y)
+      for (int64_t x = 0; x < kw; ++x)
+        for (int64_t ci = 0; ci < I; ++ci) *dst++ = src[o * s0 + ci * s1 + y * s2 + x * s3] * sf;
+  }
+}
+
+// Folds in the network's BN order (the index of a BnOverride's statistics): at once into its own
+// buffers, or later, for a deferred conv, on whichever thread creates it.
 class Folder {
  public:
   explicit Folder(const BnOverride* stats) : m_stats(stats) {}
 
-  void operator()(const at::Tensor& w, const Bn& bn, int64_t c) {
-    const auto [mean_t, var_t] = bn_mean_var(m_stats, m_next++, bn, c);
-    const float* mean = mean_t.data_ptr<float>();
-    const float* var = var_t.data_ptr<float>();
-    const float* g = bn.weight.data_ptr<float>();
-    const float* beta = bn.bias.data_ptr<float>();
-    const int64_t O = w.size(0), I = w.size(1), kh = w.size(2), kw = w.size(3);
-    if (O != c) throw Error(ErrorCode::Internal, fmt::format("BN fold: {} output channels, BN of {}", O, c));
-    const int64_t s0 = w.stride(0), s1 = w.stride(1), s2 = w.stride(2), s3 = w.stride(3);
-    const float* src = w.data_ptr<float>();
-    weight.resize(static_cast<size_t>(O * I * kh * kw));
-    bias.resize(static_cast<size_t>(O));
-    float* dst = weight.data();
-    for (int64_t o = 0; o < O; ++o) {
-      const double scale = static_cast<double>(g[o]) / std::sqrt(static_cast<double>(var[o]) + 1e-5);
-      const float sf = static_cast<float>(scale);
-      bias[static_cast<size_t>(o)] = static_cast<float>(static_cast<double>(beta[o]) - static_cast<double>(mean[o]) * scale);
-      if (kh == 1 && kw == 1 && s1 == 1) {  // 1x1 convs, most of the weights: a contiguous row
-        const float* row = src + o * s0;
-        for (int64_t ci = 0; ci < I; ++ci) dst[ci] = row[ci] * sf;
-        dst += I;
-        continue;
-      }
-      for (int64_t y = 0; y < kh; ++y)
-        for (int64_t x = 0; x < kw; ++x)
-          for (int64_t ci = 0; ci < I; ++ci) *dst++ = src[o * s0 + ci * s1 + y * s2 + x * s3] * sf;
-    }
+  void operator()(const at::Tensor& w, const Bn& bn, int64_t c) { fold_into(source(w, bn, c), weight, bias); }
+  cpu::Graph::Fill deferred(const at::Tensor& w, const Bn& bn, int64_t c) {
+    return [s = source(w, bn, c)](std::vector<float>& k, std::vector<float>& b) { fold_into(s, k, b); };
   }
   std::vector<float> weight, bias;
 
  private:
+  FoldSource source(const at::Tensor& w, const Bn& bn, int64_t c) {
+    auto [mean, var] = bn_mean_var(m_stats, m_next++, bn, c);
+    return {w, std::move(mean), std::move(var), bn.weight, bn.bias, c};
+  }
   const BnOverride* m_stats;
   size_t m_next = 0;
 };
@@ -91,19 +110,19 @@ std::shared_ptr<const XnnHead> build_xnn_head(const Weights& w) {
 }
 
 std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig& cfg, const BnOverride* stats,
-                                            const XnnHead& head) {
+                                            const XnnHead& head, int threads) {
   auto g = std::make_unique<cpu::Graph>();
   using cpu::Act;
   Folder fold(stats);
   const int c0 = w.arch.widths[0], c1 = w.arch.widths[1];
   cpu::Graph::Value x = g->input(cfg.r, cfg.r, 3);
-  fold(w.first_w, w.first_bn, c0);
-  cpu::Graph::Value y = g->conv(x, fold.weight.data(), fold.bias.data(), c0, 3, 2, 1, Act::Hardswish);
+  // The dense convs (nearly all the weights) are folded and packed by create_deferred() below,
+  // on `threads` threads; depthwise and SE weights are small and done here.
+  cpu::Graph::Value y = g->conv_deferred(x, fold.deferred(w.first_w, w.first_bn, c0), c0, 3, 2, Act::Hardswish);
   g->mark_layer();
   fold(w.b0_dw_w, w.b0_dw_bn, c0);
   cpu::Graph::Value t = g->depthwise(y, fold.weight.data(), fold.bias.data(), 3, 1, Act::Relu);
-  fold(w.b0_pw_w, w.b0_pw_bn, c1);
-  t = g->conv(t, fold.weight.data(), fold.bias.data(), c1, 1, 1, 1, Act::None);
+  t = g->conv_deferred(t, fold.deferred(w.b0_pw_w, w.b0_pw_bn, c1), c1, 1, 1, Act::None);
   g->add(t, y);
   y = t;
   g->mark_layer();
@@ -113,8 +132,7 @@ std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig
     const int k = cfg.ks[static_cast<size_t>(b.index - 1)];
     const int mid = b.mid(cfg.e[static_cast<size_t>(b.index - 1)]);
     const Act act = b.hswish ? Act::Hardswish : Act::Relu;
-    fold(b.expand_w.narrow(0, 0, mid), b.expand_bn, mid);
-    cpu::Graph::Value h = g->conv(y, fold.weight.data(), fold.bias.data(), mid, 1, 1, 1, act);
+    cpu::Graph::Value h = g->conv_deferred(y, fold.deferred(b.expand_w.narrow(0, 0, mid), b.expand_bn, mid), mid, 1, 1, act);
     fold(b.dw_k[static_cast<size_t>(k)].narrow(0, 0, mid), b.dw_bn, mid);
     h = g->depthwise(h, fold.weight.data(), fold.bias.data(), k, b.stride, act);
     if (b.se) {
@@ -130,15 +148,13 @@ std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig
       z = g->fully_connected(z, fc.data(), eb.data(), mid, 0.f, 1.f);
       g->multiply_channels(h, z);
     }
-    fold(b.proj_w.narrow(1, 0, mid), b.proj_bn, b.cout);
-    cpu::Graph::Value p = g->conv(h, fold.weight.data(), fold.bias.data(), b.cout, 1, 1, 1, Act::None);
+    cpu::Graph::Value p = g->conv_deferred(h, fold.deferred(b.proj_w.narrow(1, 0, mid), b.proj_bn, b.cout), b.cout, 1, 1, Act::None);
     if (b.shortcut) g->add(p, y);
     y = p;
     g->mark_layer();
   }
   const int fe = w.arch.widths[7];
-  fold(w.fe_w, w.fe_bn, fe);
-  y = g->conv(y, fold.weight.data(), fold.bias.data(), fe, 1, 1, 1, Act::Hardswish);
+  y = g->conv_deferred(y, fold.deferred(w.fe_w, w.fe_bn, fe), fe, 1, 1, Act::Hardswish);
   g->mark_layer();
   y = g->global_avg_pool(y);
   g->mark_layer();
@@ -147,6 +163,7 @@ std::unique_ptr<cpu::Graph> build_xnn_graph(const Weights& w, const SubnetConfig
   y = g->fully_connected(y, head.classifier, Act::None);
   g->mark_layer();
   g->set_output(y);
+  g->create_deferred(threads);
   return g;
 }
 

@@ -59,7 +59,8 @@ std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const Subn
   // Prepare outside the lock: inference on other sub-networks goes on meanwhile.
   std::shared_ptr<const ofa::XnnHead> head;
   if (k == ofa::EngineKind::Xnnpack) head = head_for(*w);
-  auto p = ofa::prepare_subnet(w, cfg, stats, k, head.get());
+  // Folding and packing use the model's thread count, like its inferences.
+  auto p = ofa::prepare_subnet(w, cfg, stats, k, head.get(), effective_threads());
   if (p->xnn) {
     // Bind for batch 1 now, so the first inference after a switch only runs; the binding's
     // indirection buffers count towards the plan's bytes.
