@@ -44,8 +44,9 @@ class ModelKnobBinding;
 }
 
 // The search below the profiled points (owned-model mode; a family with reductions,
-// SubnetFamily::smaller). When the controller reports Decision::starved for `patience` steps in a
-// row, each measured over the target, the manager shrinks the smallest sub-network among the
+// SubnetFamily::smaller). When `patience` steps measured over the target fall in one unbroken run
+// of steps the controller reports Decision::starved (steps that met the target may come between
+// them), the manager shrinks the smallest sub-network among the
 // app's points (shrink_subnet over the model's own MACs) to safety * target / best latency
 // measured in those steps of its MACs (at most max_fraction), prepares it (on a background thread
 // unless `background` is false: inference goes on meanwhile) and adds it as new points, one per

@@ -91,13 +91,16 @@ bool SubnetSearch::after_decision(const Decision& decision, const Observation& o
   }
   if (m_status.exhausted) return false;
   // Starved and measured to miss: a prediction alone (a correction still high after a spike) is
-  // no reason to build a network.
+  // no reason to build a network. Misses count while the controller stays starved, also when
+  // inferences that met the target come between them (the smallest point at the edge of the
+  // target misses now and then, which is a reason).
   const bool missed = obs.targets.has_latency() && std::isfinite(obs.last_latency_ms) && obs.last_latency_ms > obs.targets.latency_ms;
-  if (!decision.starved || !missed) {
+  if (!decision.starved) {
     m_starved = 0;
     m_starved_best = std::numeric_limits<double>::infinity();
     return false;
   }
+  if (!missed) return false;
   if (m_starved++ == 0) m_starved_best = std::numeric_limits<double>::infinity();
   m_starved_best = std::min(m_starved_best, obs.last_latency_ms);
   if (m_starved < m_o.patience) return false;
