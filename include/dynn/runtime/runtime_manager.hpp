@@ -44,10 +44,11 @@ class ModelKnobBinding;
 }
 
 // The search below the profiled points (owned-model mode; a family with reductions,
-// SubnetFamily::smaller). When `patience` steps measured over the target fall in one unbroken run
-// of steps the controller reports Decision::starved (steps that met the target may come between
-// them), the manager shrinks the smallest sub-network among the
-// app's points (shrink_subnet over the model's own MACs) to safety * target / best latency
+// SubnetFamily::smaller). When `patience` (1..1000) steps in which the controller reports
+// Decision::starved and the inference missed the target fall within 10 x patience steps (in a
+// row, or a smallest point at the edge of the target that misses now and then), the manager
+// shrinks the smallest sub-network among the app's points (shrink_subnet over the model's own
+// MACs) to safety * target / best latency
 // measured in those steps of its MACs (at most max_fraction), prepares it (on a background thread
 // unless `background` is false: inference goes on meanwhile) and adds it as new points, one per
 // hardware setting and device of the existing points, each timed from the point it derives from by MACs. Once a new point has run

@@ -166,14 +166,28 @@ class ParetoController : public Controller {
     };
     auto allowed = [&](int p) { return !(t.has_power() && std::isfinite(m_pow[p]) && m_pow[p] > t.power_w); };
     auto floor_ok = [&](int p) { return !t.has_accuracy() || m_acc[p] >= t.accuracy; };
+    // The most accurate point predicted to fit; among equally accurate ones (one sub-network at
+    // several hardware settings) the one predicted fastest, and the current one unless another is
+    // predicted kLateral faster (a setting measured slow relaxes back towards fitting within a few
+    // steps, which must not move the app back and forth between two settings that both fit).
     int chosen = -1, fastest = -1, fastest_floor = -1;
-    double best_fast = INFINITY, best_fast_floor = INFINITY;
+    double best_fast = INFINITY, best_fast_floor = INFINITY, chosen_pred = INFINITY;
     for (int p : m_order) {
       if (!allowed(p)) continue;
       const double pred = predict(p);
       if (pred < best_fast) best_fast = pred, fastest = p;
       if (floor_ok(p) && pred < best_fast_floor) best_fast_floor = pred, fastest_floor = p;
-      if (pred <= m_budget[m_corr.device(p)] && (floor_ok(p) || !m_o.accuracy_first) && chosen < 0) chosen = p;
+      if (pred <= m_budget[m_corr.device(p)] && (floor_ok(p) || !m_o.accuracy_first) &&
+          (chosen < 0 || (m_acc[p] == m_acc[chosen] && pred < chosen_pred)))
+        chosen = p, chosen_pred = pred;
+    }
+    {
+      const int c = obs.current_point;
+      if (chosen >= 0 && m_corr.valid(c) && c != chosen && m_acc[c] == m_acc[chosen] && allowed(c) &&
+          (floor_ok(c) || !m_o.accuracy_first)) {
+        const double pc = predict(c);
+        if (pc <= m_budget[m_corr.device(c)] && chosen_pred > (1 - kLateral) * pc) chosen = c;
+      }
     }
     // Explore only when even the fastest point is predicted to miss the target itself (not only
     // the margin): then staying costs a miss every step and a probe can only help.
@@ -227,6 +241,7 @@ class ParetoController : public Controller {
 
  private:
   static constexpr double kJump = 1.5;  // the device's correction rising this much in one step: a new slowdown
+  static constexpr double kLateral = 0.1;  // how much faster an equally accurate point must be predicted to move to it
   static constexpr int64_t kNever = -1000000000;
   struct Own {
     double ratio = 1;      // measured / profiled latency of the group's points, last measurement

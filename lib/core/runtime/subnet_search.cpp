@@ -38,7 +38,8 @@ SubnetSearch::SubnetSearch(SubnetSearchOptions options, std::shared_ptr<DynamicM
                            std::string who)
     : m_o(std::move(options)), m_model(std::move(model)), m_who(std::move(who)) {
   if (!m_model) bad(m_who, "needs the app's model (owned-model mode): it prepares the sub-networks it finds");
-  if (m_o.patience < 1) bad(m_who, fmt::format("patience {} must be >= 1", m_o.patience));
+  if (m_o.patience < 1 || m_o.patience > 1000) bad(m_who, fmt::format("patience {} must be in 1..1000", m_o.patience));
+  m_starved.reserve(static_cast<size_t>(m_o.patience));
   if (m_o.max_subnets < 1) bad(m_who, fmt::format("max_subnets {} must be >= 1", m_o.max_subnets));
   if (m_o.calibrate_runs < 1 || m_o.calibrate_runs > 8) bad(m_who, fmt::format("calibrate_runs {} must be in 1..8", m_o.calibrate_runs));
   if (!(m_o.safety > 0 && m_o.safety <= 1)) bad(m_who, fmt::format("safety {} must be in (0, 1]", m_o.safety));
@@ -91,23 +92,23 @@ bool SubnetSearch::after_decision(const Decision& decision, const Observation& o
   }
   if (m_status.exhausted) return false;
   // Starved and measured to miss: a prediction alone (a correction still high after a spike) is
-  // no reason to build a network. Misses count while the controller stays starved, also when
-  // inferences that met the target come between them (the smallest point at the edge of the
-  // target misses now and then, which is a reason).
+  // no reason to build a network. `patience` such steps within 10 x patience steps start a search:
+  // in a row when nothing fits any more, or a miss rate of at least 10 % when the smallest point
+  // is at the edge of the target and misses now and then (met steps between, which end the
+  // controller's starved state until the next miss).
+  ++m_step;
   const bool missed = obs.targets.has_latency() && std::isfinite(obs.last_latency_ms) && obs.last_latency_ms > obs.targets.latency_ms;
-  if (!decision.starved) {
-    m_starved = 0;
-    m_starved_best = std::numeric_limits<double>::infinity();
-    return false;
-  }
-  if (!missed) return false;
-  if (m_starved++ == 0) m_starved_best = std::numeric_limits<double>::infinity();
-  m_starved_best = std::min(m_starved_best, obs.last_latency_ms);
-  if (m_starved < m_o.patience) return false;
+  const int64_t window = static_cast<int64_t>(kWindow) * m_o.patience;
+  while (!m_starved.empty() && m_step - m_starved.front().first >= window) m_starved.erase(m_starved.begin());
+  if (!decision.starved || !missed) return false;
+  m_starved.emplace_back(m_step, obs.last_latency_ms);
+  if (static_cast<int>(m_starved.size()) < m_o.patience) return false;
+  double best = std::numeric_limits<double>::infinity();
+  for (const auto& s : m_starved) best = std::min(best, s.second);
   // The MACs to keep: what the best measured latency says the target leaves, with a safety factor
   // (latency falls more slowly than MACs on small networks), and at least a fixed step down.
-  const double fraction = std::clamp(m_o.safety * obs.targets.latency_ms / m_starved_best, 0.01, m_o.max_fraction);
-  m_starved = 0;
+  const double fraction = std::clamp(m_o.safety * obs.targets.latency_ms / best, 0.01, m_o.max_fraction);
+  m_starved.clear();
   start(points, fraction);
   if (!m_done) return false;  // on its thread: its points join at a later step
   const size_t before = points.size();

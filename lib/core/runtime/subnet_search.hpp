@@ -68,8 +68,12 @@ class SubnetSearch {
   std::vector<std::string> m_devices;
   std::vector<char> m_profiled;   // per point: latency from a profile or from its own runs
   std::vector<Runs> m_runs;       // per point
-  int m_starved = 0;
-  double m_starved_best = 0;
+  // Steps (of after_decision) that were starved and missed, with their latency: at most
+  // `patience` (capacity reserved: no allocation in a step), dropped when older than kWindow x
+  // patience steps.
+  std::vector<std::pair<int64_t, double>> m_starved;
+  int64_t m_step = 0;
+  static constexpr int kWindow = 10;
   SearchStatus m_status;
   // A search in progress: the worker writes m_found* and then m_done.
   std::thread m_worker;
