@@ -14,9 +14,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <exception>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <mutex>
 #include <system_error>
@@ -224,9 +224,7 @@ std::pair<float, float> range(Act a) {
   constexpr float inf = std::numeric_limits<float>::infinity();
   return a == Act::Relu ? std::pair<float, float>{0.f, inf} : std::pair<float, float>{-inf, inf};
 }
-}  // namespace
 
-namespace {
 // A convolution with "same" padding (k/2 each side) in `groups` groups: XNNPACK packs the weights
 // (copied; the buffers may go).
 xnn_operator_t create_conv(const float* kernel, const float* bias, int in_c, int out_c, int k, int stride, int groups, float lo,
@@ -280,7 +278,6 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
   if (act == Act::Hardswish) hardswish(y);
   return y;
 }
-
 
 Graph::Value Graph::conv_deferred(Value x, Fill fill, int out_c, int k, int stride, Act act) {
   check(x, "conv");
