@@ -226,10 +226,20 @@ void OfaMbv3Supernet::infer_subnet(const SubnetConfig& cfg, const float* input, 
   m_impl->run(*p, input, n, c, h, w, logits, capacity, layer_seconds);
 }
 
-// A property of this model: applied to the calling thread when this model runs (run()), and now,
-// so a caller that asks get_num_threads() right after sees it too.
+// A property of this model. On the ATen engines it is applied to the calling thread when this
+// model runs (run()), and now, so a caller that asks get_num_threads() right after sees it too. On
+// the XNNPACK engine it sizes dynn's own pool only: LibTorch's count is left alone, because
+// changing it rebuilds LibTorch's internal thread pool, whose new workers spin for tens of
+// milliseconds (measured: the first three two-thread inferences after a change took twice their
+// time).
 void OfaMbv3Supernet::set_num_threads(int n) {
-  dynn::set_num_threads(n);  // validates n
+  check_thread_count(n, "set_num_threads");
+  bool xnnpack;
+  {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    xnnpack = m_impl->kind == ofa::EngineKind::Xnnpack;
+  }
+  if (!xnnpack) dynn::set_num_threads(n);
   m_impl->threads.store(n, std::memory_order_relaxed);
 }
 

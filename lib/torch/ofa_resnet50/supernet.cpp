@@ -578,8 +578,10 @@ void OfaResNet50Supernet::set_device(const std::string& device) {
                                                     "load it with options.device = \"{}\"", m_impl->opts.device, device, device));
 }
 
+// As OfaMbv3Supernet::set_num_threads: the XNNPACK engine leaves LibTorch's count alone.
 void OfaResNet50Supernet::set_num_threads(int n) {
-  dynn::set_num_threads(n);  // validates n
+  check_thread_count(n, "set_num_threads");
+  if (m_impl->engine != Engine::Xnnpack) dynn::set_num_threads(n);
   m_impl->threads.store(n, std::memory_order_relaxed);
 }
 int OfaResNet50Supernet::num_threads() const {

@@ -496,3 +496,23 @@ TEST_CASE("a sub-network prepared on several threads equals one prepared on one"
   CHECK(std::abs(static_cast<double>(bytes[0]) - static_cast<double>(bytes[1])) < 1e-3 * static_cast<double>(bytes[0]));
   CHECK(logits[0] == logits[1]);
 }
+
+TEST_CASE("the fast CPU engine's thread count sizes its own pool and leaves LibTorch's alone", "[supernet]") {
+  // Changing LibTorch's count rebuilds its internal thread pool (new workers that spin), which a
+  // model on dynn's XNNPACK engine does not use.
+  auto net = OfaMbv3Supernet::random(1.0, 1);
+  if (!cpu::available()) {
+    WARN("XNNPACK unavailable here: the fast engine runs on ATen, which takes the count");
+    return;
+  }
+  const int before = get_num_threads();
+  const int other = before == 1 ? 2 : 1;
+  net->set_num_threads(other);
+  CHECK(net->num_threads() == other);
+  CHECK(get_num_threads() == before);
+  net->set_subnet(SubnetConfig::smallest(128));
+  std::vector<float> x(3 * 128 * 128, 0.25f), y(1000);
+  net->infer(x.data(), 1, 3, 128, 128, y.data(), y.size());
+  CHECK(get_num_threads() == before);
+  CHECK_THROWS_AS(net->set_num_threads(0), Error);
+}
