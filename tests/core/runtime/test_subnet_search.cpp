@@ -272,10 +272,9 @@ TEST_CASE("search: the smallest point missing now and then (at the edge of the t
 
 TEST_CASE("pareto: between two settings of one sub-network that both fit, it keeps the faster", "[runtime][dwell]") {
   // A load on the second CPU first makes every two-thread point miss, so pareto explores and moves
-  // to L2/t1 (and learns it);
-  // then the load eases: L2/t2 runs at twice its profile, slower than L2/t1, both within the
-  // target. pareto stays on L2/t1, and the two-thread setting, whose correction relaxes back, is
-  // tried again only once predicted 10 % faster, not every few steps.
+  // to L2/t1 (and learns it); then the load eases: L2/t2 runs at twice its profile, slower than
+  // L2/t1, both within the target. pareto stays on L2/t1, and the two-thread setting, whose
+  // correction relaxes back, is tried again only once predicted 10 % faster, not every few steps.
   SubnetSearchOptions o;  // no search
   World probe(o);
   const double l2 = probe.ms(SubnetConfig::uniform(7, 6, 4, 224), 2);

@@ -1,8 +1,8 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <limits>
 #include <thread>
 
@@ -498,8 +498,8 @@ TEST_CASE("a sub-network prepared on several threads equals one prepared on one"
 }
 
 TEST_CASE("the fast CPU engine's thread count sizes its own pool and leaves LibTorch's alone", "[supernet]") {
-  // Changing LibTorch's count rebuilds its internal thread pool (new workers that spin), which a
-  // model on dynn's XNNPACK engine does not use.
+  // Changing LibTorch's count resizes LibTorch's own thread pools (the next two-thread inferences
+  // then stalled), which a model on dynn's XNNPACK engine does not use.
   auto net = OfaMbv3Supernet::random(1.0, 1);
   if (!cpu::available()) {
     WARN("XNNPACK unavailable here: the fast engine runs on ATen, which takes the count");
