@@ -137,7 +137,7 @@ class ParetoController : public Controller {
       // device's.
       double& gg = m_gg[static_cast<size_t>(last_group)];
       if (!std::isfinite(gg)) gg = g0;
-      if (base > 0) correct(gg, obs.last_latency_ms / base, obs.last_latency_ms / (base * gg) - 1 > band ? up : m_o.gain_down, m_o.gain_down);
+      follow(gg, obs.last_latency_ms, base, band, up, m_o.gain_down);
       m_corr.observe(lp, obs.last_latency_ms, base, m_o.jitter_k, up, m_o.gain_down);
       // A new step change ends an exploration: what it measured was under other conditions.
       if (m_corr.g[d] > kJump * g0) m_episode_start = kNever;
@@ -251,8 +251,10 @@ class ParetoController : public Controller {
   // An exploration lasts explore_stale steps from its start; then the device's correction rules
   // again (and a slowdown still there starts another).
   bool exploring() const { return m_o.explore && m_step - m_episode_start <= m_o.explore_stale; }
+  // p's hardware setting's own correction, NaN while the setting has not run.
+  double learned_g(int p) const { return m_gg[static_cast<size_t>(m_group[static_cast<size_t>(p)])]; }
   double setting_g(int p) const {
-    const double gg = m_gg[static_cast<size_t>(m_group[static_cast<size_t>(p)])];
+    const double gg = learned_g(p);
     return std::isfinite(gg) ? gg : m_corr.g[m_corr.device(p)];
   }
   Own& own(int p) { return m_own[static_cast<size_t>(m_group[static_cast<size_t>(p)])]; }
@@ -291,7 +293,7 @@ class ParetoController : public Controller {
     // A setting whose own correction still predicts a miss is not probed: it was measured slow
     // and its correction has not relaxed back yet (that relaxation bounds how often it is re-tried).
     auto ruled_out = [&](int p) {
-      const double gg = m_gg[static_cast<size_t>(m_group[static_cast<size_t>(p)])];
+      const double gg = learned_g(p);
       return std::isfinite(gg) && m_lat[p] * m_scale.factor(p, obs) * gg > obs.targets.latency_ms;
     };
     int pick = -1;

@@ -29,6 +29,13 @@ inline void correct(double& g, double observed, double up, double down) {
   g += (observed > g ? up : down) * (observed - g);
 }
 
+// The correction g of a prediction `pred` (ms, before correction) learns from `measured`: a rise
+// beyond the jitter band (relative residual > band) with gain `up`, the rest with `down`.
+inline void follow(double& g, double measured, double pred, double band, double up, double down) {
+  if (!(pred > 0) || !std::isfinite(measured)) return;
+  correct(g, measured / pred, measured / (pred * g) - 1 > band ? up : down, down);
+}
+
 // The online latency correction of "pareto" and "energy", kept per device (CPU/GPU placement: a
 // co-runner on the GPU does not slow the CPU points). g = measured / predicted: a rise beyond the
 // jitter band is a step change (interference) and is followed at once (gain_up), a rise within

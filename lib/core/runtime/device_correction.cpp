@@ -35,8 +35,7 @@ void DeviceCorrection::observe(int point, double measured, double pred, double j
   if (!valid(point) || !std::isfinite(measured) || !(pred > 0)) return;
   const size_t d = device(point);
   const double r = measured / (pred * g[d]) - 1;  // residual against the prediction in force: the jitter
-  const double band = jitter_k * std::sqrt(var[d]);
-  correct(g[d], measured / pred, r > band ? gain_up : gain_down, gain_down);
+  follow(g[d], measured, pred, jitter_k * std::sqrt(var[d]), gain_up, gain_down);
   var[d] += 0.05 * (std::min(r * r, 0.04) - var[d]);  // capped: a step change is not jitter
 }
 

@@ -229,9 +229,8 @@ void OfaMbv3Supernet::infer_subnet(const SubnetConfig& cfg, const float* input, 
 // A property of this model. On the ATen engines it is applied to the calling thread when this
 // model runs (run()), and now, so a caller that asks get_num_threads() right after sees it too. On
 // the XNNPACK engine it sizes dynn's own pool only: LibTorch's count is left alone, because
-// changing it rebuilds LibTorch's internal thread pool, whose new workers spin for tens of
-// milliseconds (measured: the first three two-thread inferences after a change took twice their
-// time).
+// at::set_num_threads also resizes LibTorch's own pools, and right after it the next three
+// two-thread inferences lost one or two 4 ms scheduler ticks each (measured; docs/supernet.md).
 void OfaMbv3Supernet::set_num_threads(int n) {
   check_thread_count(n, "set_num_threads");
   bool xnnpack;
