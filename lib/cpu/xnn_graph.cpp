@@ -269,9 +269,15 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
     m_weight_floats += static_cast<size_t>(out_c) * static_cast<size_t>(in.c / groups * k * k) + (bias ? static_cast<size_t>(out_c) : 0);
     if (!g_counting) m_bytes += (static_cast<size_t>(out_c) * static_cast<size_t>(in.c / groups * k * k) + out_c) * sizeof(float);
   }
+  return push_conv(std::move(op), x, out_c, k, stride, act);
+}
+
+Graph::Value Graph::push_conv(std::unique_ptr<Op> op, Value x, int out_c, int k, int stride, Act act) {
+  const ValueInfo in = m_values[static_cast<size_t>(x)];
   use(x);
   op->in = x;
-  const int oh = (in.h + 2 * static_cast<int>(pad) - k) / stride + 1, ow = (in.w + 2 * static_cast<int>(pad) - k) / stride + 1;
+  const int pad = k / 2;
+  const int oh = (in.h + 2 * pad - k) / stride + 1, ow = (in.w + 2 * pad - k) / stride + 1;
   op->out = new_value(oh, ow, out_c);
   const Value y = op->out;
   m_ops.push_back(std::move(op));
@@ -291,15 +297,7 @@ Graph::Value Graph::conv_deferred(Value x, Fill fill, int out_c, int k, int stri
   const size_t floats = static_cast<size_t>(out_c) * static_cast<size_t>(in.c) * static_cast<size_t>(k * k) + static_cast<size_t>(out_c);
   m_weight_floats += floats;
   ++m_deferred;
-  use(x);
-  op->in = x;
-  const int pad = k / 2;
-  const int oh = (in.h + 2 * pad - k) / stride + 1, ow = (in.w + 2 * pad - k) / stride + 1;
-  op->out = new_value(oh, ow, out_c);
-  const Value y = op->out;
-  m_ops.push_back(std::move(op));
-  if (act == Act::Hardswish) hardswish(y);
-  return y;
+  return push_conv(std::move(op), x, out_c, k, stride, act);
 }
 
 void Graph::create_deferred(int threads) {

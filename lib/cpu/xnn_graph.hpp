@@ -169,6 +169,8 @@ class Graph {
   Value new_value(int h, int w, int c);
   void use(Value v);
   void push_in_place(std::unique_ptr<Op> op, Value x, Value y);  // x op= y
+  // Appends a conv op reading x ("same" padding) and its output value, then hardswish if act says so.
+  Value push_conv(std::unique_ptr<Op> op, Value x, int out_c, int k, int stride, Act act);
   void plan_arena();
   void setup(Workspace& ws, const ThreadPool& pool, int64_t batch);
   float* at(Workspace& ws, Value v, int64_t batch) const;
