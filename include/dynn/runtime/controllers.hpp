@@ -60,7 +60,8 @@ std::unique_ptr<Controller> make_dynamic_ofa(const DynamicOfaOptions& o);
 // power cap where points carry power), m = max(margin, jitter_k * the tracked relative jitter of
 // the latency around its prediction), so a noisy platform gets a wider margin. Prediction = profiled latency * frequency scale * g, where
 // g (measured / predicted) is learned online: raised with gain_up (1 = at once, so interference is
-// seen after one inference) and lowered with gain_down (slow, the hysteresis). freq_knob: when
+// seen after one inference; a lone slow inference is forgotten when the next one measures the old g
+// again) and lowered with gain_down (slow, the hysteresis). freq_knob: when
 // given, the profiled latency is rescaled to the knob's current value with a compute-bound
 // fraction (point hardware value, else the knob's maximum, is the profiled frequency).
 // Points on different devices (CPU/GPU placement) have their own g: interference on one device
@@ -86,7 +87,7 @@ struct ParetoOptions {
   // A step up (a more accurate point) waits until it was chosen for up_dwell steps in a row while
   // the current point still fits; steps down are immediate. 1 = no dwell (and no doubling). A step up that bounces
   // (left downwards within 50 steps: a point the profile says fits but the machine does not run in
-  // time) doubles that point's dwell, up to up_dwell_max; one that holds 50 steps resets it.
+  // time) doubles that point's dwell, up to up_dwell_max; one that holds 50 steps halves it.
   int up_dwell = 5;
   int up_dwell_max = 160;
   bool explore = true;

@@ -110,6 +110,7 @@ class ParetoController : public Controller {
     m_failed_up.assign(m_lat.size(), FailedUp{});
     m_up_to = -1;
     m_all_probed = m_probe_is_retry = m_prev_rose = false;
+    m_spike = Spike{};
     m_last_target = Targets{};
   }
   void step(const Observation& obs, Decision& out) override {
@@ -124,6 +125,19 @@ class ParetoController : public Controller {
       const int lp = obs.last_point;
       const size_t d = m_corr.device(lp);
       const double base = m_lat[lp] * m_scale.factor(lp, obs);
+      // A lone spike was followed at once (below); when the next inference on the same device
+      // measures the correction from before it again, the spike is forgotten, so one slow
+      // inference costs a step down and one back up, not a climb back through every level while
+      // the correction relaxes.
+      if (m_spike.armed) {
+        m_spike.armed = false;
+        const double band0 = m_o.jitter_k * std::sqrt(m_corr.var[d]);
+        if (m_spike.device == d && base > 0 && obs.last_latency_ms / (base * m_spike.g) - 1 <= band0) {
+          m_corr.g[d] = m_spike.g;
+          if (m_spike.group == last_group) m_gg[static_cast<size_t>(last_group)] = m_spike.gg;
+          m_prev_rose = false;
+        }
+      }
       const double g0 = m_corr.g[d];
       // A rise beyond the jitter band is followed at once when the inference missed the target
       // or the step before rose too; a lone rise that still met the target is followed slowly, so
@@ -132,11 +146,12 @@ class ParetoController : public Controller {
       const bool rose = base > 0 && obs.last_latency_ms / (base * g0) - 1 > band;
       const bool missed = obs.targets.has_latency() && obs.last_latency_ms > obs.targets.latency_ms;
       const double up = (missed || m_prev_rose) ? m_o.gain_up : m_o.gain_down;
-      m_prev_rose = rose;
       // The setting's own correction, learned like the device's; unlearned, it starts from the
       // device's.
       double& gg = m_gg[static_cast<size_t>(last_group)];
       if (!std::isfinite(gg)) gg = g0;
+      if (rose && missed && !m_prev_rose) m_spike = {true, d, last_group, g0, gg};
+      m_prev_rose = rose;
       follow(gg, obs.last_latency_ms, base, band, up, m_o.gain_down);
       m_corr.observe(lp, obs.last_latency_ms, base, m_o.jitter_k, up, m_o.gain_down);
       // A new step change ends an exploration: what it measured was under other conditions.
@@ -207,12 +222,16 @@ class ParetoController : public Controller {
     if (new_target) std::fill(m_dwell.begin(), m_dwell.end(), m_o.up_dwell), m_up_to = -1;
     // A step up that bounces (left downwards within kBounce steps) was near a boundary the profile
     // does not show: the next step up to that point waits twice as long (up to up_dwell_max); one
-    // that holds for kBounce steps resets its dwell.
-    if (m_up_to >= 0 && (chosen != m_up_to || m_step - m_up_step > kBounce)) {
-      const bool bounced = chosen != m_up_to && m_step - m_up_step <= kBounce && m_acc[chosen] < m_acc[m_up_to];
-      int& dw = m_dwell[static_cast<size_t>(m_up_to)];
-      dw = bounced ? std::min(2 * dw, std::max(m_o.up_dwell, m_o.up_dwell_max)) : m_o.up_dwell;
-      m_up_to = -1;
+    // that holds for kBounce steps halves its dwell (down to up_dwell). A candidate above it, held
+    // back by its own dwell, neither ends nor clears the watch.
+    if (m_up_to >= 0) {
+      const bool held_long = m_step - m_up_step > kBounce;
+      const bool bounced = !held_long && m_acc[chosen] < m_acc[m_up_to];
+      if (held_long || bounced) {
+        int& dw = m_dwell[static_cast<size_t>(m_up_to)];
+        dw = bounced ? std::min(2 * dw, std::max(m_o.up_dwell, m_o.up_dwell_max)) : std::max(m_o.up_dwell, dw / 2);
+        m_up_to = -1;
+      }
     }
     bool held = false;
     if (m_o.up_dwell > 1 && !new_target && m_corr.valid(cur) && chosen != cur && m_acc[chosen] > m_acc[cur] && allowed(cur) &&
@@ -337,6 +356,12 @@ class ParetoController : public Controller {
   int64_t m_explored = 0;             // probes so far
   double m_last_ratio = NAN;          // measured / profiled latency of the last inference
   bool m_prev_rose = false;           // the last inference rose beyond the jitter band
+  struct Spike {
+    bool armed = false;
+    size_t device = 0;
+    int group = -1;
+    double g = 1, gg = 1;  // the device's and the setting's correction before it
+  } m_spike;                          // a lone rise that missed, followed at once, in the last step
   int m_up_candidate = -1, m_up_count = 0;  // the step up being held back, and for how many steps
   static constexpr int64_t kBounce = 50;  // steps after a step up in which leaving downwards is a bounce
   std::vector<int> m_dwell;       // per point: steps a step up to it waits now (up_dwell, doubled per bounce)

@@ -298,3 +298,63 @@ TEST_CASE("pareto: between two settings of one sub-network that both fit, it kee
   CHECK(on_t1 >= 225);
   CHECK(switches <= 16);  // measured: 10 (a retry of the two-thread setting every ~50 steps)
 }
+
+TEST_CASE("pareto: one slow inference costs a step down and one back, a slowdown that stays does not", "[runtime][dwell]") {
+  // L2 (30 ms) meets 40 ms. One inference takes 60 ms: the controller steps down at once (it
+  // cannot know yet whether the slowdown stays), and when L0 measures as profiled the spike is
+  // forgotten: it goes straight back to L2 after the dwell, not through L1 as the correction relaxes.
+  auto pts = test::level_points({10, 20, 30}, {0.7, 0.75, 0.8}, "cpu");
+  auto run = [&](double after_spike) {
+    auto ctl = make_controller("pareto", R"({"explore": false})");
+    test::Driver d(*ctl, test::context_of(pts), Targets{40, 0, 0, 0});
+    int p = d.first();
+    for (int i = 0; i < 20; ++i) p = d.next(pts[static_cast<size_t>(p)].latency_ms);
+    REQUIRE(p == 2);
+    p = d.next(60);
+    CHECK(p == 0);
+    std::vector<int> path{p};
+    for (int i = 0; i < 30; ++i) {
+      p = d.next(pts[static_cast<size_t>(p)].latency_ms * after_spike);
+      if (p != path.back()) path.push_back(p);
+    }
+    return path;
+  };
+  CHECK(run(1.0) == std::vector<int>{0, 2});
+  // Twice as slow from the spike on: a slowdown, learned at the spike and kept (L1 at 40 ms misses).
+  CHECK(run(2.0) == std::vector<int>{0});
+}
+
+
+TEST_CASE("pareto: a bounced point keeps its longer dwell while a point above it waits", "[runtime][dwell]") {
+  // Budget 24.5 ms (no jitter term). L1 (20 ms) misses on its first inference after each step up:
+  // each is a bounce, which doubles its dwell. Once, L1 runs fast for a while, so L2 (30 ms, never
+  // in time) becomes the candidate and waits its own dwell; that must not clear L1's doubled dwell.
+  auto pts = test::level_points({10, 20, 30}, {0.7, 0.75, 0.8}, "cpu");
+  auto ctl = make_controller("pareto", R"({"explore": false, "jitter_k": 0})");
+  test::Driver d(*ctl, test::context_of(pts), Targets{25, 0, 0, 0});
+  int prev = d.first(), ups_to_1 = 0, entered = 0, left_1 = -1;
+  REQUIRE(prev == 1);
+  std::vector<int> waits;  // steps from L1's bounce (its drop to L0) to its next step up
+  for (int step = 0; step < 500; ++step) {
+    double ms = prev == 0 ? 10 : prev == 2 ? 40 : 20;
+    if (prev == 1 && step == entered && ups_to_1 != 3) ms = 26;  // the bounce
+    if (prev == 1 && ups_to_1 == 3) ms = 12;                      // the fast stretch: L2 looks like it fits
+    const int p = d.next(ms);
+    if (p == 1 && prev != 1) {
+      ++ups_to_1, entered = step + 1;
+      if (left_1 >= 0) waits.push_back(step - left_1);
+    }
+    if (prev == 1 && p != 1) left_1 = step;
+    prev = p;
+  }
+  // The first inference misses (no step up: no bounce), entries 1 and 2 bounce (dwell 10, 20),
+  // entry 3 runs fast until L2 is taken (and bounces), entry 4 bounces: dwell 40 (10 if the wait of
+  // L2 had cleared L1's dwell).
+  INFO("waits before each step up to L1: " << Catch::Detail::stringify(waits));
+  REQUIRE(waits.size() >= 5);
+  CHECK(waits[0] == 5);
+  CHECK(waits[1] == 10);
+  CHECK(waits[2] == 20);
+  CHECK(waits[3] >= 20);
+  CHECK(waits[4] >= 40);
+}
