@@ -324,7 +324,6 @@ TEST_CASE("pareto: one slow inference costs a step down and one back, a slowdown
   CHECK(run(2.0) == std::vector<int>{0});
 }
 
-
 TEST_CASE("pareto: a bounced point keeps its longer dwell while a point above it waits", "[runtime][dwell]") {
   // Budget 24.5 ms (no jitter term). L1 (20 ms) misses on its first inference after each step up:
   // each is a bounce, which doubles its dwell. Once, L1 runs fast for a while, so L2 (30 ms, never
