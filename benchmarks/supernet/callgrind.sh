@@ -6,6 +6,10 @@
 #   benchmarks/supernet/callgrind.sh [ENGINES (default "fast aten")] [SUBNET (default min128)]
 # Environment: BIN (default build/bin/bench_infer_once), WEIGHTS (default the fixture; "random" for
 # the random supernet), THREADS (1).
+# Engine "ort": ONNX Runtime (onnxruntime-node under ORT_NODE_DIR, default /tmp/ortnode) on
+# ORT_MODELS/min128.onnx (default benchmarks/supernet/ort/models, written by ort/run.sh). Valgrind
+# counts its whole node process, so the count is differential: --runs 21 minus --runs 1, over 20
+# (the benchmark's JS loop included). The fixed min128 net only, whatever SUBNET says.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN="${BIN:-$ROOT/build/bin/bench_infer_once}"
@@ -20,7 +24,20 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "| engine | instructions (Ir) of one inference | sub-network |"
 echo "|---|---|---|"
+ort_ir() {  # total Ir of ort_bench.mjs with --runs $1
+  NODE_PATH="${ORT_NODE_DIR:-/tmp/ortnode}/node_modules" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.ort$1" \
+    node "$ROOT/benchmarks/supernet/ort/ort_bench.mjs" --models "${ORT_MODELS:-$ROOT/benchmarks/supernet/ort/models}" \
+    --nets min128 --threads "$THREADS" --warmup 0 --runs "$1" > "$tmp/out.ort$1" 2> "$tmp/err.ort$1" ||
+    { echo "valgrind run of ort_bench.mjs failed:" >&2; tail -5 "$tmp/err.ort$1" >&2; exit 1; }
+  sed -n 's/^summary: *//p' "$tmp/cg.ort$1" | awk '{print $1}'
+}
 for e in $ENGINES; do
+  if [[ "$e" == ort ]]; then
+    a=$(ort_ir 1)
+    b=$(ort_ir 21)
+    printf "| ort | %d (differential: %d - %d over 20) | min128.onnx |\n" $(((b - a) / 20)) "$b" "$a"
+    continue
+  fi
   valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$e" --collect-atstart=no \
     --toggle-collect=dynn_counted_inference "$BIN" "${src[@]}" --engine "$e" --threads "$THREADS" --subnet "$SUBNET" \
     > "$tmp/out.$e" 2> "$tmp/err.$e" || { echo "valgrind run of engine $e failed:" >&2; tail -5 "$tmp/err.$e" >&2; exit 1; }
