@@ -225,6 +225,11 @@ std::pair<float, float> range(Act a) {
   return a == Act::Relu ? std::pair<float, float>{0.f, inf} : std::pair<float, float>{-inf, inf};
 }
 
+// Weights of a convolution: out_c filters of in_per_group x k x k.
+size_t conv_weights(int out_c, int in_per_group, int k) {
+  return static_cast<size_t>(out_c) * static_cast<size_t>(in_per_group) * static_cast<size_t>(k) * static_cast<size_t>(k);
+}
+
 // A convolution with "same" padding (k/2 each side) in `groups` groups: XNNPACK packs the weights
 // (copied; the buffers may go).
 xnn_operator_t create_conv(const float* kernel, const float* bias, int in_c, int out_c, int k, int stride, int groups, float lo,
@@ -266,8 +271,9 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
   } else {
     CountInto c(&m_bytes);
     op->op = create_conv(kernel, bias, in.c, out_c, k, stride, groups, lo, hi);
-    m_weight_floats += static_cast<size_t>(out_c) * static_cast<size_t>(in.c / groups * k * k) + (bias ? static_cast<size_t>(out_c) : 0);
-    if (!g_counting) m_bytes += (static_cast<size_t>(out_c) * static_cast<size_t>(in.c / groups * k * k) + out_c) * sizeof(float);
+    const size_t weights = conv_weights(out_c, in.c / groups, k);
+    m_weight_floats += weights + (bias ? static_cast<size_t>(out_c) : 0);
+    if (!g_counting) m_bytes += (weights + static_cast<size_t>(out_c)) * sizeof(float);
   }
   return push_conv(std::move(op), x, out_c, k, stride, act);
 }
@@ -294,8 +300,7 @@ Graph::Value Graph::conv_deferred(Value x, Fill fill, int out_c, int k, int stri
   auto op = std::make_unique<Op>();
   op->kind = Kind::Conv;
   op->deferred = std::make_unique<Deferred>(Deferred{std::move(fill), k, stride, in.c, out_c, lo, hi});
-  const size_t floats = static_cast<size_t>(out_c) * static_cast<size_t>(in.c) * static_cast<size_t>(k * k) + static_cast<size_t>(out_c);
-  m_weight_floats += floats;
+  m_weight_floats += conv_weights(out_c, in.c, k) + static_cast<size_t>(out_c);
   ++m_deferred;
   return push_conv(std::move(op), x, out_c, k, stride, act);
 }
@@ -305,7 +310,7 @@ void Graph::create_deferred(int threads) {
   for (auto& op : m_ops)
     if (op->deferred) todo.push_back(op.get());
   // Largest first, so the threads finish together.
-  auto size = [](const Op* o) { return static_cast<size_t>(o->deferred->out_c) * o->deferred->in_c * o->deferred->k * o->deferred->k; };
+  auto size = [](const Op* o) { return conv_weights(o->deferred->out_c, o->deferred->in_c, o->deferred->k); };
   std::stable_sort(todo.begin(), todo.end(), [&](const Op* a, const Op* b) { return size(a) > size(b); });
   std::atomic<size_t> next{0};
   std::vector<size_t> counted(static_cast<size_t>(std::max(1, threads)), 0);
@@ -318,7 +323,7 @@ void Graph::create_deferred(int threads) {
       try {
         Deferred& d = *todo[i]->deferred;
         d.fill(kernel, bias);
-        const size_t want = static_cast<size_t>(d.out_c) * d.in_c * d.k * d.k;
+        const size_t want = conv_weights(d.out_c, d.in_c, d.k);
         if (kernel.size() != want || bias.size() != static_cast<size_t>(d.out_c))
           throw Error(ErrorCode::Internal, fmt::format("cpu graph: deferred conv got {} weights and {} biases, wants {} and {}",
                                                        kernel.size(), bias.size(), want, d.out_c));

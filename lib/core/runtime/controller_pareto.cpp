@@ -132,7 +132,7 @@ class ParetoController : public Controller {
       if (m_spike.armed) {
         m_spike.armed = false;
         const double band0 = m_o.jitter_k * std::sqrt(m_corr.var[d]);
-        if (m_spike.device == d && base > 0 && obs.last_latency_ms / (base * m_spike.g) - 1 <= band0) {
+        if (m_spike.device == d && base > 0 && !rose_beyond(obs.last_latency_ms, base, m_spike.g, band0)) {
           m_corr.g[d] = m_spike.g;
           if (m_spike.group == last_group) m_gg[static_cast<size_t>(last_group)] = m_spike.gg;
           m_prev_rose = false;
@@ -143,7 +143,7 @@ class ParetoController : public Controller {
       // or the step before rose too; a lone rise that still met the target is followed slowly, so
       // one spike near a boundary does not switch down and back up.
       const double band = m_o.jitter_k * std::sqrt(m_corr.var[d]);
-      const bool rose = base > 0 && obs.last_latency_ms / (base * g0) - 1 > band;
+      const bool rose = base > 0 && rose_beyond(obs.last_latency_ms, base, g0, band);
       const bool missed = obs.targets.has_latency() && obs.last_latency_ms > obs.targets.latency_ms;
       const double up = (missed || m_prev_rose) ? m_o.gain_up : m_o.gain_down;
       // The setting's own correction, learned like the device's; unlearned, it starts from the

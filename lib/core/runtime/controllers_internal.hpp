@@ -29,11 +29,14 @@ inline void correct(double& g, double observed, double up, double down) {
   g += (observed > g ? up : down) * (observed - g);
 }
 
+// Whether `measured` rose beyond the jitter band over the prediction pred * g (relative residual > band).
+inline bool rose_beyond(double measured, double pred, double g, double band) { return measured / (pred * g) - 1 > band; }
+
 // The correction g of a prediction `pred` (ms, before correction) learns from `measured`: a rise
-// beyond the jitter band (relative residual > band) with gain `up`, the rest with `down`.
+// beyond the jitter band with gain `up`, the rest with `down`.
 inline void follow(double& g, double measured, double pred, double band, double up, double down) {
   if (!(pred > 0) || !std::isfinite(measured)) return;
-  correct(g, measured / pred, measured / (pred * g) - 1 > band ? up : down, down);
+  correct(g, measured / pred, rose_beyond(measured, pred, g, band) ? up : down, down);
 }
 
 // The online latency correction of "pareto" and "energy", kept per device (CPU/GPU placement: a
