@@ -16,7 +16,7 @@ struct Job {
   const float* in;
   float* out;
   int h, w, oh, ow;
-  bool oct;  // 8-pixel blocks (oct16_k7) for stride 1, k 7
+  bool oct;  // 8-pixel blocks (oct16) where the ISA has the registers and (k, stride) an instance
 };
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
@@ -24,7 +24,7 @@ struct Job {
 #define DYNN_DEPTHWISE_CLONES 1
 #endif
 
-// oct16_k7 keeps 16 vectors of 16 floats in registers: AVX-512's 32 zmm hold them; AVX2 (16 ymm,
+// oct16 keeps up to 16 vectors of 16 floats in registers: AVX-512's 32 zmm hold them; AVX2 (16 ymm,
 // two per vector) and NEON (32 q, four per vector) would spill, so they keep the 4-pixel blocks.
 bool registers_for_oct() {
 #ifdef DYNN_DEPTHWISE_CLONES
@@ -57,6 +57,22 @@ inline V clamp(V v, float lo, float hi) {
   return v > h ? h : v;
 }
 
+// What happens to an accumulated output before it is stored: the clamp, then hardswish
+// (x * relu6(x + 3) / 6, PyTorch's formula) when the layer has it, so no second pass reads it.
+struct Epilogue {
+  float lo, hi;
+  bool hardswish;
+  template <class V>
+  V operator()(V v) const {
+    v = clamp(v, lo, hi);
+    return hardswish ? v * clamp(v + 3.f, 0.f, 6.f) * (1.f / 6.f) : v;
+  }
+  float operator()(float v) const {
+    v = std::min(std::max(v, lo), hi);
+    return hardswish ? v * std::min(std::max(v + 3.f, 0.f), 6.f) * (1.f / 6.f) : v;
+  }
+};
+
 struct Pixel {
   const float* image;  // top-left of this image, NHWC
   const float* w;      // [k*k][c]
@@ -65,19 +81,19 @@ struct Pixel {
 };
 
 template <class V>
-inline void block1(const Pixel& p, const float* bias, float* o, int ch, float lo, float hi) {
+inline void block1(const Pixel& p, const float* bias, float* o, int ch, const Epilogue& e) {
   V a = load<V>(bias + ch);
   for (int ky = p.ky0; ky < p.ky1; ++ky) {
     const float* ip = p.image + static_cast<size_t>(p.y0 + ky) * p.stride_row + static_cast<size_t>(p.x0 + p.kx0) * p.c + ch;
     const float* wp = p.w + static_cast<size_t>(ky * p.k + p.kx0) * p.c + ch;
     for (int kx = p.kx0; kx < p.kx1; ++kx, ip += p.c, wp += p.c) a += load<V>(wp) * load<V>(ip);
   }
-  store(o + ch, clamp(a, lo, hi));
+  store(o + ch, e(a));
 }
 
 // Four horizontally adjacent interior output pixels, channels [ch, ch + 16): one weight load feeds
 // four independent FMA chains.
-inline void quad16(const Pixel& p, int pixel_step, const float* bias, float* o, int ch, float lo, float hi) {
+inline void quad16(const Pixel& p, int pixel_step, const float* bias, float* o, int ch, const Epilogue& e) {
   const v16 b = load<v16>(bias + ch);
   v16 a0 = b, a1 = b, a2 = b, a3 = b;
   const size_t s = static_cast<size_t>(pixel_step);
@@ -93,17 +109,19 @@ inline void quad16(const Pixel& p, int pixel_step, const float* bias, float* o, 
     }
   }
   const size_t c = static_cast<size_t>(p.c);
-  store(o + ch, clamp(a0, lo, hi));
-  store(o + c + ch, clamp(a1, lo, hi));
-  store(o + 2 * c + ch, clamp(a2, lo, hi));
-  store(o + 3 * c + ch, clamp(a3, lo, hi));
+  store(o + ch, e(a0));
+  store(o + c + ch, e(a1));
+  store(o + 2 * c + ch, e(a2));
+  store(o + 3 * c + ch, e(a3));
 }
 
-// Stride 1, k = 7: eight adjacent interior output pixels, channels [ch, ch + 16). Each input
-// vector of a kernel row is loaded once and feeds every output whose window covers it (14 loads
-// and 7 weight loads for 56 FMAs per kernel row, against 35 loads for 28 in quad16).
-inline void oct16_k7(const Pixel& p, const float* bias, float* o, int ch, float lo, float hi) {
-  constexpr int K = 7, N = 8;
+// Eight horizontally adjacent interior output pixels, channels [ch, ch + 16), for kernel size K
+// and stride S fixed at compile time. Each input vector of a kernel row is loaded once and feeds
+// every output whose window covers it (for K 7, S 1: 14 input and 7 weight loads per 56 FMAs,
+// against 35 loads per 28 in quad16).
+template <int K, int S>
+inline void oct16(const Pixel& p, const float* bias, float* o, int ch, const Epilogue& e) {
+  constexpr int N = 8, J = (N - 1) * S + K;
   const v16 b = load<v16>(bias + ch);
   v16 a[N];
   for (int i = 0; i < N; ++i) a[i] = b;
@@ -112,26 +130,42 @@ inline void oct16_k7(const Pixel& p, const float* bias, float* o, int ch, float 
     const float* ip = p.image + static_cast<size_t>(p.y0 + ky) * p.stride_row + static_cast<size_t>(p.x0) * c + ch;
     const float* wp = p.w + static_cast<size_t>(ky * K) * c + ch;
     v16 w[K];
-#pragma GCC unroll 7
+#pragma GCC unroll 8
     for (int kx = 0; kx < K; ++kx) w[kx] = load<v16>(wp + kx * c);
-#pragma GCC unroll 14
-    for (int j = 0; j < N + K - 1; ++j) {
+#pragma GCC unroll 24
+    for (int j = 0; j < J; ++j) {
       const v16 x = load<v16>(ip + j * c);
-#pragma GCC unroll 7
+#pragma GCC unroll 8
       for (int kx = 0; kx < K; ++kx)
-        if (j - kx >= 0 && j - kx < N) a[j - kx] += w[kx] * x;
+        if (j - kx >= 0 && (j - kx) % S == 0 && (j - kx) / S < N) a[(j - kx) / S] += w[kx] * x;
     }
   }
-  for (int i = 0; i < N; ++i) store(o + i * c + ch, clamp(a[i], lo, hi));
+  for (int i = 0; i < N; ++i) store(o + i * c + ch, e(a[i]));
 }
 
-inline void scalar(const Pixel& p, const float* bias, float* o, int ch, float lo, float hi) {
+// The (k, stride) pairs that have an oct16 instance: MobileNetV3's kernel sizes at both strides.
+bool has_oct(int k, int stride) { return (k == 3 || k == 5 || k == 7) && (stride == 1 || stride == 2); }
+
+// Runs the oct16 instance of (k, stride) (has_oct() is true). A switch, not a function pointer, so
+// the instances are inlined into each ISA clone of row().
+inline void oct16_for(int k, int stride, const Pixel& p, const float* bias, float* o, int ch, const Epilogue& e) {
+  switch (k * 2 + stride) {
+    case 3 * 2 + 1: return oct16<3, 1>(p, bias, o, ch, e);
+    case 3 * 2 + 2: return oct16<3, 2>(p, bias, o, ch, e);
+    case 5 * 2 + 1: return oct16<5, 1>(p, bias, o, ch, e);
+    case 5 * 2 + 2: return oct16<5, 2>(p, bias, o, ch, e);
+    case 7 * 2 + 1: return oct16<7, 1>(p, bias, o, ch, e);
+    default: return oct16<7, 2>(p, bias, o, ch, e);
+  }
+}
+
+inline void scalar(const Pixel& p, const float* bias, float* o, int ch, const Epilogue& e) {
   float a = bias[ch];
   for (int ky = p.ky0; ky < p.ky1; ++ky)
     for (int kx = p.kx0; kx < p.kx1; ++kx)
       a += p.w[static_cast<size_t>(ky * p.k + kx) * p.c + ch] *
            p.image[static_cast<size_t>(p.y0 + ky) * p.stride_row + static_cast<size_t>(p.x0 + kx) * p.c + ch];
-  o[ch] = std::min(std::max(a, lo), hi);
+  o[ch] = e(a);
 }
 
 // One output row. Built for the widest vector unit the CPU has on x86-64 (ifunc at load time);
@@ -151,6 +185,7 @@ void row(const Job& j, size_t index) {
   p.y0 = oy * d.stride - d.pad;
   p.ky0 = std::max(0, -p.y0), p.ky1 = std::min(d.k, j.h - p.y0);
   const float* bias = d.bias.data();
+  const Epilogue e{d.lo, d.hi, d.hardswish};
   float* o = j.out + (n * static_cast<size_t>(j.oh) + static_cast<size_t>(oy)) * static_cast<size_t>(j.ow) * c;
   // Channel blocks outermost: one block's weights (k*k lines) and input rows stay in L1 while the
   // row is swept; the whole window of all channels would not (7x7 x 144 channels is 28 KB).
@@ -160,16 +195,16 @@ void row(const Job& j, size_t index) {
     float* out = o;
     for (int ox = 0; ox < j.ow;) {
       p.x0 = ox * d.stride - d.pad;
-      if (j.oct && ox + 7 < j.ow && p.x0 >= 0 && p.x0 + 7 + d.k <= j.w) {
-        oct16_k7(p, bias, out, ch, d.lo, d.hi);
+      if (j.oct && ox + 7 < j.ow && p.x0 >= 0 && p.x0 + 7 * d.stride + d.k <= j.w) {
+        oct16_for(d.k, d.stride, p, bias, out, ch, e);
         ox += 8, out += 8 * static_cast<size_t>(c);
       } else if (ox + 3 < j.ow && p.x0 >= 0 && p.x0 + 3 * d.stride + d.k <= j.w) {
         p.kx0 = 0, p.kx1 = d.k;
-        quad16(p, pixel_step, bias, out, ch, d.lo, d.hi);
+        quad16(p, pixel_step, bias, out, ch, e);
         ox += 4, out += 4 * static_cast<size_t>(c);
       } else {
         p.kx0 = std::max(0, -p.x0), p.kx1 = std::min(d.k, j.w - p.x0);
-        block1<v16>(p, bias, out, ch, d.lo, d.hi);
+        block1<v16>(p, bias, out, ch, e);
         ++ox, out += c;
       }
     }
@@ -179,8 +214,8 @@ void row(const Job& j, size_t index) {
     p.x0 = ox * d.stride - d.pad;
     p.kx0 = std::max(0, -p.x0), p.kx1 = std::min(d.k, j.w - p.x0);
     int t = ch;
-    for (; t + 8 <= c; t += 8) block1<v8>(p, bias, o, t, d.lo, d.hi);
-    for (; t < c; ++t) scalar(p, bias, o, t, d.lo, d.hi);
+    for (; t + 8 <= c; t += 8) block1<v8>(p, bias, o, t, e);
+    for (; t < c; ++t) scalar(p, bias, o, t, e);
   }
 }
 
@@ -190,13 +225,8 @@ void task(void* ctx, size_t index) { row(*static_cast<const Job*>(ctx), index); 
 
 void depthwise_nhwc(const DepthwiseParams& p, const float* in, float* out, size_t batch, int h, int w, int oh, int ow,
                     pthreadpool_t pool) {
-  Job j{&p, in, out, h, w, oh, ow, p.stride == 1 && p.k == 7 && registers_for_oct()};
+  Job j{&p, in, out, h, w, oh, ow, has_oct(p.k, p.stride) && registers_for_oct()};
   pthreadpool_parallelize_1d(pool, task, &j, batch * static_cast<size_t>(oh), 0);
-}
-
-bool xnnpack_has_depthwise(int k) {
-  const int taps = k * k;
-  return taps == 3 || taps == 4 || taps == 9 || taps == 25;
 }
 
 }  // namespace dynn::cpu

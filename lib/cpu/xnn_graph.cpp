@@ -256,10 +256,12 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
   const uint32_t pad = static_cast<uint32_t>(k / 2);
   auto op = std::make_unique<Op>();
   op->kind = Kind::Conv;
-  if (groups == in.c && out_c == groups && !xnnpack_has_depthwise(k)) {
+  if (groups == in.c && out_c == groups) {
     op->kind = Kind::Depthwise;
     DepthwiseParams& d = op->dw;
     d.k = k, d.stride = stride, d.pad = static_cast<int>(pad), d.c = out_c, d.lo = lo, d.hi = hi;
+    d.hardswish = act == Act::Hardswish;
+    act = Act::None;  // applied by the loop's stores
     const size_t taps = static_cast<size_t>(k) * k, c = static_cast<size_t>(out_c);
     d.w.resize(taps * c);
     for (size_t ch = 0; ch < c; ++ch)

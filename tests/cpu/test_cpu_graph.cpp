@@ -112,7 +112,7 @@ struct Net {
     Graph::Value a = g.conv(x, c1.data(), b1.data(), 16, 3, 2, 1, Act::Hardswish);
     Graph::Value b = g.depthwise(a, dw7.data(), bdw7.data(), 7, 1, Act::Relu);  // dynn's loop (49 taps)
     g.mark_layer();
-    Graph::Value c = g.depthwise(b, dw3.data(), bdw3.data(), 3, 2, Act::None);  // XNNPACK's
+    Graph::Value c = g.depthwise(b, dw3.data(), bdw3.data(), 3, 2, Act::None);
     Graph::Value z = g.fully_connected(g.global_avg_pool(c), f1.data(), bf1.data(), 8, Act::Relu);
     z = g.fully_connected(z, f2.data(), bf2.data(), 16, 0.f, 1.f);
     g.multiply_channels(c, z);
@@ -232,22 +232,27 @@ TEST_CASE("graph misuse is an error, not a crash", "[cpu]") {
 }
 
 TEST_CASE("dynn's depthwise loop matches a naive convolution on every path", "[cpu]") {
-  // Interior 8-pixel (stride 1, k 7) and 4-pixel blocks and edge pixels, 16-channel blocks with 8-
-  // and 1-channel tails, stride 1 and 2, images smaller than the kernel, batch 2, serial and on a
-  // 2-thread pool.
+  // Interior 8-pixel blocks (every k 3, 5, 7 at stride 1 and 2; they run on AVX-512) and 4-pixel
+  // blocks and edge pixels, 16-channel blocks with 8- and 1-channel tails, images smaller than the
+  // kernel, the clamp alone and followed by hardswish, batch 2, serial and on a 2-thread pool.
   ThreadPool pool(2);
-  struct Case { int k, stride, c, h, w; };
-  for (const Case cs : {Case{7, 1, 144, 13, 11}, Case{7, 1, 40, 9, 29}, Case{7, 2, 40, 12, 15}, Case{7, 1, 27, 5, 4}, Case{5, 2, 19, 9, 9},
-                        Case{7, 1, 8, 3, 3}, Case{3, 1, 1, 6, 7}}) {
-    CAPTURE(cs.k, cs.stride, cs.c, cs.h, cs.w);
+  struct Case { int k, stride, c, h, w; bool hardswish; };
+  for (const Case cs : {Case{7, 1, 144, 13, 11, false}, Case{7, 1, 40, 9, 29, true}, Case{7, 2, 40, 12, 15, false},
+                        Case{7, 2, 16, 5, 45, true}, Case{7, 1, 27, 5, 4, false}, Case{5, 2, 19, 9, 9, false},
+                        Case{5, 1, 32, 6, 30, true}, Case{5, 2, 17, 6, 41, false}, Case{3, 1, 40, 5, 29, true},
+                        Case{3, 2, 24, 7, 41, true}, Case{7, 1, 8, 3, 3, false}, Case{3, 1, 1, 6, 7, true}}) {
+    CAPTURE(cs.k, cs.stride, cs.c, cs.h, cs.w, cs.hardswish);
     DepthwiseParams p;
     p.k = cs.k, p.stride = cs.stride, p.pad = cs.k / 2, p.c = cs.c, p.lo = -0.5f, p.hi = 0.75f;
+    if (cs.hardswish) p.hardswish = true, p.lo = -5.f, p.hi = 5.f;  // both of hardswish's bends inside
     const size_t taps = static_cast<size_t>(cs.k) * cs.k, c = static_cast<size_t>(cs.c);
     std::mt19937 rng(static_cast<unsigned>(cs.c * 31 + cs.k));
     std::uniform_real_distribution<float> u(-1.f, 1.f);
     p.w.resize(taps * c);
     p.bias.resize(c);
-    for (float& v : p.w) v = u(rng) * 0.2f;
+    // Hardswish cases get weights large enough for sums beyond +-3, where its two bends are.
+    const float scale = cs.hardswish ? 7.5f / static_cast<float>(cs.k) : 0.2f;
+    for (float& v : p.w) v = u(rng) * scale;
     for (float& v : p.bias) v = u(rng) * 0.1f;
     const int oh = (cs.h + 2 * p.pad - cs.k) / cs.stride + 1, ow = (cs.w + 2 * p.pad - cs.k) / cs.stride + 1;
     const size_t batch = 2;
@@ -265,8 +270,9 @@ TEST_CASE("dynn's depthwise loop matches a naive convolution on every path", "[c
                 a += double(p.w[static_cast<size_t>(ky * cs.k + kx) * c + ch]) *
                      in[((n * cs.h + static_cast<size_t>(iy)) * cs.w + static_cast<size_t>(ix)) * c + ch];
               }
-            want[((n * oh + static_cast<size_t>(y)) * ow + static_cast<size_t>(x)) * c + ch] =
-                static_cast<float>(std::min(std::max(a, double(p.lo)), double(p.hi)));
+            a = std::min(std::max(a, double(p.lo)), double(p.hi));
+            if (cs.hardswish) a = a * std::min(std::max(a + 3.0, 0.0), 6.0) / 6.0;
+            want[((n * oh + static_cast<size_t>(y)) * ow + static_cast<size_t>(x)) * c + ch] = static_cast<float>(a);
           }
     for (pthreadpool_t tp : {static_cast<pthreadpool_t>(nullptr), pool.get()}) {
       std::vector<float> got(want.size(), std::nanf(""));
