@@ -2,14 +2,14 @@
 
 #include <pthreadpool.h>
 
-#include <algorithm>
+#include "cpu/simd.hpp"
 
-// The vector helpers are always inlined into the ISA-specific clones; their by-value vector ABI
-// never crosses a call.
-#pragma GCC diagnostic ignored "-Wpsabi"
+#include <algorithm>
 
 namespace dynn::cpu {
 namespace {
+
+using namespace simd;
 
 struct Job {
   const DepthwiseParams* p;
@@ -19,59 +19,8 @@ struct Job {
   bool oct;  // 8-pixel blocks (oct16) where the ISA has the registers and (k, stride) an instance
 };
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#define DYNN_DEPTHWISE_CLONES 1
-#endif
-
-// oct16 keeps up to 16 vectors of 16 floats in registers: AVX-512's 32 zmm hold them; AVX2 (16 ymm,
-// two per vector) and NEON (32 q, four per vector) would spill, so they keep the 4-pixel blocks.
-bool registers_for_oct() {
-#ifdef DYNN_DEPTHWISE_CLONES
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return avx512;
-#else
-  return false;
-#endif
-}
-
-// Fixed-width vectors (GCC/Clang extension): 16 floats are one AVX-512 register, two AVX2 or four
-// NEON/SSE registers, so the same code keeps its accumulators in registers on every target.
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v8 __attribute__((vector_size(32)));
-
-template <class V>
-inline V load(const float* p) {
-  V v;
-  __builtin_memcpy(&v, p, sizeof(V));
-  return v;
-}
-template <class V>
-inline void store(float* p, V v) {
-  __builtin_memcpy(p, &v, sizeof(V));
-}
-template <class V>
-inline V clamp(V v, float lo, float hi) {
-  const V l = v - v + lo, h = v - v + hi;
-  v = v < l ? l : v;
-  return v > h ? h : v;
-}
-
-// What happens to an accumulated output before it is stored: the clamp, then hardswish
-// (x * relu6(x + 3) / 6, PyTorch's formula) when the layer has it, so no second pass reads it.
-struct Epilogue {
-  float lo, hi;
-  bool hardswish;
-  template <class V>
-  V operator()(V v) const {
-    v = clamp(v, lo, hi);
-    return hardswish ? v * clamp(v + 3.f, 0.f, 6.f) * (1.f / 6.f) : v;
-  }
-  float operator()(float v) const {
-    v = std::min(std::max(v, lo), hi);
-    return hardswish ? v * std::min(std::max(v + 3.f, 0.f), 6.f) * (1.f / 6.f) : v;
-  }
-};
+// oct16 keeps up to 16 vectors of 16 floats in registers: only the AVX-512 clone has the room.
+bool registers_for_oct() { return avx512_clone(); }
 
 struct Pixel {
   const float* image;  // top-left of this image, NHWC
@@ -170,10 +119,7 @@ inline void scalar(const Pixel& p, const float* bias, float* o, int ch, const Ep
 
 // One output row. Built for the widest vector unit the CPU has on x86-64 (ifunc at load time);
 // elsewhere (aarch64: NEON) for the baseline ISA.
-#ifdef DYNN_DEPTHWISE_CLONES
-__attribute__((target_clones("avx512f", "avx2", "default"), flatten))
-#endif
-void row(const Job& j, size_t index) {
+DYNN_CPU_CLONED void row(const Job& j, size_t index) {
   const DepthwiseParams& d = *j.p;
   const size_t n = index / static_cast<size_t>(j.oh);
   const int oy = static_cast<int>(index % static_cast<size_t>(j.oh));

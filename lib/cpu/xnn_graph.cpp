@@ -1,6 +1,7 @@
 #include "cpu/xnn_graph.hpp"
 
 #include "cpu/depthwise.hpp"
+#include "cpu/pointwise.hpp"
 
 #include <pthread.h>
 #include <sched.h>
@@ -21,6 +22,7 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -163,7 +165,7 @@ void ThreadPool::release_workers() const {
   pthreadpool_parallelize_1d(m_pool, [](void*, size_t) {}, nullptr, static_cast<size_t>(m_threads), PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
-enum class Kind { Conv, Depthwise, Hardswish, GlobalAvgPool, FullyConnected, SharedFullyConnected, Multiply, Add, MaxPool, AvgPool };
+enum class Kind { Conv, Depthwise, Pointwise, Hardswish, GlobalAvgPool, FullyConnected, SharedFullyConnected, Multiply, Add, MaxPool, AvgPool };
 
 // A dense conv created by create_deferred(): its shape and the function that writes its weights.
 struct Deferred {
@@ -178,10 +180,12 @@ struct Graph::Op {
   std::unique_ptr<Deferred> deferred;  // Kind::Conv until create_deferred()
   Value in = -1, in2 = -1, out = -1;
   DepthwiseParams dw;                           // Kind::Depthwise (dynn's own loop)
+  PointwiseParams pw;                           // Kind::Pointwise (dynn's own GEMM); in2: its residual
   std::shared_ptr<SharedFullyConnected> shared;  // Kind::SharedFullyConnected
-  float* x = nullptr;  // Kind::Depthwise and SharedFullyConnected: their binding
+  float* x = nullptr;  // Kind::Depthwise, Pointwise and SharedFullyConnected: their binding
   float* y = nullptr;
-  size_t batch = 0;
+  float* residual = nullptr;
+  size_t batch = 0;  // images; pixels for Pointwise
   ~Op() {
     if (op) xnn_delete_operator(op);
   }
@@ -230,6 +234,14 @@ size_t conv_weights(int out_c, int in_per_group, int k) {
   return static_cast<size_t>(out_c) * static_cast<size_t>(in_per_group) * static_cast<size_t>(k) * static_cast<size_t>(k);
 }
 
+// 1x1 dense convolutions at stride 1 run on dynn's own GEMM (pointwise.hpp), the rest on XNNPACK.
+bool pointwise(int k, int stride, int groups) { return k == 1 && stride == 1 && groups == 1; }
+
+void set_act(PointwiseParams& p, Act a) {
+  std::tie(p.lo, p.hi) = range(a);
+  p.hardswish = a == Act::Hardswish;
+}
+
 // A convolution with "same" padding (k/2 each side) in `groups` groups: XNNPACK packs the weights
 // (copied; the buffers may go).
 xnn_operator_t create_conv(const float* kernel, const float* bias, int in_c, int out_c, int k, int stride, int groups, float lo,
@@ -270,6 +282,13 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
     if (bias) std::copy(bias, bias + c, d.bias.begin());
     m_weight_floats += taps * c + (bias ? c : 0);
     m_bytes += (d.w.capacity() + d.bias.capacity()) * sizeof(float);
+  } else if (pointwise(k, stride, groups)) {
+    op->kind = Kind::Pointwise;
+    set_act(op->pw, act);
+    act = Act::None;  // applied by the kernel's stores
+    pack_pointwise(op->pw, in.c, out_c, kernel, bias);
+    m_weight_floats += conv_weights(out_c, in.c, 1) + (bias ? static_cast<size_t>(out_c) : 0);
+    m_bytes += op->pw.bytes();
   } else {
     CountInto c(&m_bytes);
     op->op = create_conv(kernel, bias, in.c, out_c, k, stride, groups, lo, hi);
@@ -301,6 +320,11 @@ Graph::Value Graph::conv_deferred(Value x, Fill fill, int out_c, int k, int stri
   const auto [lo, hi] = range(act);
   auto op = std::make_unique<Op>();
   op->kind = Kind::Conv;
+  if (pointwise(k, stride, 1)) {
+    op->kind = Kind::Pointwise;
+    set_act(op->pw, act);
+    act = Act::None;  // applied by the kernel's stores
+  }
   op->deferred = std::make_unique<Deferred>(Deferred{std::move(fill), k, stride, in.c, out_c, lo, hi});
   m_weight_floats += conv_weights(out_c, in.c, k) + static_cast<size_t>(out_c);
   ++m_deferred;
@@ -329,7 +353,10 @@ void Graph::create_deferred(int threads) {
         if (kernel.size() != want || bias.size() != static_cast<size_t>(d.out_c))
           throw Error(ErrorCode::Internal, fmt::format("cpu graph: deferred conv got {} weights and {} biases, wants {} and {}",
                                                        kernel.size(), bias.size(), want, d.out_c));
-        todo[i]->op = create_conv(kernel.data(), bias.data(), d.in_c, d.out_c, d.k, d.stride, 1, d.lo, d.hi);
+        if (todo[i]->kind == Kind::Pointwise)
+          pack_pointwise(todo[i]->pw, d.in_c, d.out_c, kernel.data(), bias.data());
+        else
+          todo[i]->op = create_conv(kernel.data(), bias.data(), d.in_c, d.out_c, d.k, d.stride, 1, d.lo, d.hi);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();
@@ -349,10 +376,13 @@ void Graph::create_deferred(int threads) {
   work(0);
   for (auto& h : helpers) h.join();
   if (error) std::rethrow_exception(error);  // the ops created so far are freed with the graph
+  for (const Op* o : todo)
+    if (o->kind == Kind::Pointwise) m_bytes += o->pw.bytes();
   if (g_counting) {
     for (size_t v : counted) m_bytes += v;
-  } else {  // another allocator: estimate from the weights, as conv() does
-    for (const Op* o : todo) m_bytes += (size(o) + static_cast<size_t>(o->deferred->out_c)) * sizeof(float);
+  } else {  // another allocator: estimate XNNPACK's from the weights, as conv() does
+    for (const Op* o : todo)
+      if (o->kind != Kind::Pointwise) m_bytes += (size(o) + static_cast<size_t>(o->deferred->out_c)) * sizeof(float);
   }
   for (Op* o : todo) o->deferred.reset();
   m_deferred = 0;
@@ -487,10 +517,23 @@ void Graph::add(Value x, Value y, Act act) {
   const ValueInfo &a = m_values[static_cast<size_t>(x)], &b = m_values[static_cast<size_t>(y)];
   if (a.h != b.h || a.w != b.w || a.c != b.c)
     throw Error(ErrorCode::Internal, fmt::format("cpu graph: add of {}x{}x{} and {}x{}x{}", a.h, a.w, a.c, b.h, b.w, b.c));
+  if (act == Act::Hardswish) throw Error(ErrorCode::Internal, "cpu graph: add with hardswish");
+  // A residual add right after the pointwise conv that produced x (without an activation of its
+  // own) goes into that conv's stores: out = act(conv + y), no pass of its own.
+  if (!m_ops.empty() && x != y) {
+    Op& last = *m_ops.back();
+    if (last.kind == Kind::Pointwise && last.out == x && last.in2 < 0 && !last.pw.hardswish &&
+        last.pw.lo == -std::numeric_limits<float>::infinity() && last.pw.hi == std::numeric_limits<float>::infinity()) {
+      last.in2 = y;
+      set_act(last.pw, act);
+      use(x);
+      use(y);
+      return;
+    }
+  }
   constexpr float inf = std::numeric_limits<float>::infinity();
   auto op = std::make_unique<Op>();
   op->kind = Kind::Add;
-  if (act == Act::Hardswish) throw Error(ErrorCode::Internal, "cpu graph: add with hardswish");
   {
     CountInto c(&m_bytes);
     check_status(xnn_create_add_nd_f32(act == Act::Relu ? 0.f : -inf, inf, 0, &op->op), "add create");
@@ -617,6 +660,10 @@ void Graph::setup(Workspace& ws, const ThreadPool& pool, int64_t batch) {
       case Kind::SharedFullyConnected:
         op->x = x, op->y = y, op->batch = n;
         break;
+      case Kind::Pointwise:
+        op->x = x, op->y = y, op->batch = pixels;
+        op->residual = op->in2 >= 0 ? at(ws, op->in2, batch) : nullptr;
+        break;
       case Kind::Conv:
         check_status(xnn_setup_convolution2d_nhwc_f32(op->op, n, static_cast<size_t>(in.h), static_cast<size_t>(in.w), x, y,
                                                       pool.get()),
@@ -695,6 +742,8 @@ void Graph::run(Workspace& ws, const ThreadPool& pool, const float* input, int64
     if (op.kind == Kind::Depthwise) {
       const ValueInfo &a = m_values[static_cast<size_t>(op.in)], &b = m_values[static_cast<size_t>(op.out)];
       depthwise_nhwc(op.dw, op.x, op.y, op.batch, a.h, a.w, b.h, b.w, pool.get());
+    } else if (op.kind == Kind::Pointwise) {
+      pointwise_nhwc(op.pw, op.x, op.y, op.residual, op.batch, pool.get());
     } else if (op.kind == Kind::SharedFullyConnected) {
       op.shared->run(op.x, op.y, op.batch, pool.get());
     } else {

@@ -1,6 +1,7 @@
 // dynn's CPU engine (lib/cpu) on its own, torch-free: every graph operation against a naive
 // NHWC reference in double, batch sizes, thread pools, a head shared by two graphs running at
-// once, and dynn's own depthwise loop on every path. Also built for aarch64 and run under
+// once, and dynn's own depthwise loop and pointwise GEMM on every path (every pointwise kernel
+// the CPU has). Also built for aarch64 and run under
 // qemu-user (cmake/check-aarch64.sh).
 #include <catch2/catch.hpp>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "cpu/depthwise.hpp"
+#include "cpu/pointwise.hpp"
 #include "cpu/xnn_graph.hpp"
 
 using namespace dynn::cpu;
@@ -283,6 +285,87 @@ TEST_CASE("dynn's depthwise loop matches a naive convolution on every path", "[c
       CHECK(std::none_of(got.begin(), got.end(), [](float v) { return std::isnan(v); }));
     }
   }
+}
+
+TEST_CASE("dynn's pointwise GEMM matches a naive 1x1 convolution with every kernel the CPU has", "[cpu]") {
+  // Column panels full, padded (out_c not a multiple of 16 or 48) and single; pixel tiles full
+  // and partial (fewer pixels than a tile); in_c 1 and odd; the clamp, hardswish and a residual
+  // add in the stores; serial and on a 2-thread pool.
+  ThreadPool pool(2);
+  const std::vector<std::string> kernels = pointwise_kernels();
+  REQUIRE(!kernels.empty());
+  CHECK(kernels.back() == "baseline");
+  struct Case { size_t pixels; int in_c, out_c; bool residual, hardswish; };
+  for (const std::string& kernel : kernels)
+    for (const Case cs : {Case{203, 17, 100, true, false}, Case{7, 160, 48, false, true}, Case{9, 1, 24, true, true},
+                          Case{64, 40, 72, false, false}, Case{1, 96, 40, true, false}, Case{50, 3, 16, false, true},
+                          Case{16, 24, 1, true, false}}) {
+      CAPTURE(kernel, cs.pixels, cs.in_c, cs.out_c, cs.residual, cs.hardswish);
+      std::mt19937 rng(static_cast<unsigned>(cs.in_c * 131 + cs.out_c));
+      const std::vector<float> w = random_floats(static_cast<size_t>(cs.in_c) * cs.out_c, rng, 1.5f);
+      const std::vector<float> bias = random_floats(static_cast<size_t>(cs.out_c), rng, 0.5f);
+      const std::vector<float> in = random_floats(cs.pixels * cs.in_c, rng, 2.f);
+      const std::vector<float> res = random_floats(cs.pixels * cs.out_c, rng, 1.f);
+      PointwiseParams p;
+      p.lo = cs.hardswish ? -4.f : -1.5f, p.hi = cs.hardswish ? 4.f : 2.5f, p.hardswish = cs.hardswish;
+      pack_pointwise(p, cs.in_c, cs.out_c, w.data(), bias.data(), kernel);
+      std::vector<float> want(cs.pixels * cs.out_c);
+      for (size_t px = 0; px < cs.pixels; ++px)
+        for (int o = 0; o < cs.out_c; ++o) {
+          double a = bias[static_cast<size_t>(o)];
+          for (int i = 0; i < cs.in_c; ++i) a += double(w[static_cast<size_t>(o) * cs.in_c + i]) * in[px * cs.in_c + i];
+          if (cs.residual) a += res[px * cs.out_c + o];
+          a = std::min(std::max(a, double(p.lo)), double(p.hi));
+          want[px * cs.out_c + o] = static_cast<float>(cs.hardswish ? act(a, Act::Hardswish) : a);
+        }
+      for (pthreadpool_t tp : {static_cast<pthreadpool_t>(nullptr), pool.get()}) {
+        std::vector<float> got(want.size(), std::nanf(""));
+        pointwise_nhwc(p, in.data(), got.data(), cs.residual ? res.data() : nullptr, cs.pixels, tp);
+        float worst = 0.f;
+        for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
+        CHECK(worst < 2e-5f * std::sqrt(float(cs.in_c)) * 4.f);
+        CHECK(std::none_of(got.begin(), got.end(), [](float v) { return std::isnan(v); }));
+      }
+    }
+  PointwiseParams p;
+  const float one = 1.f;
+  CHECK_THROWS_WITH(pack_pointwise(p, 1, 1, &one, nullptr, "sve2"), Catch::Contains("'sve2' does not run on this CPU"));
+  CHECK_THROWS(pack_pointwise(p, 0, 1, &one, nullptr));
+  CHECK_THROWS(pointwise_nhwc(PointwiseParams{}, &one, nullptr, nullptr, 1, nullptr));  // never packed
+}
+
+TEST_CASE("a residual add goes into the 1x1 conv before it only when that conv has no activation", "[cpu]") {
+  std::mt19937 rng(5);
+  const int c = 20;
+  const std::vector<float> w1 = random_floats(c * c, rng, 0.5f), b1 = random_floats(c, rng, 0.5f);
+  const std::vector<float> w2 = random_floats(c * c, rng, 0.5f), b2 = random_floats(c, rng, 0.5f);
+  Graph g;
+  const Graph::Value x = g.input(3, 5, c);
+  const Graph::Value a = g.conv(x, w1.data(), b1.data(), c, 1, 1, 1, Act::Relu);
+  g.add(a, x);  // relu(conv) + x: not fusable
+  const Graph::Value d = g.conv(a, w2.data(), b2.data(), c, 1, 1, 1, Act::None);
+  g.add(d, a, Act::Relu);  // relu(conv + a): fused
+  const Graph::Value e = g.conv(d, w2.data(), b2.data(), c, 1, 1, 1, Act::None);
+  g.add(e, e);  // 2 * conv: the residual is the conv's own output, not fusable
+  g.set_output(e);
+  const size_t batch = 2;
+  const std::vector<float> nchw = random_floats(batch * c * 15, rng, 1.f);
+  Tensor tx = make(batch, 3, 5, c);
+  for (size_t b = 0; b < batch; ++b)
+    for (int ch = 0; ch < c; ++ch)
+      for (int i = 0; i < 15; ++i) tx.at(b, i / 5, i % 5, ch) = nchw[(b * c + ch) * 15 + i];
+  Tensor ta = conv(tx, w1, b1, c, 1, 1, 1, Act::Relu);
+  for (size_t i = 0; i < ta.v.size(); ++i) ta.v[i] += tx.v[i];
+  Tensor td = conv(ta, w2, b2, c, 1, 1, 1, Act::None);
+  for (size_t i = 0; i < td.v.size(); ++i) td.v[i] = std::max(td.v[i] + ta.v[i], 0.0);
+  Tensor te = conv(td, w2, b2, c, 1, 1, 1, Act::None);
+  Workspace ws;
+  ThreadPool pool(1);
+  std::vector<float> out(batch * 15 * c);
+  g.run(ws, pool, nchw.data(), static_cast<int64_t>(batch), out.data());
+  double worst = 0;
+  for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::abs(out[i] - 2 * te.v[i]));
+  CHECK(worst < 1e-4);
 }
 
 TEST_CASE("max pooling, ceil-mode average pooling and add+relu match naive loops on odd sizes", "[cpu]") {

@@ -1,0 +1,213 @@
+#include "cpu/pointwise.hpp"
+
+#include <pthreadpool.h>
+
+#include "cpu/simd.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "dynn/error.hpp"
+
+namespace dynn::cpu {
+namespace {
+
+using namespace simd;
+
+// The tile this CPU runs, in vectors of its own register width (wider ones are split by the
+// compiler, and spilled): AVX-512 has 32 registers of 16 floats, room for 8 pixels x 48 channels
+// (24 accumulators, 3 weight vectors, 1 broadcast); AVX2 has 16 of 8: 6 pixels x 16 channels
+// (12 + 2 + 1); NEON 32 of 4: 6 x 16 (24 + 4 + 1); SSE 16 of 4: 2 x 16 (8 + 4 + 1).
+enum class Isa { Avx512, Avx2, Neon, Sse };
+struct Shape {
+  Isa isa;
+  int mr;         // pixels per tile
+  int max_width;  // floats in the widest panel (a multiple of 16)
+};
+const Shape kShapes[] = {{Isa::Avx512, 8, 48}, {Isa::Avx2, 6, 16}, {Isa::Neon, 6, 16}, {Isa::Sse, 2, 16}};
+const char* const kNames[] = {"avx512", "avx2", "neon", "baseline"};
+
+// The kernels this CPU runs, widest first; the last is always the baseline (4-float vectors:
+// SSE on x86-64, and what any other target's compiler makes of them).
+std::vector<Isa> cpu_kernels() {
+  std::vector<Isa> k;
+#if defined(DYNN_CPU_X86_TARGETS)
+  if (__builtin_cpu_supports("avx512f")) k.push_back(Isa::Avx512);
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) k.push_back(Isa::Avx2);
+#elif defined(__aarch64__)
+  k.push_back(Isa::Neon);
+#endif
+  k.push_back(Isa::Sse);
+  return k;
+}
+
+// Floats in the panel that starts `remaining` columns before the end (only the last is padded).
+int panel_width(int remaining, int max_width) { return std::min(max_width, (remaining + 15) / 16 * 16); }
+
+struct Job {
+  const PointwiseParams* p;
+  const float* in;
+  float* out;
+  const float* residual;
+  size_t pixels;
+  size_t tiles_per_task;
+};
+
+// MR pixels (`rows` of them real: the others repeat the last row and are not stored) by NV
+// vectors V of columns, over the whole of in_c; `cols` of the NV * lanes columns are stored.
+template <class V, int MR, int NV>
+DYNN_SIMD_INLINE void tile(const PointwiseParams& p, const float* a, size_t rows, const float* b, const float* bias,
+                           float* c, const float* res, int cols) {
+  constexpr int L = sizeof(V) / sizeof(float), W = NV * L;
+  const size_t lda = static_cast<size_t>(p.in_c), ldc = static_cast<size_t>(p.out_c);
+  const float* ar[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) ar[r] = a + std::min(static_cast<size_t>(r), rows - 1) * lda;
+  V acc[MR][NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    const V bv = load<V>(bias + L * v);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) acc[r][v] = bv;
+  }
+  const int k_end = p.in_c;
+  for (int k = 0; k < k_end; ++k, b += W) {
+    V w[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) w[v] = load<V>(b + L * v);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const V x = ar[r][k] - V{};  // broadcast (simd.hpp says why it is written here)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] += x * w[v];
+    }
+  }
+  const Epilogue e{p.lo, p.hi, p.hardswish};
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+    if (static_cast<size_t>(r) >= rows) break;
+    float* o = c + static_cast<size_t>(r) * ldc;
+    const float* q = res ? res + static_cast<size_t>(r) * ldc : nullptr;
+    if (cols == W) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) store(o + L * v, e(q ? acc[r][v] + load<V>(q + L * v) : acc[r][v]));
+    } else {  // the last, padded panel: only `cols` columns exist in out and residual
+      float t[W];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) store(t + L * v, acc[r][v]);
+      for (int j = 0; j < cols; ++j) o[j] = e(q ? t[j] + q[j] : t[j]);
+    }
+  }
+}
+
+// Task (i, j): tiles_per_task row tiles from tile i * tiles_per_task, column panel j, whose width
+// the caller matched to NV vectors V.
+template <class V, int MR, int NV>
+DYNN_SIMD_INLINE void run_task(const Job& job, size_t i, size_t j) {
+  const PointwiseParams& p = *job.p;
+  const int n0 = p.panel_start[j], cols = p.panel_start[j + 1] - n0;
+  const size_t mr = MR, k = static_cast<size_t>(p.in_c), n = static_cast<size_t>(p.out_c);
+  const float* b = p.packed.data() + k * static_cast<size_t>(n0);
+  const float* bias = p.bias.data() + n0;
+  const size_t first = i * job.tiles_per_task * mr, last = std::min(job.pixels, first + job.tiles_per_task * mr);
+  for (size_t px = first; px < last; px += mr) {
+    const float* res = job.residual ? job.residual + px * n + static_cast<size_t>(n0) : nullptr;
+    tile<V, MR, NV>(p, job.in + px * k, std::min(mr, last - px), b, bias, job.out + px * n + static_cast<size_t>(n0), res,
+                    cols);
+  }
+}
+
+// One function per ISA and tile shape, compiled for that ISA only (a function of its own keeps
+// the register allocation of each loop to itself).
+#if defined(DYNN_CPU_X86_TARGETS)
+DYNN_TARGET_AVX512 void task_avx512_48(const Job& job, size_t i, size_t j) { run_task<v16, 8, 3>(job, i, j); }
+DYNN_TARGET_AVX512 void task_avx512_32(const Job& job, size_t i, size_t j) { run_task<v16, 8, 2>(job, i, j); }
+DYNN_TARGET_AVX512 void task_avx512_16(const Job& job, size_t i, size_t j) { run_task<v16, 8, 1>(job, i, j); }
+DYNN_TARGET_AVX2 void task_avx2(const Job& job, size_t i, size_t j) { run_task<v8, 6, 2>(job, i, j); }
+#endif
+#if defined(__aarch64__)
+void task_neon(const Job& job, size_t i, size_t j) { run_task<v4, 6, 4>(job, i, j); }
+#endif
+void task_baseline(const Job& job, size_t i, size_t j) { run_task<v4, 2, 4>(job, i, j); }
+
+void task(void* ctx, size_t i, size_t j) {
+  const Job& job = *static_cast<const Job*>(ctx);
+  const PointwiseParams& p = *job.p;
+  switch (static_cast<Isa>(p.isa)) {
+#if defined(DYNN_CPU_X86_TARGETS)
+    case Isa::Avx512: {
+      const int width = p.panel_start[j + 1] - p.panel_start[j];
+      if (width > 32) return task_avx512_48(job, i, j);
+      if (width > 16) return task_avx512_32(job, i, j);
+      return task_avx512_16(job, i, j);
+    }
+    case Isa::Avx2: return task_avx2(job, i, j);
+#endif
+#if defined(__aarch64__)
+    case Isa::Neon: return task_neon(job, i, j);
+#endif
+    default: return task_baseline(job, i, j);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> pointwise_kernels() {
+  std::vector<std::string> names;
+  for (Isa i : cpu_kernels()) names.emplace_back(kNames[static_cast<int>(i)]);
+  return names;
+}
+
+void pack_pointwise(PointwiseParams& p, int in_c, int out_c, const float* kernel, const float* bias,
+                    const std::string& kernel_name) {
+  if (in_c < 1 || out_c < 1 || !kernel)
+    throw Error(ErrorCode::Internal, fmt::format("cpu pointwise: {} -> {} channels", in_c, out_c));
+  static const std::vector<Isa> available = cpu_kernels();
+  Isa isa = available.front();
+  if (!kernel_name.empty()) {
+    const auto it = std::find_if(available.begin(), available.end(),
+                                 [&](Isa i) { return kernel_name == kNames[static_cast<int>(i)]; });
+    if (it == available.end())
+      throw Error(ErrorCode::InvalidArgument, fmt::format("cpu pointwise: kernel '{}' does not run on this CPU", kernel_name));
+    isa = *it;
+  }
+  const Shape s = kShapes[static_cast<int>(isa)];
+  p.in_c = in_c, p.out_c = out_c, p.mr = s.mr, p.max_width = s.max_width, p.isa = static_cast<int>(s.isa);
+  const size_t k = static_cast<size_t>(in_c);
+  const size_t padded = (static_cast<size_t>(out_c) + 15) / 16 * 16;  // only the last panel is padded
+  p.packed.assign(k * padded, 0.f);
+  p.bias.assign(padded, 0.f);
+  if (bias) std::copy(bias, bias + out_c, p.bias.begin());
+  p.panel_start.clear();
+  for (int n0 = 0; n0 < out_c;) {
+    p.panel_start.push_back(n0);
+    const int width = panel_width(out_c - n0, s.max_width), cols = std::min(width, out_c - n0);
+    float* dst = p.packed.data() + k * static_cast<size_t>(n0);
+    for (int j = 0; j < cols; ++j) {
+      const float* src = kernel + static_cast<size_t>(n0 + j) * k;
+      for (size_t i = 0; i < k; ++i) dst[i * static_cast<size_t>(width) + static_cast<size_t>(j)] = src[i];
+    }
+    n0 += width;
+  }
+  p.panel_start.push_back(out_c);
+}
+
+void pointwise_nhwc(const PointwiseParams& p, const float* in, float* out, const float* residual, size_t pixels,
+                    pthreadpool_t pool) {
+  if (p.packed.empty()) throw Error(ErrorCode::Internal, "cpu pointwise: not packed");
+  if (pixels == 0) return;
+  const size_t panels = p.panel_start.size() - 1;
+  // Tasks of at least ~8k vector FMAs (a few microseconds) where the layer has that many, so the
+  // pool's per-task cost stays small against the work, and at least 4 tasks per thread otherwise.
+  const size_t mr = static_cast<size_t>(p.mr), tiles = (pixels + mr - 1) / mr;
+  const size_t per_tile = mr * static_cast<size_t>(p.max_width / 16) * static_cast<size_t>(p.in_c);
+  size_t per_task = std::max<size_t>(1, 8192 / per_tile);
+  const size_t threads = pthreadpool_get_threads_count(pool);
+  while (per_task > 1 && ((tiles + per_task - 1) / per_task) * panels < 4 * threads) per_task /= 2;
+  Job job{&p, in, out, residual, pixels, per_task};
+  pthreadpool_parallelize_2d(pool, task, &job, (tiles + per_task - 1) / per_task, panels, 0);
+}
+
+}  // namespace dynn::cpu
