@@ -53,6 +53,7 @@ struct Job {
   const float* residual;
   size_t pixels;
   size_t tiles_per_task;
+  bool rowwise;  // one pixel at a time (row()), for the 1-2 pixels of a fully connected layer
 };
 
 // MR pixels (`rows` of them real: the others repeat the last row and are not stored) by NV
@@ -102,6 +103,48 @@ DYNN_SIMD_INLINE void tile(const PointwiseParams& p, const float* a, size_t rows
   }
 }
 
+// One pixel by NV vectors V of columns: a matrix-vector product, in U interleaved partial sums per
+// vector so that U * NV FMA chains are in flight (one accumulator per vector would wait on the FMA
+// latency at every step; this is what the fully connected layers of batch 1 run).
+template <class V, int NV, int U>
+DYNN_SIMD_INLINE void row(const PointwiseParams& p, const float* a, const float* b, const float* bias, float* c,
+                          const float* res, int cols) {
+  constexpr int L = sizeof(V) / sizeof(float), W = NV * L;
+  V acc[U][NV];
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[u][v] = V{};
+  const int k_end = p.in_c;
+  int k = 0;
+  for (; k + U <= k_end; k += U, b += U * W)
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) {
+      const V x = a[k + u] - V{};
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[u][v] += x * load<V>(b + u * W + L * v);
+    }
+  for (; k < k_end; ++k, b += W) {
+    const V x = a[k] - V{};
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[0][v] += x * load<V>(b + L * v);
+  }
+  const Epilogue e{p.lo, p.hi, p.hardswish};
+  float t[W];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    V sum = load<V>(bias + L * v);
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) sum += acc[u][v];
+    if (cols == W)
+      store(c + L * v, e(res ? sum + load<V>(res + L * v) : sum));
+    else
+      store(t + L * v, sum);
+  }
+  if (cols != W)
+    for (int j = 0; j < cols; ++j) c[j] = e(res ? t[j] + res[j] : t[j]);
+}
+
 // Task (i, j): tiles_per_task row tiles from tile i * tiles_per_task, column panel j, whose width
 // the caller matched to NV vectors V.
 template <class V, int MR, int NV>
@@ -112,6 +155,13 @@ DYNN_SIMD_INLINE void run_task(const Job& job, size_t i, size_t j) {
   const float* b = p.packed.data() + k * static_cast<size_t>(n0);
   const float* bias = p.bias.data() + n0;
   const size_t first = i * job.tiles_per_task * mr, last = std::min(job.pixels, first + job.tiles_per_task * mr);
+  if (job.rowwise) {
+    constexpr int U = NV == 1 ? 8 : 4;
+    for (size_t px = first; px < last; ++px)
+      row<V, NV, U>(p, job.in + px * k, b, bias, job.out + px * n + static_cast<size_t>(n0),
+                    job.residual ? job.residual + px * n + static_cast<size_t>(n0) : nullptr, cols);
+    return;
+  }
   for (size_t px = first; px < last; px += mr) {
     const float* res = job.residual ? job.residual + px * n + static_cast<size_t>(n0) : nullptr;
     tile<V, MR, NV>(p, job.in + px * k, std::min(mr, last - px), b, bias, job.out + px * n + static_cast<size_t>(n0), res,
@@ -206,7 +256,7 @@ void pointwise_nhwc(const PointwiseParams& p, const float* in, float* out, const
   size_t per_task = std::max<size_t>(1, 8192 / per_tile);
   const size_t threads = pthreadpool_get_threads_count(pool);
   while (per_task > 1 && ((tiles + per_task - 1) / per_task) * panels < 4 * threads) per_task /= 2;
-  Job job{&p, in, out, residual, pixels, per_task};
+  Job job{&p, in, out, residual, pixels, per_task, pixels <= 2};
   pthreadpool_parallelize_2d(pool, task, &job, (tiles + per_task - 1) / per_task, panels, 0);
 }
 

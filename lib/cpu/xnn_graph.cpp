@@ -165,7 +165,7 @@ void ThreadPool::release_workers() const {
   pthreadpool_parallelize_1d(m_pool, [](void*, size_t) {}, nullptr, static_cast<size_t>(m_threads), PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
-enum class Kind { Conv, Depthwise, Pointwise, Hardswish, GlobalAvgPool, FullyConnected, SharedFullyConnected, Multiply, Add, MaxPool, AvgPool };
+enum class Kind { Conv, Depthwise, Pointwise, Hardswish, GlobalAvgPool, SharedFullyConnected, Multiply, Add, MaxPool, AvgPool };
 
 // A dense conv created by create_deferred(): its shape and the function that writes its weights.
 struct Deferred {
@@ -427,17 +427,13 @@ Graph::Value Graph::fully_connected(Value x, const float* kernel, const float* b
   const ValueInfo in = m_values[static_cast<size_t>(x)];
   if (in.h != 1 || in.w != 1)
     throw Error(ErrorCode::Internal, fmt::format("cpu graph: fully connected on a {}x{} input", in.h, in.w));
+  // A 1x1 convolution of a 1x1 image: dynn's pointwise kernel, one matrix-vector product per image.
   auto op = std::make_unique<Op>();
-  op->kind = Kind::FullyConnected;
-  {
-    CountInto c(&m_bytes);
-    check_status(xnn_create_fully_connected_nc_f32(static_cast<size_t>(in.c), static_cast<size_t>(out),
-                                                   static_cast<size_t>(in.c), static_cast<size_t>(out), kernel, bias, lo,
-                                                   hi, 0, &op->op),
-                 "fully connected create");
-  }
+  op->kind = Kind::Pointwise;
+  op->pw.lo = lo, op->pw.hi = hi;
+  pack_pointwise(op->pw, in.c, out, kernel, bias);
   m_weight_floats += static_cast<size_t>(in.c) * static_cast<size_t>(out) + (bias ? static_cast<size_t>(out) : 0);
-  if (!g_counting) m_bytes += (static_cast<size_t>(in.c) * out + out) * sizeof(float);
+  m_bytes += op->pw.bytes();
   use(x);
   op->in = x;
   op->out = new_value(1, 1, out);
@@ -446,26 +442,20 @@ Graph::Value Graph::fully_connected(Value x, const float* kernel, const float* b
 }
 
 SharedFullyConnected::SharedFullyConnected(int in, int out, const float* kernel, const float* bias, float lo, float hi)
-    : m_in(in), m_out(out) {
-  if (!available()) throw Error(ErrorCode::Unsupported, unavailable_reason());
-  {
-    CountInto c(&m_bytes);
-    check_status(xnn_create_fully_connected_nc_f32(static_cast<size_t>(in), static_cast<size_t>(out), static_cast<size_t>(in),
-                                                   static_cast<size_t>(out), kernel, bias, lo, hi, 0, &m_op),
-                 "fully connected create");
-  }
+    : m_pw(std::make_unique<PointwiseParams>()) {
+  m_pw->lo = lo, m_pw->hi = hi;
+  pack_pointwise(*m_pw, in, out, kernel, bias);
   m_weight_floats = static_cast<size_t>(in) * static_cast<size_t>(out) + (bias ? static_cast<size_t>(out) : 0);
-  if (!g_counting) m_bytes = (static_cast<size_t>(in) * out + out) * sizeof(float);
 }
 
-SharedFullyConnected::~SharedFullyConnected() {
-  if (m_op) xnn_delete_operator(m_op);
-}
+SharedFullyConnected::~SharedFullyConnected() = default;
 
-void SharedFullyConnected::run(const float* x, float* y, size_t batch, pthreadpool_t pool) {
-  std::lock_guard<std::mutex> lock(m_mutex);
-  check_status(xnn_setup_fully_connected_nc_f32(m_op, batch, x, y, pool), "shared fully connected setup");
-  check_status(xnn_run_operator(m_op, pool), "shared fully connected run");
+int SharedFullyConnected::in() const { return m_pw->in_c; }
+int SharedFullyConnected::out() const { return m_pw->out_c; }
+size_t SharedFullyConnected::bytes() const { return m_pw->bytes(); }
+
+void SharedFullyConnected::run(const float* x, float* y, size_t batch, pthreadpool_t pool) const {
+  pointwise_nhwc(*m_pw, x, y, nullptr, batch, pool);
 }
 
 Graph::Value Graph::fully_connected(Value x, std::shared_ptr<SharedFullyConnected> fc, Act act) {
@@ -676,9 +666,6 @@ void Graph::setup(Workspace& ws, const ThreadPool& pool, int64_t batch) {
         check_status(xnn_setup_global_average_pooling_nwc_f32(op->op, n, static_cast<size_t>(in.h) * in.w, x, y, pool.get()),
                      "global average pooling setup");
         break;
-      case Kind::FullyConnected:
-        check_status(xnn_setup_fully_connected_nc_f32(op->op, n, x, y, pool.get()), "fully connected setup");
-        break;
       case Kind::Multiply: {
         const size_t a[3] = {n, static_cast<size_t>(in.h) * in.w, static_cast<size_t>(in.c)};
         const size_t b[3] = {n, 1, static_cast<size_t>(in.c)};
@@ -723,16 +710,26 @@ void Graph::bind(Workspace& ws, const ThreadPool& pool, int64_t batch) {
 void Graph::run(Workspace& ws, const ThreadPool& pool, const float* input, int64_t batch, float* output,
                 std::vector<double>* layer_seconds) {
   bind(ws, pool, batch);
-  // NCHW -> NHWC into the input value.
+  // NCHW -> NHWC into the input value, one image row per task: on the pool, so that waking its
+  // workers (they sleep between inferences) overlaps this pass; the calling thread takes every
+  // row a late worker has not started.
   const ValueInfo& in = m_values[static_cast<size_t>(m_input)];
-  float* x = at(ws, m_input, batch);
-  const size_t hw = static_cast<size_t>(in.h) * in.w, c = static_cast<size_t>(in.c);
-  for (int64_t b = 0; b < batch; ++b) {
-    const float* src = input + static_cast<size_t>(b) * c * hw;
-    float* dst = x + static_cast<size_t>(b) * c * hw;
-    for (size_t ch = 0; ch < c; ++ch)
-      for (size_t i = 0; i < hw; ++i) dst[i * c + ch] = src[ch * hw + i];
-  }
+  struct Transpose {
+    const float* src;
+    float* dst;
+    size_t h, w, c;
+  } t{input, at(ws, m_input, batch), static_cast<size_t>(in.h), static_cast<size_t>(in.w), static_cast<size_t>(in.c)};
+  pthreadpool_parallelize_1d(
+      pool.get(),
+      [](void* ctx, size_t row) {
+        const Transpose& t = *static_cast<const Transpose*>(ctx);
+        const size_t hw = t.h * t.w, image = row / t.h, first = (row % t.h) * t.w;
+        const float* src = t.src + image * t.c * hw + first;
+        float* dst = t.dst + (image * hw + first) * t.c;
+        for (size_t i = 0; i < t.w; ++i)
+          for (size_t ch = 0; ch < t.c; ++ch) dst[i * t.c + ch] = src[ch * hw + i];
+      },
+      &t, static_cast<size_t>(batch) * t.h, 0);
   using Clock = std::chrono::steady_clock;
   if (layer_seconds) layer_seconds->clear();
   auto last = Clock::now();

@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -68,10 +67,11 @@ class ThreadPool {
 
 enum class Act { None, Relu, Hardswish };
 
+struct PointwiseParams;
+
 // A fully-connected layer that several graphs run, packed once: the classifier head, whose
-// weights are the same in every sub-network of a supernet. Its operator is set up for the
-// caller's buffers on every run under its own lock, so graphs sharing it may run concurrently
-// (they take turns on this layer only).
+// weights are the same in every sub-network of a supernet. It keeps no per-run state (dynn's
+// pointwise kernel takes its buffers per call), so graphs sharing it run it concurrently.
 class SharedFullyConnected {
  public:
   // kernel [out][in]; bias may be null; output clamped to [lo, hi].
@@ -79,17 +79,15 @@ class SharedFullyConnected {
   ~SharedFullyConnected();
   SharedFullyConnected(const SharedFullyConnected&) = delete;
   SharedFullyConnected& operator=(const SharedFullyConnected&) = delete;
-  int in() const { return m_in; }
-  int out() const { return m_out; }
-  size_t bytes() const { return m_bytes; }
+  int in() const;
+  int out() const;
+  size_t bytes() const;
   size_t weight_floats() const { return m_weight_floats; }
-  void run(const float* x, float* y, size_t batch, pthreadpool_t pool);
+  void run(const float* x, float* y, size_t batch, pthreadpool_t pool) const;
 
  private:
-  std::mutex m_mutex;
-  xnn_operator_t m_op = nullptr;
-  int m_in = 0, m_out = 0;
-  size_t m_bytes = 0, m_weight_floats = 0;
+  std::unique_ptr<PointwiseParams> m_pw;
+  size_t m_weight_floats = 0;
 };
 
 class Graph {

@@ -289,8 +289,9 @@ TEST_CASE("dynn's depthwise loop matches a naive convolution on every path", "[c
 
 TEST_CASE("dynn's pointwise GEMM matches a naive 1x1 convolution with every kernel the CPU has", "[cpu]") {
   // Column panels full, padded (out_c not a multiple of 16 or 48) and single; pixel tiles full
-  // and partial (fewer pixels than a tile); in_c 1 and odd; the clamp, hardswish and a residual
-  // add in the stores; serial and on a 2-thread pool.
+  // and partial (fewer pixels than a tile); 1-2 pixels (the matrix-vector path of fully connected
+  // layers, the classifier's shape among them); in_c 1 and odd; the clamp, hardswish and a
+  // residual add in the stores; serial and on a 2-thread pool.
   ThreadPool pool(2);
   const std::vector<std::string> kernels = pointwise_kernels();
   REQUIRE(!kernels.empty());
@@ -299,7 +300,7 @@ TEST_CASE("dynn's pointwise GEMM matches a naive 1x1 convolution with every kern
   for (const std::string& kernel : kernels)
     for (const Case cs : {Case{203, 17, 100, true, false}, Case{7, 160, 48, false, true}, Case{9, 1, 24, true, true},
                           Case{64, 40, 72, false, false}, Case{1, 96, 40, true, false}, Case{50, 3, 16, false, true},
-                          Case{16, 24, 1, true, false}}) {
+                          Case{16, 24, 1, true, false}, Case{2, 203, 100, true, true}, Case{1, 1280, 1000, false, false}}) {
       CAPTURE(kernel, cs.pixels, cs.in_c, cs.out_c, cs.residual, cs.hardswish);
       std::mt19937 rng(static_cast<unsigned>(cs.in_c * 131 + cs.out_c));
       const std::vector<float> w = random_floats(static_cast<size_t>(cs.in_c) * cs.out_c, rng, 1.5f);
