@@ -16,10 +16,10 @@ struct Job {
   const float* in;
   float* out;
   int h, w, oh, ow;
-  bool oct;  // 8-pixel blocks (oct16) where the ISA has the registers and (k, stride) an instance
+  bool oct;  // 8-pixel blocks (oct) where the ISA has the registers and (k, stride) an instance
 };
 
-// oct16 keeps up to 16 vectors of 16 floats in registers: only the AVX-512 clone has the room.
+// oct keeps up to 16 vectors of 16 floats in registers: only the AVX-512 clone has the room.
 bool registers_for_oct() { return avx512_clone(); }
 
 struct Pixel {
@@ -31,11 +31,15 @@ struct Pixel {
 
 template <class V>
 inline void block1(const Pixel& p, const float* bias, float* o, int ch, const Epilogue& e) {
+  // One partial sum per kernel row: the rows' FMA chains are independent, so they overlap
+  // instead of each tap waiting on the one before (edge pixels and small maps run this).
   V a = load<V>(bias + ch);
   for (int ky = p.ky0; ky < p.ky1; ++ky) {
     const float* ip = p.image + static_cast<size_t>(p.y0 + ky) * p.stride_row + static_cast<size_t>(p.x0 + p.kx0) * p.c + ch;
     const float* wp = p.w + static_cast<size_t>(ky * p.k + p.kx0) * p.c + ch;
-    for (int kx = p.kx0; kx < p.kx1; ++kx, ip += p.c, wp += p.c) a += load<V>(wp) * load<V>(ip);
+    V r = V{};
+    for (int kx = p.kx0; kx < p.kx1; ++kx, ip += p.c, wp += p.c) r += load<V>(wp) * load<V>(ip);
+    a += r;
   }
   store(o + ch, e(a));
 }
@@ -64,47 +68,65 @@ inline void quad16(const Pixel& p, int pixel_step, const float* bias, float* o, 
   store(o + 3 * c + ch, e(a3));
 }
 
-// Eight horizontally adjacent interior output pixels, channels [ch, ch + 16), for kernel size K
-// and stride S fixed at compile time. Each input vector of a kernel row is loaded once and feeds
-// every output whose window covers it (for K 7, S 1: 14 input and 7 weight loads per 56 FMAs,
-// against 35 loads per 28 in quad16).
-template <int K, int S>
-inline void oct16(const Pixel& p, const float* bias, float* o, int ch, const Epilogue& e) {
+// Eight horizontally adjacent output pixels from ox (p.x0 = ox * S - pad), channels [ch, ch +
+// lanes of V), for kernel size K and stride S fixed at compile time. Each input vector of a kernel
+// row is loaded once and feeds every output whose window covers it (for K 7, S 1: 14 input and 7
+// weight loads per 56 FMAs, against 35 loads per 28 in quad16). Edge: the block reaches past the
+// image (input columns outside [0, w) read as zero) or past the row (only `outputs` are stored).
+template <class V, int K, int S, bool Edge>
+inline void oct(const Pixel& p, int w, int outputs, const float* bias, float* o, int ch, const Epilogue& e) {
   constexpr int N = 8, J = (N - 1) * S + K;
-  const v16 b = load<v16>(bias + ch);
-  v16 a[N];
+  const V b = load<V>(bias + ch);
+  V a[N];
   for (int i = 0; i < N; ++i) a[i] = b;
   const size_t c = static_cast<size_t>(p.c);
+  const int jlo = Edge ? std::max(0, -p.x0) : 0, jhi = Edge ? std::min(J, w - p.x0) : J;
   for (int ky = p.ky0; ky < p.ky1; ++ky) {
-    const float* ip = p.image + static_cast<size_t>(p.y0 + ky) * p.stride_row + static_cast<size_t>(p.x0) * c + ch;
+    const float* row = p.image + static_cast<size_t>(p.y0 + ky) * p.stride_row + ch;
     const float* wp = p.w + static_cast<size_t>(ky * K) * c + ch;
-    v16 w[K];
+    V wk[K];
 #pragma GCC unroll 8
-    for (int kx = 0; kx < K; ++kx) w[kx] = load<v16>(wp + kx * c);
+    for (int kx = 0; kx < K; ++kx) wk[kx] = load<V>(wp + kx * c);
 #pragma GCC unroll 24
     for (int j = 0; j < J; ++j) {
-      const v16 x = load<v16>(ip + j * c);
+      if (Edge && (j < jlo || j >= jhi)) continue;  // zero padding: adds nothing
+      const V x = load<V>(row + static_cast<ptrdiff_t>(p.x0 + j) * static_cast<ptrdiff_t>(c));
 #pragma GCC unroll 8
       for (int kx = 0; kx < K; ++kx)
-        if (j - kx >= 0 && (j - kx) % S == 0 && (j - kx) / S < N) a[(j - kx) / S] += w[kx] * x;
+        if (j - kx >= 0 && (j - kx) % S == 0 && (j - kx) / S < N) a[(j - kx) / S] += wk[kx] * x;
     }
   }
-  for (int i = 0; i < N; ++i) store(o + i * c + ch, e(a[i]));
+  for (int i = 0; i < N; ++i)
+    if (!Edge || i < outputs) store(o + i * c + ch, e(a[i]));
 }
 
-// The (k, stride) pairs that have an oct16 instance: MobileNetV3's kernel sizes at both strides.
+// The (k, stride) pairs that have oct instances: MobileNetV3's kernel sizes at both strides.
 bool has_oct(int k, int stride) { return (k == 3 || k == 5 || k == 7) && (stride == 1 || stride == 2); }
 
-// Runs the oct16 instance of (k, stride) (has_oct() is true). A switch, not a function pointer, so
-// the instances are inlined into each ISA clone of row().
-inline void oct16_for(int k, int stride, const Pixel& p, const float* bias, float* o, int ch, const Epilogue& e) {
+// One output row of channels [ch, ch + lanes of V) in 8-pixel blocks, for (K, S).
+template <class V, int K, int S>
+inline void oct_row(Pixel p, int w, int ow, int pad, const float* bias, float* o, int ch, const Epilogue& e) {
+  for (int ox = 0; ox < ow; ox += 8, o += 8 * static_cast<size_t>(p.c)) {
+    p.x0 = ox * S - pad;
+    if (ox + 8 <= ow && p.x0 >= 0 && p.x0 + 7 * S + K <= w)
+      oct<V, K, S, false>(p, w, 8, bias, o, ch, e);
+    else
+      oct<V, K, S, true>(p, w, std::min(8, ow - ox), bias, o, ch, e);
+  }
+}
+
+// oct_row for the (k, stride) of the layer (has_oct() is true). A switch, not a function
+// pointer, so the instances are inlined into each ISA clone of row().
+template <class V>
+inline void oct_row_for(int k, int stride, const Pixel& p, int w, int ow, int pad, const float* bias, float* o, int ch,
+                        const Epilogue& e) {
   switch (k * 2 + stride) {
-    case 3 * 2 + 1: return oct16<3, 1>(p, bias, o, ch, e);
-    case 3 * 2 + 2: return oct16<3, 2>(p, bias, o, ch, e);
-    case 5 * 2 + 1: return oct16<5, 1>(p, bias, o, ch, e);
-    case 5 * 2 + 2: return oct16<5, 2>(p, bias, o, ch, e);
-    case 7 * 2 + 1: return oct16<7, 1>(p, bias, o, ch, e);
-    default: return oct16<7, 2>(p, bias, o, ch, e);
+    case 3 * 2 + 1: return oct_row<V, 3, 1>(p, w, ow, pad, bias, o, ch, e);
+    case 3 * 2 + 2: return oct_row<V, 3, 2>(p, w, ow, pad, bias, o, ch, e);
+    case 5 * 2 + 1: return oct_row<V, 5, 1>(p, w, ow, pad, bias, o, ch, e);
+    case 5 * 2 + 2: return oct_row<V, 5, 2>(p, w, ow, pad, bias, o, ch, e);
+    case 7 * 2 + 1: return oct_row<V, 7, 1>(p, w, ow, pad, bias, o, ch, e);
+    default: return oct_row<V, 7, 2>(p, w, ow, pad, bias, o, ch, e);
   }
 }
 
@@ -137,14 +159,15 @@ DYNN_CPU_CLONED void row(const Job& j, size_t index) {
   // row is swept; the whole window of all channels would not (7x7 x 144 channels is 28 KB).
   const int pixel_step = d.stride * c;
   int ch = 0;
+  if (j.oct) {  // AVX-512: every pixel in 8-pixel blocks, 16 channels at a time, then 8
+    for (; ch + 16 <= c; ch += 16) oct_row_for<v16>(d.k, d.stride, p, j.w, j.ow, d.pad, bias, o, ch, e);
+    for (; ch + 8 <= c; ch += 8) oct_row_for<v8>(d.k, d.stride, p, j.w, j.ow, d.pad, bias, o, ch, e);
+  }
   for (; ch + 16 <= c; ch += 16) {
     float* out = o;
     for (int ox = 0; ox < j.ow;) {
       p.x0 = ox * d.stride - d.pad;
-      if (j.oct && ox + 7 < j.ow && p.x0 >= 0 && p.x0 + 7 * d.stride + d.k <= j.w) {
-        oct16_for(d.k, d.stride, p, bias, out, ch, e);
-        ox += 8, out += 8 * static_cast<size_t>(c);
-      } else if (ox + 3 < j.ow && p.x0 >= 0 && p.x0 + 3 * d.stride + d.k <= j.w) {
+      if (ox + 3 < j.ow && p.x0 >= 0 && p.x0 + 3 * d.stride + d.k <= j.w) {
         p.kx0 = 0, p.kx1 = d.k;
         quad16(p, pixel_step, bias, out, ch, e);
         ox += 4, out += 4 * static_cast<size_t>(c);
