@@ -38,9 +38,15 @@ void check_engine(const std::string& e) {
 // engine's clamps would otherwise turn NaN into normal-looking logits). One vectorisable pass:
 // x * 0 is 0 for finite x and NaN for NaN or inf.
 void check_finite_input(const float* x, size_t count) {
-  float acc = 0.f;
-  for (size_t i = 0; i < count; ++i) acc += x[i] * 0.f;
-  if (acc == 0.f) return;
+  // NaN and inf are the floats whose exponent bits are all ones. An OR of integer tests (not a
+  // float sum, whose order the compiler must keep) vectorises: a few microseconds per image.
+  uint32_t any = 0;
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t u;
+    std::memcpy(&u, x + i, sizeof u);
+    any |= static_cast<uint32_t>((u & 0x7f800000u) == 0x7f800000u);
+  }
+  if (!any) return;
   size_t bad = 0, first = count;
   for (size_t i = 0; i < count; ++i)
     if (!std::isfinite(x[i])) {
