@@ -198,4 +198,10 @@ void depthwise_nhwc(const DepthwiseParams& p, const float* in, float* out, size_
   pthreadpool_parallelize_1d(pool, task, &j, batch * static_cast<size_t>(oh), 0);
 }
 
+bool depthwise_preferred(int k, int stride) {
+  const int taps = k * k;
+  const bool xnnpack_kernel = taps == 3 || taps == 4 || taps == 9 || taps == 25;
+  return !xnnpack_kernel || (has_oct(k, stride) && registers_for_oct());
+}
+
 }  // namespace dynn::cpu

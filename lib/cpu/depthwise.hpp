@@ -1,8 +1,9 @@
-// Depthwise convolution on NHWC float32, every kernel size. dynn's own loop rather than XNNPACK's:
-// Debian's XNNPACK has micro-kernels for 3, 4, 9 and 25 taps only (7x7 = 49 taps would fall back
-// to one GEMM per channel, ~10x slower), and on the 3x3 and 5x5 layers this loop, with hardswish
-// fused into its stores, is faster than those kernels too (docs/benchmarks.md). Channels are
-// innermost, so the inner loop vectorises.
+// Depthwise convolution on NHWC float32, every kernel size, with hardswish fusable into its
+// stores. The engine runs it where XNNPACK has no micro-kernel (Debian's XNNPACK has them for 3,
+// 4, 9 and 25 taps: 7x7 = 49 taps would fall back to one GEMM per channel, ~10x slower), and on
+// AVX-512 for MobileNetV3's 3x3 and 5x5 layers too, where its 8-pixel blocks beat XNNPACK's kernels
+// (docs/benchmarks.md); on AVX2 and NEON those stay on XNNPACK, whose kernels there were not
+// measured against these. Channels are innermost, so the inner loop vectorises.
 #pragma once
 
 #include <cstddef>
@@ -24,5 +25,8 @@ struct DepthwiseParams {
 // out[n, oh, ow, c] = act(clamp(bias + sum_taps w * in)), zero padding `pad` on every side.
 void depthwise_nhwc(const DepthwiseParams& p, const float* in, float* out, size_t batch, int h, int w, int oh, int ow,
                     pthreadpool_t pool);
+
+// True where the engine runs this loop rather than XNNPACK's depthwise convolution (see above).
+bool depthwise_preferred(int k, int stride);
 
 }  // namespace dynn::cpu

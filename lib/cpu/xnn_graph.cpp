@@ -268,7 +268,7 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
   const uint32_t pad = static_cast<uint32_t>(k / 2);
   auto op = std::make_unique<Op>();
   op->kind = Kind::Conv;
-  if (groups == in.c && out_c == groups) {
+  if (groups == in.c && out_c == groups && depthwise_preferred(k, stride)) {
     op->kind = Kind::Depthwise;
     DepthwiseParams& d = op->dw;
     d.k = k, d.stride = stride, d.pad = static_cast<int>(pad), d.c = out_c, d.lo = lo, d.hi = hi;
