@@ -51,21 +51,47 @@ struct Job {
   const float* in;
   float* out;
   const float* residual;
-  size_t pixels;
+  size_t pixels;  // output pixels (all images)
   size_t tiles_per_task;
   bool rowwise;  // one pixel at a time (row()), for the 1-2 pixels of a fully connected layer
+  int h = 0, w = 0, oh = 0, ow = 0;  // a k x k or strided convolution's image sizes
 };
 
+constexpr int kMaxTaps = 49;  // 7 x 7
+
+// rows_of[t * MR + r] = the input pixel under tap t of output pixel px + r (the zero row where
+// the tap is padding), for the MR pixels of a tile (`rows` real ones, the others repeat the last).
+template <int MR>
+DYNN_SIMD_INLINE void gather_taps(const Job& job, size_t px, size_t rows, const float** rows_of) {
+  const PointwiseParams& p = *job.p;
+  const size_t per_image = static_cast<size_t>(job.oh) * static_cast<size_t>(job.ow), c = static_cast<size_t>(p.in_c);
+  const int k = p.k;
+  for (int r = 0; r < MR; ++r) {
+    const size_t q = px + std::min(static_cast<size_t>(r), rows - 1), n = q / per_image, rem = q % per_image;
+    const int y0 = static_cast<int>(rem / static_cast<size_t>(job.ow)) * p.stride - k / 2;
+    const int x0 = static_cast<int>(rem % static_cast<size_t>(job.ow)) * p.stride - k / 2;
+    const float* image = job.in + n * static_cast<size_t>(job.h) * static_cast<size_t>(job.w) * c;
+    for (int ky = 0; ky < k; ++ky) {
+      const int y = y0 + ky;
+      const bool row_in = y >= 0 && y < job.h;
+      for (int kx = 0; kx < k; ++kx) {
+        const int x = x0 + kx;
+        rows_of[(ky * k + kx) * MR + r] =
+            row_in && x >= 0 && x < job.w ? image + (static_cast<size_t>(y) * static_cast<size_t>(job.w) + static_cast<size_t>(x)) * c
+                                          : p.zeros.data();
+      }
+    }
+  }
+}
+
 // MR pixels (`rows` of them real: the others repeat the last row and are not stored) by NV
-// vectors V of columns, over the whole of in_c; `cols` of the NV * lanes columns are stored.
+// vectors V of columns, over in_c channels of each of `taps` input rows per pixel (rows[t * MR +
+// r]: 1 for a 1x1 convolution, k * k otherwise); `cols` of the NV * lanes columns are stored.
 template <class V, int MR, int NV>
-DYNN_SIMD_INLINE void tile(const PointwiseParams& p, const float* a, size_t rows, const float* b, const float* bias,
-                           float* c, const float* res, int cols) {
+DYNN_SIMD_INLINE void tile(const PointwiseParams& p, const float* const* rows_of, int taps, size_t rows, const float* b,
+                           const float* bias, float* c, const float* res, int cols) {
   constexpr int L = sizeof(V) / sizeof(float), W = NV * L;
-  const size_t lda = static_cast<size_t>(p.in_c), ldc = static_cast<size_t>(p.out_c);
-  const float* ar[MR];
-#pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) ar[r] = a + std::min(static_cast<size_t>(r), rows - 1) * lda;
+  const size_t ldc = static_cast<size_t>(p.out_c);
   V acc[MR][NV];
 #pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) {
@@ -74,15 +100,20 @@ DYNN_SIMD_INLINE void tile(const PointwiseParams& p, const float* a, size_t rows
     for (int r = 0; r < MR; ++r) acc[r][v] = bv;
   }
   const int k_end = p.in_c;
-  for (int k = 0; k < k_end; ++k, b += W) {
-    V w[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) w[v] = load<V>(b + L * v);
+  for (int t = 0; t < taps; ++t) {
+    const float* ar[MR];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      const V x = ar[r][k] - V{};  // broadcast (simd.hpp says why it is written here)
+    for (int r = 0; r < MR; ++r) ar[r] = rows_of[t * MR + r];
+    for (int k = 0; k < k_end; ++k, b += W) {
+      V w[NV];
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] += x * w[v];
+      for (int v = 0; v < NV; ++v) w[v] = load<V>(b + L * v);
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        const V x = ar[r][k] - V{};  // broadcast (simd.hpp says why it is written here)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] += x * w[v];
+      }
     }
   }
   const Epilogue e{p.lo, p.hi, p.hardswish};
@@ -152,7 +183,8 @@ DYNN_SIMD_INLINE void run_task(const Job& job, size_t i, size_t j) {
   const PointwiseParams& p = *job.p;
   const int n0 = p.panel_start[j], cols = p.panel_start[j + 1] - n0;
   const size_t mr = MR, k = static_cast<size_t>(p.in_c), n = static_cast<size_t>(p.out_c);
-  const float* b = p.packed.data() + k * static_cast<size_t>(n0);
+  const int taps = p.k * p.k;
+  const float* b = p.packed.data() + k * static_cast<size_t>(taps) * static_cast<size_t>(n0);
   const float* bias = p.bias.data() + n0;
   const size_t first = i * job.tiles_per_task * mr, last = std::min(job.pixels, first + job.tiles_per_task * mr);
   if (job.rowwise) {
@@ -163,9 +195,16 @@ DYNN_SIMD_INLINE void run_task(const Job& job, size_t i, size_t j) {
     return;
   }
   for (size_t px = first; px < last; px += mr) {
+    const size_t rows = std::min(mr, last - px);
+    const float* rows_of[kMaxTaps * MR];
+    if (taps == 1 && p.stride == 1) {
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) rows_of[r] = job.in + (px + std::min(static_cast<size_t>(r), rows - 1)) * k;
+    } else {
+      gather_taps<MR>(job, px, rows, rows_of);
+    }
     const float* res = job.residual ? job.residual + px * n + static_cast<size_t>(n0) : nullptr;
-    tile<V, MR, NV>(p, job.in + px * k, std::min(mr, last - px), b, bias, job.out + px * n + static_cast<size_t>(n0), res,
-                    cols);
+    tile<V, MR, NV>(p, rows_of, taps, rows, b, bias, job.out + px * n + static_cast<size_t>(n0), res, cols);
   }
 }
 
@@ -210,10 +249,10 @@ std::vector<std::string> pointwise_kernels() {
   return names;
 }
 
-void pack_pointwise(PointwiseParams& p, int in_c, int out_c, const float* kernel, const float* bias,
-                    const std::string& kernel_name) {
-  if (in_c < 1 || out_c < 1 || !kernel)
-    throw Error(ErrorCode::Internal, fmt::format("cpu pointwise: {} -> {} channels", in_c, out_c));
+void pack_conv(PointwiseParams& p, int in_c, int out_c, int k, int stride, const float* kernel, const float* bias,
+               const std::string& kernel_name) {
+  if (in_c < 1 || out_c < 1 || !kernel || k < 1 || k * k > kMaxTaps || k % 2 == 0 || stride < 1)
+    throw Error(ErrorCode::Internal, fmt::format("cpu conv: {} -> {} channels, k {}, stride {}", in_c, out_c, k, stride));
   static const std::vector<Isa> available = cpu_kernels();
   Isa isa = available.front();
   if (!kernel_name.empty()) {
@@ -224,40 +263,70 @@ void pack_pointwise(PointwiseParams& p, int in_c, int out_c, const float* kernel
     isa = *it;
   }
   const Shape s = kShapes[static_cast<int>(isa)];
-  p.in_c = in_c, p.out_c = out_c, p.mr = s.mr, p.max_width = s.max_width, p.isa = static_cast<int>(s.isa);
-  const size_t k = static_cast<size_t>(in_c);
+  p.in_c = in_c, p.out_c = out_c, p.k = k, p.stride = stride;
+  p.mr = s.mr, p.max_width = s.max_width, p.isa = static_cast<int>(s.isa);
+  p.zeros.assign(k == 1 && stride == 1 ? 0 : static_cast<size_t>(in_c), 0.f);
+  // One GEMM row per (tap, input channel): OHWI's order, so each output's weights are one row.
+  const size_t rows = static_cast<size_t>(in_c) * static_cast<size_t>(k) * static_cast<size_t>(k);
   const size_t padded = (static_cast<size_t>(out_c) + 15) / 16 * 16;  // only the last panel is padded
-  p.packed.assign(k * padded, 0.f);
+  p.packed.assign(rows * padded, 0.f);
   p.bias.assign(padded, 0.f);
   if (bias) std::copy(bias, bias + out_c, p.bias.begin());
   p.panel_start.clear();
   for (int n0 = 0; n0 < out_c;) {
     p.panel_start.push_back(n0);
     const int width = panel_width(out_c - n0, s.max_width), cols = std::min(width, out_c - n0);
-    float* dst = p.packed.data() + k * static_cast<size_t>(n0);
-    for (int j = 0; j < cols; ++j) {
-      const float* src = kernel + static_cast<size_t>(n0 + j) * k;
-      for (size_t i = 0; i < k; ++i) dst[i * static_cast<size_t>(width) + static_cast<size_t>(j)] = src[i];
+    // In blocks of 64 GEMM rows, so the panel rows being written stay in L1 (a 3x3 conv's panel
+    // of 4608 rows would be swept `cols` times from L2 or beyond).
+    float* dst = p.packed.data() + rows * static_cast<size_t>(n0);
+    for (size_t i0 = 0; i0 < rows; i0 += 64) {
+      const size_t i1 = std::min(rows, i0 + 64);
+      for (int j = 0; j < cols; ++j) {
+        const float* src = kernel + static_cast<size_t>(n0 + j) * rows;
+        for (size_t i = i0; i < i1; ++i) dst[i * static_cast<size_t>(width) + static_cast<size_t>(j)] = src[i];
+      }
     }
     n0 += width;
   }
   p.panel_start.push_back(out_c);
 }
 
-void pointwise_nhwc(const PointwiseParams& p, const float* in, float* out, const float* residual, size_t pixels,
-                    pthreadpool_t pool) {
+void pack_pointwise(PointwiseParams& p, int in_c, int out_c, const float* kernel, const float* bias,
+                    const std::string& kernel_name) {
+  pack_conv(p, in_c, out_c, 1, 1, kernel, bias, kernel_name);
+}
+
+namespace {
+void run(const PointwiseParams& p, Job job, pthreadpool_t pool) {
   if (p.packed.empty()) throw Error(ErrorCode::Internal, "cpu pointwise: not packed");
-  if (pixels == 0) return;
+  if (job.pixels == 0) return;
   const size_t panels = p.panel_start.size() - 1;
   // Tasks of at least ~8k vector FMAs (a few microseconds) where the layer has that many, so the
   // pool's per-task cost stays small against the work, and at least 4 tasks per thread otherwise.
-  const size_t mr = static_cast<size_t>(p.mr), tiles = (pixels + mr - 1) / mr;
-  const size_t per_tile = mr * static_cast<size_t>(p.max_width / 16) * static_cast<size_t>(p.in_c);
+  const size_t mr = static_cast<size_t>(p.mr), tiles = (job.pixels + mr - 1) / mr;
+  const size_t per_tile = mr * static_cast<size_t>(p.max_width / 16) * static_cast<size_t>(p.in_c) *
+                          static_cast<size_t>(p.k * p.k);
   size_t per_task = std::max<size_t>(1, 8192 / per_tile);
   const size_t threads = pthreadpool_get_threads_count(pool);
   while (per_task > 1 && ((tiles + per_task - 1) / per_task) * panels < 4 * threads) per_task /= 2;
-  Job job{&p, in, out, residual, pixels, per_task, pixels <= 2};
+  job.tiles_per_task = per_task;
   pthreadpool_parallelize_2d(pool, task, &job, (tiles + per_task - 1) / per_task, panels, 0);
+}
+}  // namespace
+
+void pointwise_nhwc(const PointwiseParams& p, const float* in, float* out, const float* residual, size_t pixels,
+                    pthreadpool_t pool) {
+  if (p.k != 1 || p.stride != 1) throw Error(ErrorCode::Internal, "cpu pointwise: a k x k or strided conv needs conv_nhwc");
+  run(p, Job{&p, in, out, residual, pixels, 0, pixels <= 2}, pool);
+}
+
+void conv_nhwc(const PointwiseParams& p, const float* in, float* out, const float* residual, size_t batch, int h, int w,
+               pthreadpool_t pool) {
+  const int pad = p.k / 2, oh = (h + 2 * pad - p.k) / p.stride + 1, ow = (w + 2 * pad - p.k) / p.stride + 1;
+  if (h < 1 || w < 1 || oh < 1 || ow < 1) throw Error(ErrorCode::Internal, fmt::format("cpu conv: {}x{} input", h, w));
+  Job job{&p, in, out, residual, batch * static_cast<size_t>(oh) * static_cast<size_t>(ow), 0, false};
+  job.h = h, job.w = w, job.oh = oh, job.ow = ow;
+  run(p, job, pool);
 }
 
 }  // namespace dynn::cpu

@@ -15,12 +15,14 @@ namespace dynn::cpu {
 
 struct PointwiseParams {
   int in_c = 0, out_c = 0;
+  int k = 1, stride = 1;  // a k x k convolution ("same" padding k/2) in the same tiles, pack_conv()
   float lo = 0, hi = 0;    // output clamp
   bool hardswish = false;  // then x * relu6(x + 3) / 6
   // Column panels of this CPU's tile width (the last one zero-padded): panel j holds
   // [in_c][width_j] floats from packed[in_c * first column of j]; bias is padded the same way.
   std::vector<float> packed, bias;
   std::vector<int> panel_start;  // first column of each panel, then out_c
+  std::vector<float> zeros;      // in_c zeros: the input row of a padding tap
   int mr = 0;         // pixels per tile
   int max_width = 0;  // floats in the widest panel
   int isa = 0;        // which kernel runs (chosen with the layout, at packing)
@@ -35,9 +37,20 @@ std::vector<std::string> pointwise_kernels();
 void pack_pointwise(PointwiseParams& p, int in_c, int out_c, const float* kernel, const float* bias,
                     const std::string& kernel_name = "");
 
+// A dense k x k convolution at `stride` (k odd, at most 7), kernel OHWI [out_c][k][k][in_c]:
+// one GEMM row per (tap, input channel), each output pixel's rows gathered from the image
+// (padding taps read zeros), so no im2col buffer is built.
+void pack_conv(PointwiseParams& p, int in_c, int out_c, int k, int stride, const float* kernel, const float* bias,
+               const std::string& kernel_name = "");
+
 // out[px][o] = act(clamp(bias[o] + sum_i in[px][i] * w[o][i] + residual[px][o])), residual
-// optional (null); out must not overlap in or residual. Rows are `pixels` long.
+// optional (null, or equal to out); out must not overlap in. `pixels` rows (1x1 stride 1 only).
 void pointwise_nhwc(const PointwiseParams& p, const float* in, float* out, const float* residual, size_t pixels,
                     pthreadpool_t pool);
+
+// The same for p's k x k convolution over `batch` NHWC images of h x w x in_c; out and residual
+// are [batch][oh][ow][out_c] with oh = (h + 2 (k/2) - k) / stride + 1, likewise ow.
+void conv_nhwc(const PointwiseParams& p, const float* in, float* out, const float* residual, size_t batch, int h, int w,
+               pthreadpool_t pool);
 
 }  // namespace dynn::cpu

@@ -180,12 +180,12 @@ struct Graph::Op {
   std::unique_ptr<Deferred> deferred;  // Kind::Conv until create_deferred()
   Value in = -1, in2 = -1, out = -1;
   DepthwiseParams dw;                           // Kind::Depthwise (dynn's own loop)
-  PointwiseParams pw;                           // Kind::Pointwise (dynn's own GEMM); in2: its residual
+  PointwiseParams pw;                           // Kind::Pointwise (dense convs on dynn's GEMM); in2: its residual
   std::shared_ptr<SharedFullyConnected> shared;  // Kind::SharedFullyConnected
   float* x = nullptr;  // Kind::Depthwise, Pointwise and SharedFullyConnected: their binding
   float* y = nullptr;
   float* residual = nullptr;
-  size_t batch = 0;  // images; pixels for Pointwise
+  size_t batch = 0;  // images; pixels for a 1x1 Pointwise
   ~Op() {
     if (op) xnn_delete_operator(op);
   }
@@ -234,8 +234,14 @@ size_t conv_weights(int out_c, int in_per_group, int k) {
   return static_cast<size_t>(out_c) * static_cast<size_t>(in_per_group) * static_cast<size_t>(k) * static_cast<size_t>(k);
 }
 
-// 1x1 dense convolutions at stride 1 run on dynn's own GEMM (pointwise.hpp), the rest on XNNPACK.
-bool pointwise(int k, int stride, int groups) { return k == 1 && stride == 1 && groups == 1; }
+// Dense (one group) convolutions run on dynn's own GEMM tiles (pointwise.hpp): 1x1 ones as a plain
+// GEMM, k x k ones (k odd, up to 7) gathering each pixel's taps. A stem's few input channels
+// leave too little work per gathered tap (MobileNetV3's 3-channel stem ran slower there than on
+// XNNPACK), so thin inputs and grouped convolutions stay on XNNPACK.
+bool own_gemm(int k, int stride, int groups, int in_c) {
+  if (groups != 1) return false;
+  return (k == 1 && stride == 1) || (k % 2 == 1 && k <= 7 && in_c >= 16);
+}
 
 void set_act(PointwiseParams& p, Act a) {
   std::tie(p.lo, p.hi) = range(a);
@@ -282,12 +288,12 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
     if (bias) std::copy(bias, bias + c, d.bias.begin());
     m_weight_floats += taps * c + (bias ? c : 0);
     m_bytes += (d.w.capacity() + d.bias.capacity()) * sizeof(float);
-  } else if (pointwise(k, stride, groups)) {
+  } else if (own_gemm(k, stride, groups, in.c)) {
     op->kind = Kind::Pointwise;
     set_act(op->pw, act);
     act = Act::None;  // applied by the kernel's stores
-    pack_pointwise(op->pw, in.c, out_c, kernel, bias);
-    m_weight_floats += conv_weights(out_c, in.c, 1) + (bias ? static_cast<size_t>(out_c) : 0);
+    pack_conv(op->pw, in.c, out_c, k, stride, kernel, bias);
+    m_weight_floats += conv_weights(out_c, in.c, k) + (bias ? static_cast<size_t>(out_c) : 0);
     m_bytes += op->pw.bytes();
   } else {
     CountInto c(&m_bytes);
@@ -320,7 +326,7 @@ Graph::Value Graph::conv_deferred(Value x, Fill fill, int out_c, int k, int stri
   const auto [lo, hi] = range(act);
   auto op = std::make_unique<Op>();
   op->kind = Kind::Conv;
-  if (pointwise(k, stride, 1)) {
+  if (own_gemm(k, stride, 1, in.c)) {
     op->kind = Kind::Pointwise;
     set_act(op->pw, act);
     act = Act::None;  // applied by the kernel's stores
@@ -354,7 +360,7 @@ void Graph::create_deferred(int threads) {
           throw Error(ErrorCode::Internal, fmt::format("cpu graph: deferred conv got {} weights and {} biases, wants {} and {}",
                                                        kernel.size(), bias.size(), want, d.out_c));
         if (todo[i]->kind == Kind::Pointwise)
-          pack_pointwise(todo[i]->pw, d.in_c, d.out_c, kernel.data(), bias.data());
+          pack_conv(todo[i]->pw, d.in_c, d.out_c, d.k, d.stride, kernel.data(), bias.data());
         else
           todo[i]->op = create_conv(kernel.data(), bias.data(), d.in_c, d.out_c, d.k, d.stride, 1, d.lo, d.hi);
       } catch (...) {
@@ -650,8 +656,8 @@ void Graph::setup(Workspace& ws, const ThreadPool& pool, int64_t batch) {
       case Kind::SharedFullyConnected:
         op->x = x, op->y = y, op->batch = n;
         break;
-      case Kind::Pointwise:
-        op->x = x, op->y = y, op->batch = pixels;
+      case Kind::Pointwise:  // pixels for a 1x1 conv, images for a k x k or strided one
+        op->x = x, op->y = y, op->batch = op->pw.k == 1 && op->pw.stride == 1 ? pixels : n;
         op->residual = op->in2 >= 0 ? at(ws, op->in2, batch) : nullptr;
         break;
       case Kind::Conv:
@@ -740,7 +746,12 @@ void Graph::run(Workspace& ws, const ThreadPool& pool, const float* input, int64
       const ValueInfo &a = m_values[static_cast<size_t>(op.in)], &b = m_values[static_cast<size_t>(op.out)];
       depthwise_nhwc(op.dw, op.x, op.y, op.batch, a.h, a.w, b.h, b.w, pool.get());
     } else if (op.kind == Kind::Pointwise) {
-      pointwise_nhwc(op.pw, op.x, op.y, op.residual, op.batch, pool.get());
+      if (op.pw.k == 1 && op.pw.stride == 1) {
+        pointwise_nhwc(op.pw, op.x, op.y, op.residual, op.batch, pool.get());
+      } else {
+        const ValueInfo& a = m_values[static_cast<size_t>(op.in)];
+        conv_nhwc(op.pw, op.x, op.y, op.residual, op.batch, a.h, a.w, pool.get());
+      }
     } else if (op.kind == Kind::SharedFullyConnected) {
       op.shared->run(op.x, op.y, op.batch, pool.get());
     } else {

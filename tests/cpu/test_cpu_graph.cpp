@@ -335,6 +335,50 @@ TEST_CASE("dynn's pointwise GEMM matches a naive 1x1 convolution with every kern
   CHECK_THROWS(pointwise_nhwc(PointwiseParams{}, &one, nullptr, nullptr, 1, nullptr));  // never packed
 }
 
+TEST_CASE("dense k x k convolutions on the GEMM tiles match a naive convolution with every kernel", "[cpu]") {
+  // k 3, 5, 7 at stride 1 and 2; 3 input channels (a stem) and odd ones; images smaller than the
+  // kernel, odd sizes, batch 2; padded and full panels; the clamp, hardswish and a residual.
+  ThreadPool pool(2);
+  struct Case { int k, stride, in_c, out_c, h, w; bool residual, hardswish; };
+  for (const std::string& kernel : pointwise_kernels())
+    for (const Case cs : {Case{3, 2, 3, 16, 11, 9, true, true}, Case{3, 1, 17, 40, 7, 6, false, false},
+                          Case{5, 2, 8, 100, 9, 10, true, false}, Case{7, 1, 5, 24, 4, 3, false, true},
+                          Case{7, 2, 3, 48, 13, 12, false, false}, Case{3, 1, 64, 50, 5, 5, true, false}}) {
+      CAPTURE(kernel, cs.k, cs.stride, cs.in_c, cs.out_c, cs.h, cs.w, cs.residual, cs.hardswish);
+      std::mt19937 rng(static_cast<unsigned>(cs.k * 1000 + cs.in_c * 31 + cs.out_c));
+      const size_t batch = 2, taps = static_cast<size_t>(cs.k) * cs.k;
+      const std::vector<float> w = random_floats(static_cast<size_t>(cs.out_c) * taps * cs.in_c, rng, 0.5f);
+      const std::vector<float> bias = random_floats(static_cast<size_t>(cs.out_c), rng, 0.5f);
+      const std::vector<float> in = random_floats(batch * cs.h * cs.w * cs.in_c, rng, 1.5f);
+      Tensor x = make(batch, cs.h, cs.w, cs.in_c);
+      for (size_t i = 0; i < in.size(); ++i) x.v[i] = in[i];
+      Tensor want = conv(x, w, bias, cs.out_c, cs.k, cs.stride, 1, Act::None);
+      const std::vector<float> res = random_floats(want.v.size(), rng, 1.f);
+      PointwiseParams p;
+      p.lo = -2.5f, p.hi = 3.5f, p.hardswish = cs.hardswish;
+      pack_conv(p, cs.in_c, cs.out_c, cs.k, cs.stride, w.data(), bias.data(), kernel);
+      for (size_t i = 0; i < want.v.size(); ++i) {
+        double a = want.v[i] + (cs.residual ? res[i] : 0.0);
+        a = std::min(std::max(a, double(p.lo)), double(p.hi));
+        want.v[i] = cs.hardswish ? act(a, Act::Hardswish) : a;
+      }
+      for (pthreadpool_t tp : {static_cast<pthreadpool_t>(nullptr), pool.get()}) {
+        std::vector<float> got(want.v.size(), std::nanf(""));
+        conv_nhwc(p, in.data(), got.data(), cs.residual ? res.data() : nullptr, batch, cs.h, cs.w, tp);
+        double worst = 0;
+        for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want.v[i]));
+        CHECK(worst < 1e-4);
+        CHECK(std::none_of(got.begin(), got.end(), [](float v) { return std::isnan(v); }));
+      }
+    }
+  PointwiseParams p;
+  const std::vector<float> one(81, 1.f);
+  CHECK_THROWS(pack_conv(p, 1, 1, 9, 1, one.data(), nullptr));  // 81 taps: more than the tiles gather
+  CHECK_THROWS(pack_conv(p, 1, 1, 2, 1, one.data(), nullptr));  // even: no "same" padding
+  pack_conv(p, 1, 1, 3, 1, one.data(), nullptr);
+  CHECK_THROWS(pointwise_nhwc(p, one.data(), nullptr, nullptr, 1, nullptr));  // a 3x3 needs conv_nhwc
+}
+
 TEST_CASE("a residual add goes into the 1x1 conv before it only when that conv has no activation", "[cpu]") {
   std::mt19937 rng(5);
   const int c = 20;
