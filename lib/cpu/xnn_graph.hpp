@@ -1,6 +1,8 @@
-// A prepared CPU network on XNNPACK operators: float32, NHWC activations, BN already folded by the
-// family code that builds it. Torch-free, so it builds and runs wherever XNNPACK does (x86-64 and
-// aarch64 alike).
+// A prepared CPU network: float32, NHWC activations, BN already folded by the family code that
+// builds it. Dense convolutions and fully connected layers run on dynn's GEMM tiles
+// (pointwise.hpp), depthwise ones on dynn's loop where it is the faster (depthwise.hpp), the rest on
+// XNNPACK operators. Torch-free, so it builds and runs wherever XNNPACK does (x86-64 and aarch64
+// alike).
 //
 // A Graph owns its operators and so their packed weights; activations live in a Workspace that the
 // caller hands to run(), so many prepared graphs share one activation arena. An XNNPACK operator
