@@ -28,7 +28,7 @@ ort_ir() {  # total Ir of ort_bench.mjs with --runs $1
   NODE_PATH="${ORT_NODE_DIR:-/tmp/ortnode}/node_modules" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.ort$1" \
     node "$ROOT/benchmarks/supernet/ort/ort_bench.mjs" --models "${ORT_MODELS:-$ROOT/benchmarks/supernet/ort/models}" \
     --nets min128 --threads "$THREADS" --warmup 0 --runs "$1" > "$tmp/out.ort$1" 2> "$tmp/err.ort$1" ||
-    { echo "valgrind run of ort_bench.mjs failed:" >&2; tail -5 "$tmp/err.ort$1" >&2; exit 1; }
+    { echo "valgrind run of ort_bench.mjs failed:" >&2; grep -v '^==[0-9]*==' "$tmp/err.ort$1" | tail -5 >&2; exit 1; }
   sed -n 's/^summary: *//p' "$tmp/cg.ort$1" | awk '{print $1}'
 }
 for e in $ENGINES; do
@@ -40,7 +40,7 @@ for e in $ENGINES; do
   fi
   valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$e" --collect-atstart=no \
     --toggle-collect=dynn_counted_inference "$BIN" "${src[@]}" --engine "$e" --threads "$THREADS" --subnet "$SUBNET" \
-    > "$tmp/out.$e" 2> "$tmp/err.$e" || { echo "valgrind run of engine $e failed:" >&2; tail -5 "$tmp/err.$e" >&2; exit 1; }
+    > "$tmp/out.$e" 2> "$tmp/err.$e" || { echo "valgrind run of engine $e failed:" >&2; grep -v '^==[0-9]*==' "$tmp/err.$e" | tail -5 >&2; exit 1; }
   ir=$(sed -n 's/^summary: *//p' "$tmp/cg.$e" | awk '{print $1}')
   printf "| %s | %d | %s |\n" "$e" "$ir" "$SUBNET"
 done
