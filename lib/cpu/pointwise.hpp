@@ -1,8 +1,10 @@
-// 1x1 stride-1 convolution on NHWC float32: a GEMM of [pixels][in_c] by [in_c][out_c]. dynn's
-// own kernel rather than XNNPACK's: Debian's XNNPACK (2022) runs these on a 7x16 AVX-512 tile with
-// seven accumulators, about 73 % of the FMA peak on wide layers; this one keeps 8 pixels x 48
-// channels (24 accumulators) and fuses the bias, the clamp, hardswish and a residual add into its
-// stores, so neither a hardswish nor an add pass reads the output again (docs/benchmarks.md).
+// Dense convolutions on NHWC float32 as GEMMs on dynn's own tiles: a 1x1 stride-1 conv is
+// [pixels][in_c] by [in_c][out_c], a k x k or strided one gathers each output pixel's taps, and a
+// fully connected layer is a 1x1 conv of a 1x1 image (1-2 of them run as matrix-vector products).
+// dynn's kernel rather than XNNPACK's: Debian's XNNPACK (2022) runs these on a 7x16 AVX-512 tile
+// with seven accumulators; this one keeps 8 pixels x 48 channels (24 accumulators) and applies the
+// bias, the clamp, hardswish and a residual add in its stores, so neither a hardswish nor an add
+// pass reads the output again (docs/benchmarks.md).
 #pragma once
 
 #include <cstddef>
@@ -19,14 +21,17 @@ struct PointwiseParams {
   float lo = 0, hi = 0;    // output clamp
   bool hardswish = false;  // then x * relu6(x + 3) / 6
   // Column panels of this CPU's tile width (the last one zero-padded): panel j holds
-  // [in_c][width_j] floats from packed[in_c * first column of j]; bias is padded the same way.
+  // [k * k * in_c][width_j] floats from packed[k * k * in_c * first column of j]; bias is padded
+  // the same way.
   std::vector<float> packed, bias;
   std::vector<int> panel_start;  // first column of each panel, then out_c
   std::vector<float> zeros;      // in_c zeros: the input row of a padding tap
   int mr = 0;         // pixels per tile
   int max_width = 0;  // floats in the widest panel
   int isa = 0;        // which kernel runs (chosen with the layout, at packing)
-  size_t bytes() const { return (packed.capacity() + bias.capacity()) * sizeof(float) + panel_start.capacity() * sizeof(int); }
+  size_t bytes() const {
+    return (packed.capacity() + bias.capacity() + zeros.capacity()) * sizeof(float) + panel_start.capacity() * sizeof(int);
+  }
 };
 
 // The kernels this CPU can run, widest first: "avx512", "avx2", "neon", "baseline".

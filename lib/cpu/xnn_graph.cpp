@@ -165,7 +165,7 @@ void ThreadPool::release_workers() const {
   pthreadpool_parallelize_1d(m_pool, [](void*, size_t) {}, nullptr, static_cast<size_t>(m_threads), PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
-enum class Kind { Conv, Depthwise, Pointwise, Hardswish, GlobalAvgPool, SharedFullyConnected, Multiply, Add, MaxPool, AvgPool };
+enum class Kind { Conv, Depthwise, Gemm, Hardswish, GlobalAvgPool, SharedFullyConnected, Multiply, Add, MaxPool, AvgPool };
 
 // A dense conv created by create_deferred(): its shape and the function that writes its weights.
 struct Deferred {
@@ -180,12 +180,12 @@ struct Graph::Op {
   std::unique_ptr<Deferred> deferred;  // Kind::Conv until create_deferred()
   Value in = -1, in2 = -1, out = -1;
   DepthwiseParams dw;                           // Kind::Depthwise (dynn's own loop)
-  PointwiseParams pw;                           // Kind::Pointwise (dense convs on dynn's GEMM); in2: its residual
+  PointwiseParams pw;                           // Kind::Gemm (dense convs and FC on dynn's tiles); in2: its residual
   std::shared_ptr<SharedFullyConnected> shared;  // Kind::SharedFullyConnected
-  float* x = nullptr;  // Kind::Depthwise, Pointwise and SharedFullyConnected: their binding
+  float* x = nullptr;  // Kind::Depthwise, Gemm and SharedFullyConnected: their binding
   float* y = nullptr;
   float* residual = nullptr;
-  size_t batch = 0;  // images; pixels for a 1x1 Pointwise
+  size_t batch = 0;  // images; pixels for a 1x1 Gemm
   ~Op() {
     if (op) xnn_delete_operator(op);
   }
@@ -289,7 +289,7 @@ Graph::Value Graph::conv(Value x, const float* kernel, const float* bias, int ou
     m_weight_floats += taps * c + (bias ? c : 0);
     m_bytes += (d.w.capacity() + d.bias.capacity()) * sizeof(float);
   } else if (own_gemm(k, stride, groups, in.c)) {
-    op->kind = Kind::Pointwise;
+    op->kind = Kind::Gemm;
     set_act(op->pw, act);
     act = Act::None;  // applied by the kernel's stores
     pack_conv(op->pw, in.c, out_c, k, stride, kernel, bias);
@@ -327,7 +327,7 @@ Graph::Value Graph::conv_deferred(Value x, Fill fill, int out_c, int k, int stri
   auto op = std::make_unique<Op>();
   op->kind = Kind::Conv;
   if (own_gemm(k, stride, 1, in.c)) {
-    op->kind = Kind::Pointwise;
+    op->kind = Kind::Gemm;
     set_act(op->pw, act);
     act = Act::None;  // applied by the kernel's stores
   }
@@ -359,7 +359,7 @@ void Graph::create_deferred(int threads) {
         if (kernel.size() != want || bias.size() != static_cast<size_t>(d.out_c))
           throw Error(ErrorCode::Internal, fmt::format("cpu graph: deferred conv got {} weights and {} biases, wants {} and {}",
                                                        kernel.size(), bias.size(), want, d.out_c));
-        if (todo[i]->kind == Kind::Pointwise)
+        if (todo[i]->kind == Kind::Gemm)
           pack_conv(todo[i]->pw, d.in_c, d.out_c, d.k, d.stride, kernel.data(), bias.data());
         else
           todo[i]->op = create_conv(kernel.data(), bias.data(), d.in_c, d.out_c, d.k, d.stride, 1, d.lo, d.hi);
@@ -383,12 +383,12 @@ void Graph::create_deferred(int threads) {
   for (auto& h : helpers) h.join();
   if (error) std::rethrow_exception(error);  // the ops created so far are freed with the graph
   for (const Op* o : todo)
-    if (o->kind == Kind::Pointwise) m_bytes += o->pw.bytes();
+    if (o->kind == Kind::Gemm) m_bytes += o->pw.bytes();
   if (g_counting) {
     for (size_t v : counted) m_bytes += v;
   } else {  // another allocator: estimate XNNPACK's from the weights, as conv() does
     for (const Op* o : todo)
-      if (o->kind != Kind::Pointwise) m_bytes += (size(o) + static_cast<size_t>(o->deferred->out_c)) * sizeof(float);
+      if (o->kind != Kind::Gemm) m_bytes += (size(o) + static_cast<size_t>(o->deferred->out_c)) * sizeof(float);
   }
   for (Op* o : todo) o->deferred.reset();
   m_deferred = 0;
@@ -435,7 +435,7 @@ Graph::Value Graph::fully_connected(Value x, const float* kernel, const float* b
     throw Error(ErrorCode::Internal, fmt::format("cpu graph: fully connected on a {}x{} input", in.h, in.w));
   // A 1x1 convolution of a 1x1 image: dynn's pointwise kernel, one matrix-vector product per image.
   auto op = std::make_unique<Op>();
-  op->kind = Kind::Pointwise;
+  op->kind = Kind::Gemm;
   op->pw.lo = lo, op->pw.hi = hi;
   pack_pointwise(op->pw, in.c, out, kernel, bias);
   m_weight_floats += static_cast<size_t>(in.c) * static_cast<size_t>(out) + (bias ? static_cast<size_t>(out) : 0);
@@ -518,7 +518,7 @@ void Graph::add(Value x, Value y, Act act) {
   // own) goes into that conv's stores: out = act(conv + y), no pass of its own.
   if (!m_ops.empty() && x != y) {
     Op& last = *m_ops.back();
-    if (last.kind == Kind::Pointwise && last.out == x && last.in2 < 0 && !last.pw.hardswish &&
+    if (last.kind == Kind::Gemm && last.out == x && last.in2 < 0 && !last.pw.hardswish &&
         last.pw.lo == -std::numeric_limits<float>::infinity() && last.pw.hi == std::numeric_limits<float>::infinity()) {
       last.in2 = y;
       set_act(last.pw, act);
@@ -656,7 +656,7 @@ void Graph::setup(Workspace& ws, const ThreadPool& pool, int64_t batch) {
       case Kind::SharedFullyConnected:
         op->x = x, op->y = y, op->batch = n;
         break;
-      case Kind::Pointwise:  // pixels for a 1x1 conv, images for a k x k or strided one
+      case Kind::Gemm:  // pixels for a 1x1 conv, images for a k x k or strided one
         op->x = x, op->y = y, op->batch = op->pw.k == 1 && op->pw.stride == 1 ? pixels : n;
         op->residual = op->in2 >= 0 ? at(ws, op->in2, batch) : nullptr;
         break;
@@ -745,7 +745,7 @@ void Graph::run(Workspace& ws, const ThreadPool& pool, const float* input, int64
     if (op.kind == Kind::Depthwise) {
       const ValueInfo &a = m_values[static_cast<size_t>(op.in)], &b = m_values[static_cast<size_t>(op.out)];
       depthwise_nhwc(op.dw, op.x, op.y, op.batch, a.h, a.w, b.h, b.w, pool.get());
-    } else if (op.kind == Kind::Pointwise) {
+    } else if (op.kind == Kind::Gemm) {
       if (op.pw.k == 1 && op.pw.stride == 1) {
         pointwise_nhwc(op.pw, op.x, op.y, op.residual, op.batch, pool.get());
       } else {
