@@ -59,9 +59,13 @@ std::unique_ptr<Controller> make_dynamic_ofa(const DynamicOfaOptions& o);
 // "pareto": the most accurate point whose predicted latency meets target * (1 - m) (and the
 // power cap where points carry power), m = max(margin, jitter_k * the tracked relative jitter of
 // the latency around its prediction), so a noisy platform gets a wider margin. Prediction = profiled latency * frequency scale * g, where
-// g (measured / predicted) is learned online: raised with gain_up (1 = at once, so interference is
-// seen after one inference; a lone slow inference is forgotten when the next one measures the old g
-// again) and lowered with gain_down (slow, the hysteresis). freq_knob: when
+// g (measured / predicted) is learned online: raised with gain_up (1 = at once) from the second
+// rise beyond the jitter band within four inferences, so interference is followed after two slow
+// inferences and a lone slow one is not followed at all (one followed and then contradicted by the
+// next inference is forgotten), and lowered with gain_down (slow, the hysteresis). The jitter
+// estimate moves at most 16x its own variance per outlier. A step up left again within 10 steps
+// teaches that point a bias (its measured / predicted ratio against the correction it was chosen
+// with) that fades by 0.5 % per step, so it is not retried at every dwell. freq_knob: when
 // given, the profiled latency is rescaled to the knob's current value with a compute-bound
 // fraction (point hardware value, else the knob's maximum, is the profiled frequency).
 // Points on different devices (CPU/GPU placement) have their own g: interference on one device

@@ -93,6 +93,7 @@ class ParetoController : public Controller {
     m_own.resize(m_num_groups);
     m_gg.resize(m_num_groups, NAN);
     m_dwell.resize(ctx.points.size(), m_o.up_dwell);
+    m_bias.resize(ctx.points.size(), 1.0);
     m_failed_up.resize(ctx.points.size());
   }
   void reset() override {
@@ -107,15 +108,18 @@ class ParetoController : public Controller {
     m_up_candidate = -1;
     m_up_count = 0;
     m_dwell.assign(m_lat.size(), m_o.up_dwell);
+    m_bias.assign(m_lat.size(), 1.0);
     m_failed_up.assign(m_lat.size(), FailedUp{});
     m_up_to = -1;
-    m_all_probed = m_probe_is_retry = m_prev_rose = false;
+    m_all_probed = m_probe_is_retry = false;
+    m_rises = 0;
     m_spike = Spike{};
     m_last_target = Targets{};
   }
   void step(const Observation& obs, Decision& out) override {
     ++m_step;
     m_corr.relax_idle(obs.last_point, m_o.idle_decay, m_corr.g);
+    for (double& b : m_bias) b = 1 + (1 - kBiasDecay) * (b - 1);
     // Settings not run in the last step relax towards their device's correction, so a setting left
     // because a load hit it is tried again after about 1/idle_decay steps times the log of its ratio.
     const int last_group = m_corr.valid(obs.last_point) ? m_group[static_cast<size_t>(obs.last_point)] : -1;
@@ -124,39 +128,40 @@ class ParetoController : public Controller {
     if (m_corr.valid(obs.last_point) && std::isfinite(obs.last_latency_ms)) {
       const int lp = obs.last_point;
       const size_t d = m_corr.device(lp);
-      const double base = m_lat[lp] * m_scale.factor(lp, obs);
-      // A lone spike was followed at once (below); when the next inference on the same device
-      // measures the correction from before it again, the spike is forgotten, so one slow
-      // inference costs a step down and one back up, not a climb back through every level while
-      // the correction relaxes.
+      const double base = profiled_ms(lp, obs);
+      // A lone rise that was followed (below) is forgotten when the next inference on the same
+      // device measures the correction from before it again: one slow inference costs a step
+      // down and one back up, not a climb back through every level while the correction relaxes.
       if (m_spike.armed) {
         m_spike.armed = false;
-        const double band0 = m_o.jitter_k * std::sqrt(m_corr.var[d]);
+        const double band0 = m_o.jitter_k * std::sqrt(m_spike.var);
         if (m_spike.device == d && base > 0 && !rose_beyond(obs.last_latency_ms, base, m_spike.g, band0)) {
           m_corr.g[d] = m_spike.g;
+          m_corr.var[d] = m_spike.var;
           if (m_spike.group == last_group) m_gg[static_cast<size_t>(last_group)] = m_spike.gg;
-          m_prev_rose = false;
         }
       }
       const double g0 = m_corr.g[d];
-      // A rise beyond the jitter band is followed at once when the inference missed the target
-      // or the step before rose too; a lone rise that still met the target is followed slowly, so
-      // one spike near a boundary does not switch down and back up.
+      // A rise beyond the jitter band is followed at once when one of the three inferences before
+      // rose too; a lone rise (missed or not) is not followed: on a shared machine single
+      // inferences of 1.2-3x come every few dozen steps, and following each cost a step down and
+      // one back up. A real slowdown is followed from its second slow inference, also when a load
+      // makes every other inference slow.
       const double band = m_o.jitter_k * std::sqrt(m_corr.var[d]);
       const bool rose = base > 0 && rose_beyond(obs.last_latency_ms, base, g0, band);
-      const bool missed = obs.targets.has_latency() && obs.last_latency_ms > obs.targets.latency_ms;
-      const double up = (missed || m_prev_rose) ? m_o.gain_up : m_o.gain_down;
+      const double up = (m_rises & 7u) ? m_o.gain_up : 0.0;
       // The setting's own correction, learned like the device's; unlearned, it starts from the
       // device's.
       double& gg = m_gg[static_cast<size_t>(last_group)];
       if (!std::isfinite(gg)) gg = g0;
-      if (rose && missed && !m_prev_rose) m_spike = {true, d, last_group, g0, gg};
-      m_prev_rose = rose;
+      if (rose && up > 0 && !(m_rises & 1u)) m_spike = {true, d, last_group, g0, gg, m_corr.var[d]};
+      m_rises = m_rises << 1 | (rose ? 1u : 0u);
       follow(gg, obs.last_latency_ms, base, band, up, m_o.gain_down);
       m_corr.observe(lp, obs.last_latency_ms, base, m_o.jitter_k, up, m_o.gain_down);
       // A new step change ends an exploration: what it measured was under other conditions.
       if (m_corr.g[d] > kJump * g0) m_episode_start = kNever;
       m_last_ratio = base > 0 ? obs.last_latency_ms / base : NAN;
+      if (lp == m_up_to && std::isfinite(m_last_ratio)) m_up_min = std::min(m_up_min, m_last_ratio);
       if (exploring()) {
         record_own(lp, m_last_ratio);
         // A step up measured over the target in an exploration: that point's own ratio counts
@@ -176,7 +181,7 @@ class ParetoController : public Controller {
     // slowdown hit is not taken back when the correction, learned on the points that escaped it,
     // comes down).
     auto predict = [&](int p) {
-      const double base = m_lat[p] * m_scale.factor(p, obs);
+      const double base = profiled_ms(p, obs);
       return base * (own_valid(p) ? explored_ratio(p) : setting_g(p));
     };
     auto allowed = [&](int p) { return !(t.has_power() && std::isfinite(m_pow[p]) && m_pow[p] > t.power_w); };
@@ -230,6 +235,12 @@ class ParetoController : public Controller {
       if (held_long || bounced) {
         int& dw = m_dwell[static_cast<size_t>(m_up_to)];
         dw = bounced ? std::min(2 * dw, std::max(m_o.up_dwell, m_o.up_dwell_max)) : std::max(m_o.up_dwell, dw / 2);
+        // Left within a few steps, from the setting it was stepped up in: the point itself runs
+        // slower than the profile says relative to the point below it (the setting's correction is
+        // fresh from that one), so its prediction keeps that ratio, fading over a few hundred steps.
+        // Without it the point is tried again at every dwell (5, 10, 20, ... steps: a switch pair each).
+        if (bounced && m_step - m_up_step <= kQuickBounce && std::isfinite(m_up_gg) && m_up_min > m_up_gg)
+          m_bias[static_cast<size_t>(m_up_to)] *= m_up_min / m_up_gg;
         m_up_to = -1;
       }
     }
@@ -239,7 +250,10 @@ class ParetoController : public Controller {
       m_up_count = m_up_candidate == chosen ? m_up_count + 1 : 1;
       m_up_candidate = chosen;
       if (m_up_count < m_dwell[static_cast<size_t>(chosen)]) chosen = cur, held = true;
-      else m_up_to = chosen, m_up_step = m_step;
+      else {
+        m_up_to = chosen, m_up_step = m_step, m_up_min = INFINITY;
+        m_up_gg = m_group[static_cast<size_t>(chosen)] == m_group[static_cast<size_t>(cur)] ? learned_g(chosen) : NAN;
+      }
     }
     if (!held) m_up_candidate = -1, m_up_count = 0;
     out.point = chosen;
@@ -267,6 +281,10 @@ class ParetoController : public Controller {
     int64_t step = 0;      // controller step of that measurement
     int64_t episode = -1;  // exploration it was measured in
   };
+  // A point's profiled latency at the current frequency, times what its quick bounces taught.
+  double profiled_ms(int p, const Observation& obs) const {
+    return m_lat[static_cast<size_t>(p)] * m_scale.factor(p, obs) * m_bias[static_cast<size_t>(p)];
+  }
   // An exploration lasts explore_stale steps from its start; then the device's correction rules
   // again (and a slowdown still there starts another).
   bool exploring() const { return m_o.explore && m_step - m_episode_start <= m_o.explore_stale; }
@@ -307,18 +325,18 @@ class ParetoController : public Controller {
     }
     for (int p : m_order)
       if (allowed(p) && own_valid(p) && (floor_ok(p) || !m_o.accuracy_first) &&
-          m_lat[p] * m_scale.factor(p, obs) * explored_ratio(p) <= m_budget[m_corr.device(p)])
+          profiled_ms(p, obs) * explored_ratio(p) <= m_budget[m_corr.device(p)])
         return p;
     // A setting whose own correction still predicts a miss is not probed: it was measured slow
     // and its correction has not relaxed back yet (that relaxation bounds how often it is re-tried).
     auto ruled_out = [&](int p) {
       const double gg = learned_g(p);
-      return std::isfinite(gg) && m_lat[p] * m_scale.factor(p, obs) * gg > obs.targets.latency_ms;
+      return std::isfinite(gg) && profiled_ms(p, obs) * gg > obs.targets.latency_ms;
     };
     int pick = -1;
     for (int p : m_order) {
       if (!allowed(p) || own_valid(p) || (m_o.accuracy_first && !floor_ok(p)) || ruled_out(p)) continue;
-      if (pick < 0 || m_lat[p] * m_scale.factor(p, obs) < m_lat[pick] * m_scale.factor(pick, obs)) pick = p;
+      if (pick < 0 || profiled_ms(p, obs) < profiled_ms(pick, obs)) pick = p;
     }
     m_all_probed = pick < 0;
     if (m_step - m_last_explore < m_o.explore_every) return -1;
@@ -328,7 +346,7 @@ class ParetoController : public Controller {
         if (!allowed(p) || (m_o.accuracy_first && !floor_ok(p)) || p == obs.current_point || ruled_out(p)) continue;
         const int64_t age = m_step - own(p).step, best_age = pick < 0 ? -1 : m_step - own(pick).step;
         if (pick < 0 || age > best_age ||
-            (age == best_age && m_lat[p] * m_scale.factor(p, obs) < m_lat[pick] * m_scale.factor(pick, obs)))
+            (age == best_age && profiled_ms(p, obs) < profiled_ms(pick, obs)))
           pick = p;
       }
       if (pick >= 0 && m_group[static_cast<size_t>(pick)] == m_group[static_cast<size_t>(obs.current_point < 0 ? pick : obs.current_point)])
@@ -355,13 +373,13 @@ class ParetoController : public Controller {
   int64_t m_step = 0, m_episode = 0, m_episode_start = kNever, m_last_explore = kNever;
   int64_t m_explored = 0;             // probes so far
   double m_last_ratio = NAN;          // measured / profiled latency of the last inference
-  bool m_prev_rose = false;           // the last inference rose beyond the jitter band
   struct Spike {
     bool armed = false;
     size_t device = 0;
     int group = -1;
-    double g = 1, gg = 1;  // the device's and the setting's correction before it
-  } m_spike;                          // a lone rise that missed, followed at once, in the last step
+    double g = 1, gg = 1, var = 0;  // the device's and the setting's correction, and the jitter, before it
+  } m_spike;                          // a lone rise followed at once in the last step
+  unsigned m_rises = 0;               // bit k: the inference k+1 steps ago rose beyond the jitter band
   int m_up_candidate = -1, m_up_count = 0;  // the step up being held back, and for how many steps
   static constexpr int64_t kBounce = 50;  // steps after a step up in which leaving downwards is a bounce
   std::vector<int> m_dwell;       // per point: steps a step up to it waits now (up_dwell, doubled per bounce)
@@ -372,6 +390,11 @@ class ParetoController : public Controller {
   std::vector<FailedUp> m_failed_up;  // per point: a step up to it that missed, and in which exploration
   int m_up_to = -1;               // the point of the last step up, while it may still bounce
   int64_t m_up_step = 0;
+  double m_up_gg = NAN;           // its setting's correction when it was stepped up to (NaN: another setting)
+  double m_up_min = INFINITY;     // its fastest measured / profiled ratio since
+  static constexpr int64_t kQuickBounce = 10;  // a bounce this soon after the step up teaches the point's bias
+  static constexpr double kBiasDecay = 0.005;  // per step: a bias halves in about 140 steps, so the point is tried again
+  std::vector<double> m_bias;     // per point: measured / predicted of its quick bounces (1: none)
   bool m_all_probed = false;      // every hardware setting measured in this exploration
   bool m_probe_is_retry = false;  // this step's probe re-measures a setting (nothing new to learn)
   Targets m_last_target;

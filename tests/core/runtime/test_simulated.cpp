@@ -43,12 +43,13 @@ Scenario run(const std::string& controller, const std::string& params) {
 }
 }  // namespace
 
-TEST_CASE("simulated Dynamic-OFA scenario: pareto recovers in one inference, dynamic-ofa in dozens", "[runtime][shared]") {
+TEST_CASE("simulated Dynamic-OFA scenario: pareto recovers in two inferences, dynamic-ofa in dozens", "[runtime][shared]") {
   auto p = run("pareto", "{}");
-  CHECK(p.telemetry.summary().within_target >= 0.99);
-  auto after = p.telemetry.summary(p.onset + 2);
+  CHECK(p.telemetry.summary().within_target >= 0.98);
+  // The co-runner's first slow inference is taken for a spike, the second is followed at once.
+  auto after = p.telemetry.summary(p.onset + 3);
   CHECK(after.misses == 0);
-  CHECK(p.telemetry.rows()[p.onset + 2].level == 0);  // only L0 fits 60 ms under the co-runner
+  CHECK(p.telemetry.rows()[p.onset + 3].level == 0);  // only L0 fits 60 ms under the co-runner
   CHECK(p.telemetry.rows()[p.onset - 1].level == 4);  // L4 before it (L5 is 61.7 ms)
   auto d = run("dynamic-ofa", R"({"initial_level": 4})");
   auto tail = d.telemetry.summary(d.onset, d.onset + 60);
