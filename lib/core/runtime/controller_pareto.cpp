@@ -129,9 +129,10 @@ class ParetoController : public Controller {
       const int lp = obs.last_point;
       const size_t d = m_corr.device(lp);
       const double base = profiled_ms(lp, obs);
-      // A lone rise that was followed (below) is forgotten when the next inference on the same
-      // device measures the correction from before it again: one slow inference costs a step
-      // down and one back up, not a climb back through every level while the correction relaxes.
+      // A rise followed at once (below) after an inference that did not rise is forgotten when the
+      // next inference on the same device measures the correction from before it again: two
+      // spikes a few steps apart cost a step down and one back up, not a climb back through every
+      // level while the correction relaxes.
       if (m_spike.armed) {
         m_spike.armed = false;
         const double band0 = m_o.jitter_k * std::sqrt(m_spike.var);
@@ -378,7 +379,7 @@ class ParetoController : public Controller {
     size_t device = 0;
     int group = -1;
     double g = 1, gg = 1, var = 0;  // the device's and the setting's correction, and the jitter, before it
-  } m_spike;                          // a lone rise followed at once in the last step
+  } m_spike;                          // a rise followed at once in the last step, the one before it not a rise
   unsigned m_rises = 0;               // bit k: the inference k+1 steps ago rose beyond the jitter band
   int m_up_candidate = -1, m_up_count = 0;  // the step up being held back, and for how many steps
   static constexpr int64_t kBounce = 50;  // steps after a step up in which leaving downwards is a bounce
