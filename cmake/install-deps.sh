@@ -12,6 +12,7 @@ PKGS=(
   libjpeg62-turbo-dev     # libjpeg API: the fallback decoder for JPEGs the TurboJPEG API refuses
   python3-pil python3-numpy  # test-time only: the Pillow reference of the image pipeline test
   librsvg2-bin            # test-time only: rsvg-convert renders the telemetry plots (SVG) in a test
+  chromium                # test-time only: the same plots load in a headless browser in a test
 )
 
 missing=()
