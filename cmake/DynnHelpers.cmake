@@ -20,3 +20,24 @@ function(dynn_add_program name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
   dynn_warnings(${name})
 endfunction()
+
+# dynn_add_svg_tests(<prefix> OUT <dir> FIXTURE <fixture> LABELS <labels>... SVGS <files>...):
+# <prefix>_renders (librsvg renders each SVG to PNG) and <prefix>_browser (each loads in headless
+# Chromium at its declared size), after the tests that set up FIXTURE; each is skipped, naming the
+# package, when its tool is missing.
+function(dynn_add_svg_tests prefix)
+  cmake_parse_arguments(ARG "" "OUT;FIXTURE" "LABELS;SVGS" ${ARGN})
+  find_program(DYNN_RSVG_CONVERT rsvg-convert)
+  find_program(DYNN_CHROMIUM NAMES chromium chromium-browser)
+  string(REPLACE ";" "$<SEMICOLON>" svgs "${ARG_SVGS}")
+  add_test(NAME ${prefix}_renders
+           COMMAND ${CMAKE_COMMAND} -DRSVG=${DYNN_RSVG_CONVERT} -DOUT=${ARG_OUT}/svg-render "-DSVGS=${svgs}"
+                   -P ${PROJECT_SOURCE_DIR}/tests/support/render_svg.cmake)
+  add_test(NAME ${prefix}_browser
+           COMMAND ${CMAKE_COMMAND} -DBROWSER=${DYNN_CHROMIUM} -DOUT=${ARG_OUT}/svg-browser "-DSVGS=${svgs}"
+                   -P ${PROJECT_SOURCE_DIR}/tests/support/render_svg_browser.cmake)
+  set_tests_properties(${prefix}_renders PROPERTIES LABELS "${ARG_LABELS}" FIXTURES_REQUIRED ${ARG_FIXTURE}
+                       SKIP_REGULAR_EXPRESSION "SKIP: rsvg-convert")
+  set_tests_properties(${prefix}_browser PROPERTIES LABELS "${ARG_LABELS}" FIXTURES_REQUIRED ${ARG_FIXTURE}
+                       SKIP_REGULAR_EXPRESSION "SKIP: chromium")
+endfunction()
