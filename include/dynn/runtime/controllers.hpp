@@ -62,8 +62,8 @@ std::unique_ptr<Controller> make_dynamic_ofa(const DynamicOfaOptions& o);
 // g (measured / predicted) is learned online: raised with gain_up (1 = at once) from the second
 // rise beyond the jitter band within four inferences, so interference is followed after two slow
 // inferences and a lone slow one is not followed at all (one followed and then contradicted by the
-// next inference is forgotten), and lowered with gain_down (slow, the hysteresis). The jitter
-// estimate moves at most 16x its own variance per outlier. A step up left again within 10 steps
+// next inference is forgotten), and lowered with gain_down (slow, the hysteresis). In the jitter
+// estimate an outlier counts as at most 16x the variance in force, so one raises it at most 1.75x. A step up left again within 10 steps
 // teaches that point a bias (its measured / predicted ratio against the correction it was chosen
 // with) that fades by 0.5 % per step, so it is not retried at every dwell. freq_knob: when
 // given, the profiled latency is rescaled to the knob's current value with a compute-bound

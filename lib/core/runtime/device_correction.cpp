@@ -36,9 +36,10 @@ void DeviceCorrection::observe(int point, double measured, double pred, double j
   const size_t d = device(point);
   const double r = measured / (pred * g[d]) - 1;  // residual against the prediction in force: the jitter
   follow(g[d], measured, pred, jitter_k * std::sqrt(var[d]), gain_up, gain_down);
-  // Capped: a step change is not jitter, and one outlier moves the estimate by a bounded factor
-  // (16x the variance in force, at least 2 %^2), so a lone 3x inference does not widen the
-  // margin for the next 20 steps while a real rise in the jitter is still tracked within ~10.
+  // Capped: a step change is not jitter, and an outlier counts as at most 16x the variance in
+  // force (at least 2 %^2), so one raises the estimate at most 1.75x: a lone 3x inference does not
+  // widen the margin for the next 20 steps, while a real rise in the jitter is still tracked
+  // within ~10.
   var[d] += 0.05 * (std::min({r * r, 0.04, std::max(16 * var[d], 0.0004)}) - var[d]);
 }
 
