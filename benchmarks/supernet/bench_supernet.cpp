@@ -1,6 +1,7 @@
 // Supernet benchmark: inference on prepared sub-networks against a static LibTorch baseline of the
-// same sub-network, switching and preparation times, and memory. Everything in one process and
-// one run, interleaved, so the ratios survive this VM's slow/fast phases. Medians throughout.
+// same sub-network, switching and preparation times, the inferences right after a switch, and
+// memory. Everything in one process and one run, interleaved, so the ratios survive this VM's
+// slow/fast phases. Medians throughout.
 //
 //   bench_supernet [--weights FILE] [--engine fast|aten|reference] [--threads N] [--reps N] [--batch N]
 //                  [--device cpu|cuda:0] [--json FILE]
@@ -246,6 +247,37 @@ int main(int argc, char** argv) {
   }
   fmt::print("\nswitch between prepared sub-networks: median {:.2f} us, p99 {:.2f} us (3000 switches)\n", median(sw),
              pct(sw, 0.99));
+  // The inferences right after a switch against the same positions without one: a sub-network
+  // switched to runs with its weights out of the caches (they were last touched a cycle ago), so
+  // its first inference costs more than the switch call itself. Cycles of 8 inferences alternate
+  // max224 and mid192 (switched) or stay on one (control, set_subnet to the same one); cycles of
+  // both kinds interleave. Ratio = inference k of a cycle over the median of inferences 5-8.
+  std::vector<std::vector<double>> after_sw(3), after_same(3);
+  {
+    constexpr int kCycle = 8, kCycles = 60;
+    std::vector<std::vector<float>> logits(2, std::vector<float>(static_cast<size_t>(batch) * 1000));
+    std::vector<at::Tensor> xs;
+    for (int k = 0; k < 2; ++k) xs.push_back(at::randn({batch, 3, nets[static_cast<size_t>(k)].cfg.r, nets[static_cast<size_t>(k)].cfg.r}));
+    int cur = 0;
+    net->set_subnet(nets[0].cfg);
+    for (int c = 0; c < 2 * kCycles + 2; ++c) {
+      const bool switched = c % 2 == 0;
+      if (switched) cur = 1 - cur;
+      net->set_subnet(nets[static_cast<size_t>(cur)].cfg);
+      const auto& cfg = nets[static_cast<size_t>(cur)].cfg;
+      auto t = time_runs(kCycle, [&] {
+        net->infer(xs[static_cast<size_t>(cur)].data_ptr<float>(), batch, 3, cfg.r, cfg.r, logits[static_cast<size_t>(cur)].data(),
+                   logits[static_cast<size_t>(cur)].size());
+      });
+      if (c < 2) continue;  // warm-up
+      const double steady = median(std::vector<double>(t.begin() + 4, t.end()));
+      for (size_t k = 0; k < 3; ++k) (switched ? after_sw : after_same)[k].push_back(t[k] / steady);
+    }
+  }
+  fmt::print("inference 1 / 2 / 3 after a switch (max224 <-> mid192, every 8 inferences), over inferences 5-8: "
+             "{:.3f} / {:.3f} / {:.3f}; same positions without a switch: {:.3f} / {:.3f} / {:.3f} (medians of {} cycles each)\n",
+             median(after_sw[0]), median(after_sw[1]), median(after_sw[2]), median(after_same[0]), median(after_same[1]),
+             median(after_same[2]), after_sw[0].size());
   const auto mem = net->memory();
   fmt::print("memory: supernet {:.1f} MB, {} prepared sub-networks {:.1f} MB (budget {:.0f} MB); process RSS: {:.1f} MB "
              "before load, {:.1f} MB loaded, {:.1f} MB with the 3 prepared; workspace {:.1f} MB; shared head {:.1f} MB\n",
@@ -264,7 +296,8 @@ int main(int argc, char** argv) {
         << ",\"static_ms\":" << (with_static ? fmt::format("{}", median(sta_t[k])) : "null") << ",\"prepare_cold_ms\":" << prep_cold[k]
         << ",\"prepare_warm_ms\":" << prep_warm[k] << ",\"bytes_over_weights\":" << bytes_ratio[k]
         << ",\"bytes_over_weights_with_head\":" << bytes_ratio_head[k] << "}";
-    f << "],\"switch_us_median\":" << median(sw) << ",\"switch_us_p99\":" << pct(sw, 0.99) << "}\n";
+    f << "],\"switch_us_median\":" << median(sw) << ",\"switch_us_p99\":" << pct(sw, 0.99)
+      << ",\"first_after_switch_ratio\":" << median(after_sw[0]) << ",\"first_without_switch_ratio\":" << median(after_same[0]) << "}\n";
   }
   return 0;
 }
