@@ -247,37 +247,56 @@ int main(int argc, char** argv) {
   }
   fmt::print("\nswitch between prepared sub-networks: median {:.2f} us, p99 {:.2f} us (3000 switches)\n", median(sw),
              pct(sw, 0.99));
-  // The inferences right after a switch against the same positions without one: a sub-network
-  // switched to runs with its weights out of the caches (they were last touched a cycle ago), so
-  // its first inference costs more than the switch call itself. Cycles of 8 inferences alternate
-  // max224 and mid192 (switched) or stay on one (control, set_subnet to the same one); cycles of
-  // both kinds interleave. Ratio = inference k of a cycle over the median of inferences 5-8.
-  std::vector<std::vector<double>> after_sw(3), after_same(3);
-  {
+  // The inferences right after a switch against the same positions without one. Cycles of 8
+  // inferences alternate two sub-networks (a switch before each cycle) and interleave with cycles of
+  // the same shape that stay (set_subnet to the same one). Per sub-network switched to: the extra
+  // time of its 1st and 2nd inference over the median of inferences 5-8 of the cycle.
+  struct AfterSwitch {
+    double steady_ms, extra1_ms, extra2_ms, extra1_same_ms;
+  };
+  auto after_switch = [&](size_t a, size_t b) {
     constexpr int kCycle = 8, kCycles = 60;
-    std::vector<std::vector<float>> logits(2, std::vector<float>(static_cast<size_t>(batch) * 1000));
+    const size_t pair[2] = {a, b};
+    std::vector<double> steady[2], extra1[2], extra2[2], extra1_same[2];
+    std::vector<std::vector<float>> out(2, std::vector<float>(static_cast<size_t>(batch) * 1000));
     std::vector<at::Tensor> xs;
-    for (int k = 0; k < 2; ++k) xs.push_back(at::randn({batch, 3, nets[static_cast<size_t>(k)].cfg.r, nets[static_cast<size_t>(k)].cfg.r}));
+    for (size_t k : pair) xs.push_back(at::randn({batch, 3, nets[k].cfg.r, nets[k].cfg.r}));
     int cur = 0;
-    net->set_subnet(nets[0].cfg);
-    for (int c = 0; c < 2 * kCycles + 2; ++c) {
+    for (int c = 0; c < 4 * kCycles + 4; ++c) {
       const bool switched = c % 2 == 0;
       if (switched) cur = 1 - cur;
-      net->set_subnet(nets[static_cast<size_t>(cur)].cfg);
-      const auto& cfg = nets[static_cast<size_t>(cur)].cfg;
+      const auto& cfg = nets[pair[cur]].cfg;
+      net->set_subnet(cfg);
       auto t = time_runs(kCycle, [&] {
-        net->infer(xs[static_cast<size_t>(cur)].data_ptr<float>(), batch, 3, cfg.r, cfg.r, logits[static_cast<size_t>(cur)].data(),
-                   logits[static_cast<size_t>(cur)].size());
+        net->infer(xs[static_cast<size_t>(cur)].data_ptr<float>(), batch, 3, cfg.r, cfg.r, out[static_cast<size_t>(cur)].data(),
+                   out[static_cast<size_t>(cur)].size());
       });
-      if (c < 2) continue;  // warm-up
-      const double steady = median(std::vector<double>(t.begin() + 4, t.end()));
-      for (size_t k = 0; k < 3; ++k) (switched ? after_sw : after_same)[k].push_back(t[k] / steady);
+      if (c < 4) continue;  // warm-up
+      const double s = median(std::vector<double>(t.begin() + 4, t.end()));
+      if (switched) {
+        steady[cur].push_back(s);
+        extra1[cur].push_back(t[0] - s);
+        extra2[cur].push_back(t[1] - s);
+      } else {
+        extra1_same[cur].push_back(t[0] - s);
+      }
+    }
+    std::vector<AfterSwitch> r;
+    for (int k = 0; k < 2; ++k) r.push_back({median(steady[k]), median(extra1[k]), median(extra2[k]), median(extra1_same[k])});
+    return r;
+  };
+  fmt::print("\ninferences after a switch (cycles of 8, {} of each kind; extra = over the median of inferences 5-8, ms):\n\n", 120);
+  fmt::print("| switched to | from | steady ms | extra 1st | extra 2nd | extra 1st without a switch |\n|---|---|---|---|---|---|\n");
+  std::vector<std::vector<AfterSwitch>> after;
+  for (size_t other : {size_t{1}, size_t{2}}) {
+    after.push_back(after_switch(0, other));
+    const size_t pair[2] = {0, other};
+    for (int k = 0; k < 2; ++k) {
+      const AfterSwitch& x = after.back()[static_cast<size_t>(k)];
+      fmt::print("| {} | {} | {:.2f} | {:+.3f} | {:+.3f} | {:+.3f} |\n", nets[pair[k]].name, nets[pair[1 - k]].name, x.steady_ms,
+                 x.extra1_ms, x.extra2_ms, x.extra1_same_ms);
     }
   }
-  fmt::print("inference 1 / 2 / 3 after a switch (max224 <-> mid192, every 8 inferences), over inferences 5-8: "
-             "{:.3f} / {:.3f} / {:.3f}; same positions without a switch: {:.3f} / {:.3f} / {:.3f} (medians of {} cycles each)\n",
-             median(after_sw[0]), median(after_sw[1]), median(after_sw[2]), median(after_same[0]), median(after_same[1]),
-             median(after_same[2]), after_sw[0].size());
   const auto mem = net->memory();
   fmt::print("memory: supernet {:.1f} MB, {} prepared sub-networks {:.1f} MB (budget {:.0f} MB); process RSS: {:.1f} MB "
              "before load, {:.1f} MB loaded, {:.1f} MB with the 3 prepared; workspace {:.1f} MB; shared head {:.1f} MB\n",
@@ -297,7 +316,13 @@ int main(int argc, char** argv) {
         << ",\"prepare_warm_ms\":" << prep_warm[k] << ",\"bytes_over_weights\":" << bytes_ratio[k]
         << ",\"bytes_over_weights_with_head\":" << bytes_ratio_head[k] << "}";
     f << "],\"switch_us_median\":" << median(sw) << ",\"switch_us_p99\":" << pct(sw, 0.99)
-      << ",\"first_after_switch_ratio\":" << median(after_sw[0]) << ",\"first_without_switch_ratio\":" << median(after_same[0]) << "}\n";
+      << ",\"after_switch\":[";
+    for (size_t i = 0; i < after.size(); ++i)
+      for (size_t k = 0; k < 2; ++k)
+        f << (i || k ? "," : "") << "{\"to\":\"" << nets[k ? i + 1 : 0].name << "\",\"from\":\"" << nets[k ? 0 : i + 1].name
+          << "\",\"steady_ms\":" << after[i][k].steady_ms << ",\"extra_first_ms\":" << after[i][k].extra1_ms
+          << ",\"extra_second_ms\":" << after[i][k].extra2_ms << ",\"extra_first_without_switch_ms\":" << after[i][k].extra1_same_ms << "}";
+    f << "]}\n";
   }
   return 0;
 }
