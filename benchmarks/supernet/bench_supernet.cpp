@@ -185,8 +185,7 @@ int main(int argc, char** argv) {
   for (auto& n : nets) {
     net->clear_cache();
     net->prepare({n.cfg});
-    std::lock_guard<std::mutex> lock(net->impl().mutex);
-    const auto& plan = net->impl().lru.front();
+    const auto plan = net->impl().plans.lookup(n.cfg);
     const auto head = net->impl().xnn_head;
     const double own = plan->xnn ? plan->xnn->weight_floats() * sizeof(float) : 0.0;
     const double head_bytes = head ? static_cast<double>(head->bytes()) : 0.0;

@@ -57,6 +57,8 @@ class OfaMbv3Supernet final : public DynamicModel {
   using DynamicModel::prepare;
   void prepare(const std::vector<Subnet>& subnets) override;
   bool is_prepared(const SubnetConfig& cfg) const;
+  // Drops every prepared plan but the current one (in use: it stays prepared and counted in
+  // memory()); plans an inference holds live until it ends.
   void clear_cache();
 
   void infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,

@@ -14,8 +14,8 @@
 
 namespace dynn::detail {
 
-// Plan must have `Key key` and `size_t bytes`.
-template <class Key, class Plan>
+// Plan must have `size_t bytes` and its key in the member KeyOf (`key` unless named).
+template <class Key, class Plan, Key Plan::*KeyOf = &Plan::key>
 class PlanCache {
  public:
   explicit PlanCache(size_t budget) : m_budget(budget) {}
@@ -74,9 +74,18 @@ class PlanCache {
     m_bytes = 0;
     if (cur) {
       m_lru.push_front(cur);
-      m_index.emplace(cur->key, m_lru.begin());
+      m_index.emplace(cur.get()->*KeyOf, m_lru.begin());
       m_bytes = cur->bytes;
     }
+  }
+
+  // Drops every plan, the current one too (plans built for another device): the next
+  // get_or_build of any key builds again; current() stays until set_current replaces it.
+  void clear_all() {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_lru.clear();
+    m_index.clear();
+    m_bytes = 0;
   }
 
   size_t bytes() const {
@@ -99,7 +108,7 @@ class PlanCache {
       --it;
       if (cur && it->get() == cur.get()) continue;
       m_bytes -= (*it)->bytes;
-      m_index.erase((*it)->key);
+      m_index.erase(it->get()->*KeyOf);
       it = m_lru.erase(it);
     }
   }

@@ -42,6 +42,7 @@ class OfaResNet50Supernet final : public DynamicModel {
   void set_subnet(const Subnet& s);
   Subnet current() const;
   bool is_prepared(const Subnet& s) const;
+  // Drops every prepared plan but the current one, as OfaMbv3Supernet::clear_cache.
   void clear_cache();
   // Runs s (prepared if needed) without switching; safe concurrently with set_subnet and infer.
   void infer_subnet(const Subnet& s, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,

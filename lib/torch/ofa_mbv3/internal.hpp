@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "cpu/resources.hpp"
+#include "core/plan_cache.hpp"
 #include "cpu/xnn_graph.hpp"
 #include "dynn/ofa_mbv3.hpp"
 
@@ -143,18 +144,18 @@ struct OfaMbv3Supernet::Impl {
   std::shared_ptr<const ofa::Weights> weights;  // on the current device
   at::Device dev = at::kCPU;
 
-  // Switching: inferences atomically load the current plan.
-  std::shared_ptr<const ofa::Prepared> current;
+  // Prepared sub-networks (LRU with a byte budget) and the current one, which inferences load
+  // atomically.
+  detail::PlanCache<SubnetConfig, ofa::Prepared, &ofa::Prepared::cfg> plans;
 
-  // Cache of prepared sub-networks (LRU with a byte budget).
+  // Guards weights, dev, kind, opts and bn_stats.
   mutable std::mutex mutex;
   // This model's intra-op thread count (0 = whatever is in force). LibTorch's count is a per-thread
   // OpenMP setting: run() applies it on the calling thread, so two models never fight over it.
   std::atomic<int> threads{0};
-  std::list<std::shared_ptr<ofa::Prepared>> lru;  // front = most recent
-  std::unordered_map<SubnetConfig, std::list<std::shared_ptr<ofa::Prepared>>::iterator> index;
-  size_t cached_bytes = 0;
   std::unordered_map<SubnetConfig, std::shared_ptr<const ofa::BnOverride>> bn_stats;
+
+  explicit Impl(const SupernetOptions& o) : opts(o), plans(o.cache_bytes) {}
 
   // The engine plans run on: opts.engine resolved for the current device.
   ofa::EngineKind kind = ofa::EngineKind::Aten;
@@ -169,11 +170,9 @@ struct OfaMbv3Supernet::Impl {
   int effective_threads() const;
 
   std::shared_ptr<const ofa::Prepared> get_or_prepare(const SubnetConfig& cfg);
-  void evict_to_budget();
-  // Under mutex: removes cfg's prepared plan (built with outdated BN statistics); true when cfg
-  // is the current sub-network, which the caller then re-prepares.
+  // Removes cfg's prepared plan (built with outdated BN statistics); true when cfg is the current
+  // sub-network, which the caller then re-prepares.
   bool drop_plan(const SubnetConfig& cfg);
-  void drop_all_plans();  // under mutex; plans in use by inferences stay alive until they end
   // Checks the arguments against plan p (shape, capacity, finite input) and runs it.
   void run(const ofa::Prepared& p, const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
            size_t capacity, std::vector<double>* layer_seconds) const;

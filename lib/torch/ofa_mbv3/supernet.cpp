@@ -41,72 +41,36 @@ std::shared_ptr<const ofa::XnnHead> OfaMbv3Supernet::Impl::head_for(const ofa::W
 }
 
 std::shared_ptr<const Prepared> OfaMbv3Supernet::Impl::get_or_prepare(const SubnetConfig& cfg) {
-  std::shared_ptr<const ofa::BnOverride> stats;
-  std::shared_ptr<const ofa::Weights> w;
-  ofa::EngineKind k;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = index.find(cfg);
-    if (it != index.end()) {
-      lru.splice(lru.begin(), lru, it->second);  // most recently used
-      return *it->second;
+  // Built outside the cache's lock: inference on other sub-networks goes on meanwhile.
+  return plans.get_or_build(cfg, [&] {
+    std::shared_ptr<const ofa::BnOverride> stats;
+    std::shared_ptr<const ofa::Weights> w;
+    ofa::EngineKind k;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto s = bn_stats.find(cfg);
+      if (s != bn_stats.end()) stats = s->second;
+      w = weights;
+      k = kind;
     }
-    auto s = bn_stats.find(cfg);
-    if (s != bn_stats.end()) stats = s->second;
-    w = weights;
-    k = kind;
-  }
-  // Prepare outside the lock: inference on other sub-networks goes on meanwhile.
-  std::shared_ptr<const ofa::XnnHead> head;
-  if (k == ofa::EngineKind::Xnnpack) head = head_for(*w);
-  // Folding and packing use the model's thread count, like its inferences.
-  auto p = ofa::prepare_subnet(w, cfg, stats, k, head.get(), effective_threads());
-  if (p->xnn) {
-    // Bind for batch 1 now, so the first inference after a switch only runs; the binding's
-    // indirection buffers count towards the plan's bytes.
-    cpu_resources.bind_for_first_run(*p->xnn, effective_threads());
-    p->bytes = p->xnn->bytes();
-  }
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = index.find(cfg);
-  if (it != index.end()) return *it->second;  // another thread won the race
-  lru.push_front(p);
-  index.emplace(cfg, lru.begin());
-  cached_bytes += p->bytes;
-  evict_to_budget();
-  return p;
-}
-
-void OfaMbv3Supernet::Impl::drop_all_plans() {
-  lru.clear();
-  index.clear();
-  cached_bytes = 0;
+    std::shared_ptr<const ofa::XnnHead> head;
+    if (k == ofa::EngineKind::Xnnpack) head = head_for(*w);
+    // Folding and packing use the model's thread count, like its inferences.
+    auto p = ofa::prepare_subnet(w, cfg, stats, k, head.get(), effective_threads());
+    if (p->xnn) {
+      // Bind for batch 1 now, so the first inference after a switch only runs; the binding's
+      // indirection buffers count towards the plan's bytes.
+      cpu_resources.bind_for_first_run(*p->xnn, effective_threads());
+      p->bytes = p->xnn->bytes();
+    }
+    return p;
+  });
 }
 
 bool OfaMbv3Supernet::Impl::drop_plan(const SubnetConfig& cfg) {
-  auto it = index.find(cfg);
-  if (it != index.end()) {
-    cached_bytes -= (*it->second)->bytes;
-    lru.erase(it->second);
-    index.erase(it);
-  }
-  auto cur = std::atomic_load(&current);
+  plans.erase(cfg);
+  auto cur = plans.current();
   return cur && cur->cfg == cfg;
-}
-
-void OfaMbv3Supernet::Impl::evict_to_budget() {
-  // Never evict the current sub-network nor the newest one (about to become current, or just
-  // prepared on request), even if one alone exceeds the budget. An evicted plan stays alive while
-  // an inference still holds it.
-  auto cur = std::atomic_load(&current);
-  auto it = lru.end();
-  while (cached_bytes > opts.cache_bytes && lru.size() > 1 && it != std::next(lru.begin())) {
-    --it;
-    if (cur && (*it).get() == cur.get()) continue;
-    cached_bytes -= (*it)->bytes;
-    index.erase((*it)->cfg);
-    it = lru.erase(it);
-  }
 }
 
 OfaMbv3Supernet::OfaMbv3Supernet(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -115,8 +79,7 @@ OfaMbv3Supernet::~OfaMbv3Supernet() = default;
 namespace {
 std::unique_ptr<OfaMbv3Supernet::Impl> make_impl(std::shared_ptr<ofa::Weights> w, const SupernetOptions& opts) {
   check_engine(opts.engine);
-  auto impl = std::make_unique<OfaMbv3Supernet::Impl>();
-  impl->opts = opts;
+  auto impl = std::make_unique<OfaMbv3Supernet::Impl>(opts);
   impl->cpu_resources.spin_workers = opts.spin_workers;
   impl->cpu_weights = w;
   impl->weights = w;
@@ -154,13 +117,12 @@ const std::string& OfaMbv3Supernet::engine() const { return m_impl->opts.engine;
 
 void OfaMbv3Supernet::set_subnet(const SubnetConfig& cfg) {
   cfg.validate(m_impl->space);
-  auto p = m_impl->get_or_prepare(cfg);
-  std::atomic_store(&m_impl->current, p);
+  m_impl->plans.set_current(m_impl->get_or_prepare(cfg));
 }
 
 void OfaMbv3Supernet::set_subnet(const Subnet& subnet) { set_subnet(subnet.as<SubnetConfig>("OfaMbv3Supernet::set_subnet")); }
 
-SubnetConfig OfaMbv3Supernet::current_config() const { return std::atomic_load(&m_impl->current)->cfg; }
+SubnetConfig OfaMbv3Supernet::current_config() const { return m_impl->plans.current()->cfg; }
 Subnet OfaMbv3Supernet::current_subnet() const { return current_config(); }
 
 void OfaMbv3Supernet::prepare(const std::vector<Subnet>& subnets) {
@@ -186,15 +148,9 @@ SubnetInfo OfaMbv3Supernet::subnet_info(const Subnet& subnet) const {
   return i;
 }
 
-bool OfaMbv3Supernet::is_prepared(const SubnetConfig& cfg) const {
-  std::lock_guard<std::mutex> lock(m_impl->mutex);
-  return m_impl->index.count(cfg) > 0;
-}
+bool OfaMbv3Supernet::is_prepared(const SubnetConfig& cfg) const { return m_impl->plans.contains(cfg); }
 
-void OfaMbv3Supernet::clear_cache() {
-  std::lock_guard<std::mutex> lock(m_impl->mutex);
-  m_impl->drop_all_plans();
-}
+void OfaMbv3Supernet::clear_cache() { m_impl->plans.clear(); }
 
 void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
                             size_t capacity) {
@@ -214,7 +170,7 @@ void OfaMbv3Supernet::Impl::run(const Prepared& p, const float* input, int64_t n
 
 void OfaMbv3Supernet::infer(const float* input, int64_t n, int64_t c, int64_t h, int64_t w, float* logits,
                             size_t capacity, SubnetConfig* ran, std::vector<double>* layer_seconds) {
-  auto p = std::atomic_load(&m_impl->current);
+  auto p = m_impl->plans.current();
   if (ran) *ran = p->cfg;
   m_impl->run(*p, input, n, c, h, w, logits, capacity, layer_seconds);
 }
@@ -251,7 +207,7 @@ void OfaMbv3Supernet::set_device(const std::string& device) {
   const at::Device dev = parse_device(device);
   if (dev == m_impl->dev) return;
   auto w = dev.is_cpu() ? m_impl->cpu_weights : std::shared_ptr<const ofa::Weights>(m_impl->cpu_weights->to(dev));
-  auto cur_plan = std::atomic_load(&m_impl->current);
+  auto cur_plan = m_impl->plans.current();
   const SubnetConfig cur = cur_plan ? cur_plan->cfg : SubnetConfig::largest(224);
   {
     std::lock_guard<std::mutex> lock(m_impl->mutex);
@@ -259,7 +215,7 @@ void OfaMbv3Supernet::set_device(const std::string& device) {
     m_impl->dev = dev;
     m_impl->opts.device = device;
     m_impl->resolve_engine();
-    m_impl->drop_all_plans();  // they were built for the old device
+    m_impl->plans.clear_all();  // they were built for the old device
     for (auto& [cfg, st] : m_impl->bn_stats) {
       auto moved = std::make_shared<ofa::BnOverride>();
       for (const auto& [m, v] : *st) moved->emplace_back(m.to(dev), v.to(dev));
@@ -275,11 +231,11 @@ ModelMemory OfaMbv3Supernet::memory() const {
   std::lock_guard<std::mutex> lock(m_impl->mutex);
   ModelMemory m;
   m.supernet_bytes = m_impl->cpu_weights->bytes + (m_impl->dev.is_cpu() ? 0 : m_impl->weights->bytes);
-  m.prepared_bytes = m_impl->cached_bytes;
-  m.cache_budget = m_impl->opts.cache_bytes;
-  m.prepared_count = m_impl->lru.size();
+  m.prepared_bytes = m_impl->plans.bytes();
+  m.cache_budget = m_impl->plans.budget();
+  m.prepared_count = m_impl->plans.count();
   m.workspace_bytes = m_impl->cpu_resources.idle_workspace_bytes();
-  if (m_impl->xnn_head && !m_impl->lru.empty()) m.shared_bytes = m_impl->xnn_head->bytes();
+  if (m_impl->xnn_head && m.prepared_count > 0) m.shared_bytes = m_impl->xnn_head->bytes();
   return m;
 }
 

@@ -16,7 +16,7 @@ void check_input(const at::Tensor& x, int r) {
 }  // namespace
 
 at::Tensor forward(OfaMbv3Supernet& net, const at::Tensor& x) {
-  auto p = std::atomic_load(&net.impl().current);
+  auto p = net.impl().plans.current();
   check_input(x, p->cfg.r);
   if (p->xnn) {
     const at::Tensor in = x.to(at::kCPU).contiguous();

@@ -113,7 +113,7 @@ TEST_CASE("per-layer times and memory figures of the CPU engine", "[supernet][cp
   CHECK(layers.size() == 2 + 20 + 4);
   for (double s : layers) CHECK(s >= 0.0);
   const auto mem = net->memory();
-  auto plan = std::atomic_load(&net->impl().current);
+  auto plan = net->impl().plans.current();
   REQUIRE(plan->xnn);
   const size_t weights = plan->xnn->weight_floats() * sizeof(float);
   CHECK(weights > 5u << 20);          // w1.0 largest: ~7.6 M floats, 5.1 M without the shared head

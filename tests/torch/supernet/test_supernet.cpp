@@ -242,8 +242,9 @@ TEST_CASE("prepared sub-networks are cached within the byte budget", "[supernet]
   {
     auto probe = OfaMbv3Supernet::random(1.0, 2);
     for (const auto& c : levels) {
-      probe->clear_cache();
-      probe->prepare({c});
+      probe->set_subnet(c);
+      probe->clear_cache();  // all but the current one: c's bytes alone
+      REQUIRE(probe->memory().prepared_count == 1);
       largest = std::max(largest, probe->memory().prepared_bytes);
     }
   }
@@ -262,8 +263,12 @@ TEST_CASE("prepared sub-networks are cached within the byte budget", "[supernet]
   CHECK(net->is_prepared(levels[0]));              // the current one is never evicted
   CHECK_FALSE(net->is_prepared(levels[1]));        // least recently used went first
   net->clear_cache();
-  CHECK(net->memory().prepared_count == 0);
-  // Still runs after the cache was emptied (the in-use plan stays alive).
+  // Every plan but the current one goes; the current one is in use, and its bytes still count.
+  CHECK(net->memory().prepared_count == 1);
+  CHECK(net->is_prepared(levels[0]));
+  CHECK_FALSE(net->is_prepared(levels.back()));
+  CHECK(net->memory().prepared_bytes > 0);
+  // Still runs after the cache was emptied.
   std::vector<float> x(3 * 160 * 160, 0.5f), y(1000);
   net->infer(x.data(), 1, 3, 160, 160, y.data(), y.size());
 }
