@@ -284,7 +284,7 @@ int main(int argc, char** argv) {
     for (int k = 0; k < 2; ++k) r.push_back({median(steady[k]), median(extra1[k]), median(extra2[k]), median(extra1_same[k])});
     return r;
   };
-  fmt::print("\ninferences after a switch (cycles of 8, {} of each kind; extra = over the median of inferences 5-8, ms):\n\n", 120);
+  fmt::print("\ninferences after a switch (cycles of 8, 60 of each kind per sub-network; extra = over the median of inferences 5-8, ms):\n\n");
   fmt::print("| switched to | from | steady ms | extra 1st | extra 2nd | extra 1st without a switch |\n|---|---|---|---|---|---|\n");
   std::vector<std::vector<AfterSwitch>> after;
   for (size_t other : {size_t{1}, size_t{2}}) {
