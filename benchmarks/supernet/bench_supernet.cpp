@@ -251,6 +251,7 @@ int main(int argc, char** argv) {
   // the same shape that stay (set_subnet to the same one). Per sub-network switched to: the extra
   // time of its 1st and 2nd inference over the median of inferences 5-8 of the cycle.
   struct AfterSwitch {
+    size_t to, from;  // indices into nets
     double steady_ms, extra1_ms, extra2_ms, extra1_same_ms;
   };
   auto after_switch = [&](size_t a, size_t b) {
@@ -281,21 +282,19 @@ int main(int argc, char** argv) {
       }
     }
     std::vector<AfterSwitch> r;
-    for (int k = 0; k < 2; ++k) r.push_back({median(steady[k]), median(extra1[k]), median(extra2[k]), median(extra1_same[k])});
+    for (int k = 0; k < 2; ++k)
+      r.push_back({pair[k], pair[1 - k], median(steady[k]), median(extra1[k]), median(extra2[k]), median(extra1_same[k])});
     return r;
   };
   fmt::print("\ninferences after a switch (cycles of 8, 60 of each kind per sub-network; extra = over the median of inferences 5-8, ms):\n\n");
   fmt::print("| switched to | from | steady ms | extra 1st | extra 2nd | extra 1st without a switch |\n|---|---|---|---|---|---|\n");
-  std::vector<std::vector<AfterSwitch>> after;
-  for (size_t other : {size_t{1}, size_t{2}}) {
-    after.push_back(after_switch(0, other));
-    const size_t pair[2] = {0, other};
-    for (int k = 0; k < 2; ++k) {
-      const AfterSwitch& x = after.back()[static_cast<size_t>(k)];
-      fmt::print("| {} | {} | {:.2f} | {:+.3f} | {:+.3f} | {:+.3f} |\n", nets[pair[k]].name, nets[pair[1 - k]].name, x.steady_ms,
-                 x.extra1_ms, x.extra2_ms, x.extra1_same_ms);
+  std::vector<AfterSwitch> after;
+  for (size_t other : {size_t{1}, size_t{2}})
+    for (const AfterSwitch& x : after_switch(0, other)) {
+      after.push_back(x);
+      fmt::print("| {} | {} | {:.2f} | {:+.3f} | {:+.3f} | {:+.3f} |\n", nets[x.to].name, nets[x.from].name, x.steady_ms, x.extra1_ms,
+                 x.extra2_ms, x.extra1_same_ms);
     }
-  }
   const auto mem = net->memory();
   fmt::print("memory: supernet {:.1f} MB, {} prepared sub-networks {:.1f} MB (budget {:.0f} MB); process RSS: {:.1f} MB "
              "before load, {:.1f} MB loaded, {:.1f} MB with the 3 prepared; workspace {:.1f} MB; shared head {:.1f} MB\n",
@@ -317,10 +316,9 @@ int main(int argc, char** argv) {
     f << "],\"switch_us_median\":" << median(sw) << ",\"switch_us_p99\":" << pct(sw, 0.99)
       << ",\"after_switch\":[";
     for (size_t i = 0; i < after.size(); ++i)
-      for (size_t k = 0; k < 2; ++k)
-        f << (i || k ? "," : "") << "{\"to\":\"" << nets[k ? i + 1 : 0].name << "\",\"from\":\"" << nets[k ? 0 : i + 1].name
-          << "\",\"steady_ms\":" << after[i][k].steady_ms << ",\"extra_first_ms\":" << after[i][k].extra1_ms
-          << ",\"extra_second_ms\":" << after[i][k].extra2_ms << ",\"extra_first_without_switch_ms\":" << after[i][k].extra1_same_ms << "}";
+      f << (i ? "," : "") << "{\"to\":\"" << nets[after[i].to].name << "\",\"from\":\"" << nets[after[i].from].name
+        << "\",\"steady_ms\":" << after[i].steady_ms << ",\"extra_first_ms\":" << after[i].extra1_ms
+        << ",\"extra_second_ms\":" << after[i].extra2_ms << ",\"extra_first_without_switch_ms\":" << after[i].extra1_same_ms << "}";
     f << "]}\n";
   }
   return 0;

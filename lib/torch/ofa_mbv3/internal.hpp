@@ -7,7 +7,6 @@
 
 #include <array>
 #include <atomic>
-#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
